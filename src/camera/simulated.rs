@@ -1,0 +1,1 @@
+//! Simulated RealSense-like depth camera (placeholder: being written).

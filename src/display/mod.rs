@@ -1,0 +1,1 @@
+//! Local readout drawn with embedded-graphics (placeholder: being written).

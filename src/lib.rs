@@ -1,0 +1,22 @@
+//! edge-screen: the software of a kiosk screening station.
+//!
+//! ```text
+//!  camera (simulated | RealSense | .bag)      camera::FrameSource
+//!    │ DepthFrame
+//!    ▼
+//!  respiration: chest ROI → displacement (mm) → resample/filter → rate, apneas, quality
+//!    │ window
+//!    ▼
+//!  breathing: pattern classifier (rule-based baseline; BI-AT-GRU later) → PatternScores
+//!    │ Event
+//!    ▼
+//!  outputs: display readout · JSON-lines events
+//! ```
+//! The core ([`pipeline::Pipeline`]) is step-driven and clock-free: `push(frame) -> events`.
+
+pub mod breathing;
+pub mod camera;
+pub mod display;
+pub mod respiration;
+pub mod rsm;
+pub mod types;

@@ -1,0 +1,41 @@
+//! Respiration: from depth frames to a breathing signal, and from the signal to rate, apneas and
+//! quality.
+//!
+//! ```text
+//! DepthFrame ─▶ roi::ChestTracker ─▶ ChestSample (displacement mm, presence)
+//!             ─▶ analyzer::BreathAnalyzer: resample ─▶ detrend/band-pass ─▶ window
+//!                ─▶ rate (FFT + breath detection), apneas, quality ─▶ classifier ─▶ RespEvent
+//! ```
+//! PLACEHOLDER: the interface below is fixed; the internals are being written.
+
+pub mod roi;
+
+/// Settings of the signal side (validated values, see `firmware-config/kiosk.toml` `[respiration]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RespirationSettings {
+    /// Fixed rate the displacement signal is resampled to, Hz.
+    pub resample_hz: f64,
+    /// Length of the analysis window, s.
+    pub window_s: f64,
+    /// Time between two readings, s.
+    pub update_interval_s: f64,
+    /// Band-pass lower edge, Hz.
+    pub band_low_hz: f64,
+    /// Band-pass upper edge, Hz.
+    pub band_high_hz: f64,
+    /// Shortest pause reported as an apnea, s.
+    pub apnea_min_s: f64,
+}
+
+impl Default for RespirationSettings {
+    fn default() -> Self {
+        Self {
+            resample_hz: 10.0,
+            window_s: 120.0,
+            update_interval_s: 2.0,
+            band_low_hz: 0.05,
+            band_high_hz: 1.0,
+            apnea_min_s: 10.0,
+        }
+    }
+}

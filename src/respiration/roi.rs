@@ -1,0 +1,1 @@
+//! Chest region of interest from depth alone (placeholder: being written).
