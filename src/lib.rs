@@ -16,7 +16,10 @@
 
 pub mod breathing;
 pub mod camera;
+pub mod config;
 pub mod display;
+pub mod recording;
+pub mod records;
 pub mod respiration;
 pub mod rsm;
 pub mod types;

@@ -1,0 +1,412 @@
+//! External breathing recordings: a CSV file `t_s,resp` from any sensor, validated and brought to
+//! the classifier's fixed sample rate.
+//!
+//! The file may come from a depth camera (distance, falls on inhalation), a belt or an impedance
+//! lead (rises on inhalation), in any units and offset, at any rate from 5 to 1000 Hz. This module
+//! only checks that it is a usable signal and resamples it; polarity and scale are the analysis'
+//! business ([`crate::respiration`]). Every error names the file, the line and what is wrong.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Slowest accepted sample rate, Hz.
+pub const MIN_HZ: f64 = 5.0;
+/// Fastest accepted sample rate, Hz.
+pub const MAX_HZ: f64 = 1000.0;
+/// Shortest accepted recording, s.
+pub const MIN_DURATION_S: f64 = 60.0;
+/// Largest accepted number of samples (about 2.8 h at 1000 Hz); bounds memory on absurd files.
+pub const MAX_SAMPLES: usize = 10_000_000;
+/// Largest accepted file, bytes (bounds memory before parsing).
+pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+
+/// What is wrong with a recording.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Problem {
+    /// The file could not be read.
+    #[error("cannot read file: {0}")]
+    Io(String),
+    /// The file is larger than [`MAX_FILE_BYTES`] or has more than [`MAX_SAMPLES`] rows.
+    #[error("file too large: {0}")]
+    TooLarge(String),
+    /// No data rows.
+    #[error("no samples (expected CSV rows `t_s,resp`)")]
+    Empty,
+    /// A row does not have exactly two fields.
+    #[error("expected 2 comma-separated fields `t_s,resp`, found {0}")]
+    FieldCount(usize),
+    /// A field is not a number.
+    #[error("column '{column}': '{text}' is not a number")]
+    NotANumber {
+        /// Column name (`t_s` or `resp`).
+        column: &'static str,
+        /// The offending text (shortened).
+        text: String,
+    },
+    /// A field is NaN or infinite.
+    #[error("column '{0}': value is NaN or infinite")]
+    NotFinite(&'static str),
+    /// Times repeat.
+    #[error("duplicate time {0} s (times must strictly increase)")]
+    DuplicateTime(f64),
+    /// Times go backwards.
+    #[error("time {now} s comes after {prev} s (times must strictly increase)")]
+    Unsorted {
+        /// The earlier row's time, s.
+        prev: f64,
+        /// This row's time, s.
+        now: f64,
+    },
+    /// The typical sampling interval gives a rate outside 5-1000 Hz.
+    #[error("sample rate {0:.2} Hz is outside the supported 5-1000 Hz")]
+    RateOutOfRange(f64),
+    /// A hole in the time axis.
+    #[error("gap of {gap_s:.3} s after t = {after_s} s (sampling interval is {dt_s:.4} s)")]
+    Gap {
+        /// Time before the gap, s.
+        after_s: f64,
+        /// Gap length, s.
+        gap_s: f64,
+        /// Typical sampling interval, s.
+        dt_s: f64,
+    },
+    /// Shorter than [`MIN_DURATION_S`].
+    #[error("recording is {0:.1} s long; at least 60 s are needed")]
+    TooShort(f64),
+    /// Every value is the same: no breathing signal.
+    #[error("signal is constant ({0}): no breathing movement")]
+    Constant(f64),
+}
+
+/// A [`Problem`] with where it was found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordingError {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line number, when the problem belongs to one line.
+    pub line: Option<usize>,
+    /// What is wrong.
+    pub problem: Problem,
+}
+
+impl fmt::Display for RecordingError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.problem),
+            None => write!(f, "{}: {}", self.file.display(), self.problem),
+        }
+    }
+}
+
+impl std::error::Error for RecordingError {}
+
+/// A validated recording, as read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRecording {
+    /// Sample times, s, strictly increasing.
+    pub t_s: Vec<f64>,
+    /// Values in the sensor's own units.
+    pub values: Vec<f64>,
+    /// Median sample rate, Hz.
+    pub hz: f64,
+}
+
+impl RawRecording {
+    /// Length from first to last sample, s.
+    pub fn duration_s(&self) -> f64 {
+        match (self.t_s.first(), self.t_s.last()) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0.0,
+        }
+    }
+}
+
+/// Reads and validates a CSV recording (see the module docs for the rules).
+pub fn load_csv(path: &Path) -> Result<RawRecording, RecordingError> {
+    let err = |line: Option<usize>, problem| RecordingError {
+        file: path.to_path_buf(),
+        line,
+        problem,
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| err(None, Problem::Io(e.to_string())))?
+        .len();
+    if size > MAX_FILE_BYTES {
+        return Err(err(None, Problem::TooLarge(format!("{size} bytes"))));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| err(None, Problem::Io(e.to_string())))?;
+    parse_csv(&text).map_err(|(line, problem)| err(line, problem))
+}
+
+/// Parses and validates CSV text; errors carry the 1-based line number where one applies.
+pub fn parse_csv(text: &str) -> Result<RawRecording, (Option<usize>, Problem)> {
+    let mut t_s = Vec::new();
+    let mut values = Vec::new();
+    for (i, raw_line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let line = raw_line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if fields.len() != 2 {
+            return Err((Some(line_no), Problem::FieldCount(fields.len())));
+        }
+        let is_header = t_s.is_empty() && fields[0].parse::<f64>().is_err();
+        if is_header {
+            continue;
+        }
+        if t_s.len() >= MAX_SAMPLES {
+            return Err((
+                None,
+                Problem::TooLarge(format!("more than {MAX_SAMPLES} rows")),
+            ));
+        }
+        let t = parse_field(fields[0], "t_s").map_err(|p| (Some(line_no), p))?;
+        let v = parse_field(fields[1], "resp").map_err(|p| (Some(line_no), p))?;
+        if let Some(&prev) = t_s.last() {
+            if t == prev {
+                return Err((Some(line_no), Problem::DuplicateTime(t)));
+            }
+            if t < prev {
+                return Err((Some(line_no), Problem::Unsorted { prev, now: t }));
+            }
+        }
+        t_s.push(t);
+        values.push(v);
+    }
+    validate(t_s, values)
+}
+
+fn parse_field(text: &str, column: &'static str) -> Result<f64, Problem> {
+    let v: f64 = text.parse().map_err(|_| Problem::NotANumber {
+        column,
+        text: text.chars().take(40).collect(),
+    })?;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(Problem::NotFinite(column))
+    }
+}
+
+fn validate(t_s: Vec<f64>, values: Vec<f64>) -> Result<RawRecording, (Option<usize>, Problem)> {
+    if t_s.len() < 2 {
+        return Err((None, Problem::Empty));
+    }
+    let mut dts: Vec<f64> = t_s.windows(2).map(|w| w[1] - w[0]).collect();
+    dts.sort_by(f64::total_cmp);
+    let dt = dts[dts.len() / 2];
+    let hz = 1.0 / dt;
+    if !(MIN_HZ * 0.95..=MAX_HZ * 1.05).contains(&hz) {
+        return Err((None, Problem::RateOutOfRange(hz)));
+    }
+    // A hole longer than three sampling intervals (and than 0.25 s) is a gap, not jitter.
+    let max_dt = (3.0 * dt).max(0.25);
+    if let Some(w) = t_s.windows(2).find(|w| w[1] - w[0] > max_dt) {
+        return Err((
+            None,
+            Problem::Gap {
+                after_s: w[0],
+                gap_s: w[1] - w[0],
+                dt_s: dt,
+            },
+        ));
+    }
+    let rec = RawRecording { t_s, values, hz };
+    if rec.duration_s() < MIN_DURATION_S {
+        return Err((None, Problem::TooShort(rec.duration_s())));
+    }
+    let (lo, hi) = rec
+        .values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
+    if hi - lo <= f64::EPSILON * hi.abs().max(lo.abs()).max(1.0) {
+        return Err((None, Problem::Constant(lo)));
+    }
+    Ok(rec)
+}
+
+/// Resamples to `out_hz` on a uniform grid starting at the first sample.
+///
+/// Faster inputs are averaged over each output sample's interval (a box filter, which also
+/// suppresses aliasing of sensor noise); slower inputs are linearly interpolated.
+pub fn resample(rec: &RawRecording, out_hz: f64) -> Vec<f32> {
+    let (t0, t_end) = match (rec.t_s.first(), rec.t_s.last()) {
+        (Some(&a), Some(&b)) => (a, b),
+        _ => return Vec::new(),
+    };
+    let n_out = ((t_end - t0) * out_hz).floor() as usize + 1;
+    let half = 0.5 / out_hz;
+    let mut out = Vec::with_capacity(n_out);
+    let mut lo = 0usize;
+    for k in 0..n_out {
+        let tc = t0 + k as f64 / out_hz;
+        while lo < rec.t_s.len() && rec.t_s[lo] < tc - half {
+            lo += 1;
+        }
+        let mut hi = lo;
+        let mut sum = 0.0;
+        while hi < rec.t_s.len() && rec.t_s[hi] < tc + half {
+            sum += rec.values[hi];
+            hi += 1;
+        }
+        let v = if hi - lo >= 2 {
+            sum / (hi - lo) as f64
+        } else {
+            interpolate(&rec.t_s, &rec.values, tc)
+        };
+        out.push(v as f32);
+    }
+    out
+}
+
+/// Linear interpolation of `(t, v)` at `t_q`, clamped at the ends.
+fn interpolate(t: &[f64], v: &[f64], t_q: f64) -> f64 {
+    let i = t.partition_point(|&x| x <= t_q);
+    if i == 0 {
+        return v[0];
+    }
+    if i >= t.len() {
+        return v[t.len() - 1];
+    }
+    let (t0, t1) = (t[i - 1], t[i]);
+    let w = (t_q - t0) / (t1 - t0);
+    v[i - 1] + w * (v[i] - v[i - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv_of(hz: f64, seconds: f64, f: impl Fn(f64) -> f64) -> String {
+        let mut s = String::from("t_s,resp\n");
+        let n = (hz * seconds) as usize;
+        for i in 0..=n {
+            let t = i as f64 / hz;
+            s.push_str(&format!("{t:.6},{:.6}\n", f(t)));
+        }
+        s
+    }
+
+    fn problem(text: &str) -> (Option<usize>, Problem) {
+        parse_csv(text).expect_err("should be rejected")
+    }
+
+    #[test]
+    fn accepts_a_clean_recording_and_reports_its_rate() {
+        let rec = parse_csv(&csv_of(125.0, 70.0, |t| (t * 1.5).sin())).unwrap();
+        assert!((rec.hz - 125.0).abs() < 1e-6, "hz {}", rec.hz);
+        assert!((rec.duration_s() - 70.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn rejects_each_kind_of_bad_file_with_its_line() {
+        assert_eq!(problem("").1, Problem::Empty);
+        assert_eq!(problem("t_s,resp\n").1, Problem::Empty);
+        assert_eq!(
+            problem("t_s,resp\n0,1\n0.1,x\n"),
+            (
+                Some(3),
+                Problem::NotANumber {
+                    column: "resp",
+                    text: "x".into()
+                }
+            )
+        );
+        assert_eq!(
+            problem("0,1\n0.1,NaN\n"),
+            (Some(2), Problem::NotFinite("resp"))
+        );
+        assert_eq!(problem("0,1\n0.1,2,3\n"), (Some(2), Problem::FieldCount(3)));
+        assert_eq!(
+            problem("0,1\n0.1,2\n0.1,3\n"),
+            (Some(3), Problem::DuplicateTime(0.1))
+        );
+        assert!(matches!(
+            problem("0,1\n0.2,2\n0.1,3\n"),
+            (Some(3), Problem::Unsorted { .. })
+        ));
+        assert!(
+            matches!(problem(&csv_of(10.0, 30.0, f64::sin)).1, Problem::TooShort(d) if (d - 30.0).abs() < 1e-9)
+        );
+        assert!(
+            matches!(problem(&csv_of(10.0, 70.0, |_| 2.5)).1, Problem::Constant(v) if v == 2.5)
+        );
+        assert!(matches!(
+            problem(&csv_of(2.0, 70.0, f64::sin)).1,
+            Problem::RateOutOfRange(_)
+        ));
+        assert!(matches!(
+            problem(&csv_of(5000.0, 61.0, f64::sin)).1,
+            Problem::RateOutOfRange(_)
+        ));
+    }
+
+    #[test]
+    fn finds_a_gap() {
+        let text: String = csv_of(10.0, 80.0, f64::sin)
+            .lines()
+            .filter(|l| !l.starts_with("40.") && !l.starts_with("41."))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        match problem(&text).1 {
+            Problem::Gap { after_s, gap_s, .. } => {
+                assert!(
+                    (after_s - 39.9).abs() < 1e-6 && (gap_s - 2.1).abs() < 1e-6,
+                    "{after_s} {gap_s}"
+                );
+            }
+            other => panic!("expected a gap, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_message_names_file_and_line() {
+        let e = RecordingError {
+            file: "a/b.csv".into(),
+            line: Some(7),
+            problem: Problem::NotFinite("resp"),
+        };
+        assert_eq!(
+            e.to_string(),
+            "a/b.csv:7: column 'resp': value is NaN or infinite"
+        );
+    }
+
+    #[test]
+    fn resampling_preserves_a_slow_sine_and_removes_fast_noise() {
+        // 0.25 Hz breathing plus 50 Hz mains hum sampled at 1000 Hz, resampled to 10 Hz.
+        let f = |t: f64| {
+            (2.0 * std::f64::consts::PI * 0.25 * t).sin()
+                + 0.5 * (2.0 * std::f64::consts::PI * 50.0 * t).sin()
+        };
+        let rec = parse_csv(&csv_of(1000.0, 61.0, f)).unwrap();
+        let out = resample(&rec, 10.0);
+        assert_eq!(out.len(), 611);
+        // The first and last bins are half-empty (the box is truncated at the ends), so skip them.
+        let max_err = out
+            .iter()
+            .enumerate()
+            .skip(1)
+            .take(out.len() - 2)
+            .map(|(k, &v)| {
+                (v as f64 - (2.0 * std::f64::consts::PI * 0.25 * k as f64 / 10.0).sin()).abs()
+            })
+            .fold(0.0, f64::max);
+        // The 0.1 s box attenuates a 0.25 Hz sine by sinc(0.025) ≈ 0.999; the hum averages out.
+        assert!(max_err < 0.02, "max error {max_err}");
+    }
+
+    #[test]
+    fn upsampling_interpolates_linearly() {
+        let rec = parse_csv(&csv_of(5.0, 60.0, |t| 2.0 * t + 1.0)).unwrap();
+        let out = resample(&rec, 10.0);
+        for (k, v) in out.iter().enumerate() {
+            let expect = 2.0 * (k as f64 / 10.0) + 1.0;
+            assert!((*v as f64 - expect).abs() < 1e-3, "k {k}: {v} vs {expect}");
+        }
+    }
+}

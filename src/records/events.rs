@@ -1,0 +1,178 @@
+//! Screening events: what the kiosk tells the world, one JSON object per line.
+//!
+//! Every event has a `type` and `t_s`, the time on the stream's own clock (seconds since the first
+//! frame for the simulated camera), so a replay produces the same events as the live run.
+
+use crate::types::{ApneaInterval, BreathingReading};
+use serde::Serialize;
+
+/// Frame accounting, reported periodically and when the run stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct FrameStats {
+    /// Frames delivered by the camera.
+    pub received: u64,
+    /// Frames run through the pipeline.
+    pub processed: u64,
+    /// Frames replaced by a newer one before processing could take them (latest frame wins).
+    pub dropped: u64,
+    /// Processed frames that gave no chest measurement (no person, all invalid, wrong size).
+    pub unusable: u64,
+    /// Reads that timed out.
+    pub timeouts: u64,
+    /// Frames the camera reported as corrupt.
+    pub corrupt: u64,
+}
+
+/// One event. Serialised with an internal `type` tag, e.g. `{"type":"breathing","t_s":62.0,...}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The run started.
+    Started {
+        /// Stream time, s.
+        t_s: f64,
+        /// The frame source, as it describes itself.
+        camera: String,
+        /// The breathing classifier in use.
+        classifier: String,
+        /// edge-screen version.
+        version: String,
+    },
+    /// Someone sat down in front of the camera, or left.
+    Person {
+        /// Stream time, s.
+        t_s: f64,
+        /// Whether a person is now in front of the camera.
+        present: bool,
+    },
+    /// A breathing reading over the latest analysis window.
+    Breathing(BreathingReading),
+    /// A pause in breathing reached the apnea threshold (10 s by default).
+    ApneaStarted {
+        /// Stream time, s.
+        t_s: f64,
+        /// When the pause began, s.
+        start_s: f64,
+    },
+    /// Breathing resumed after an apnea.
+    ApneaEnded {
+        /// Stream time, s.
+        t_s: f64,
+        /// The pause.
+        #[serde(flatten)]
+        interval: ApneaInterval,
+        /// Its length, s.
+        duration_s: f64,
+    },
+    /// The camera stopped delivering, or came back.
+    Camera {
+        /// Stream time of the last frame, s.
+        t_s: f64,
+        /// `lost`, `recovered` or `error`.
+        status: &'static str,
+        /// What happened.
+        message: String,
+    },
+    /// Periodic frame accounting.
+    Frames {
+        /// Stream time, s.
+        t_s: f64,
+        /// Counters since the start of the run.
+        #[serde(flatten)]
+        stats: FrameStats,
+    },
+    /// The run stopped.
+    Stopped {
+        /// Stream time of the last frame, s.
+        t_s: f64,
+        /// Why: `duration`, `signal`, `end_of_stream` or an error.
+        reason: String,
+        /// Final counters.
+        #[serde(flatten)]
+        stats: FrameStats,
+    },
+}
+
+impl Event {
+    /// The event's `type` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Started { .. } => "started",
+            Event::Person { .. } => "person",
+            Event::Breathing(_) => "breathing",
+            Event::ApneaStarted { .. } => "apnea_started",
+            Event::ApneaEnded { .. } => "apnea_ended",
+            Event::Camera { .. } => "camera",
+            Event::Frames { .. } => "frames",
+            Event::Stopped { .. } => "stopped",
+        }
+    }
+
+    /// One JSON line (without the newline).
+    pub fn to_json_line(&self) -> String {
+        // Serialising plain data with string keys cannot fail; fall back to a visible error.
+        serde_json::to_string(self)
+            .unwrap_or_else(|e| format!("{{\"type\":\"error\",\"message\":\"{e}\"}}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Pattern, PatternScores};
+
+    #[test]
+    fn breathing_event_has_type_and_reading_fields() {
+        let mut s = [0.0; 6];
+        s[Pattern::Tachypnea.index()] = 0.75;
+        s[Pattern::Eupnea.index()] = 0.25;
+        let e = Event::Breathing(BreathingReading {
+            t_s: 62.0,
+            rate_bpm: Some(24.5),
+            spectral_rate_bpm: Some(24.4),
+            count_rate_bpm: Some(24.6),
+            pattern: Pattern::Tachypnea,
+            scores: PatternScores(s),
+            quality: 0.9,
+            classifier: "rule_baseline",
+        });
+        let v: serde_json::Value = serde_json::from_str(&e.to_json_line()).unwrap();
+        assert_eq!(v["type"], "breathing");
+        assert_eq!(v["pattern"], "tachypnea");
+        assert_eq!(v["rate_bpm"], 24.5);
+        assert_eq!(v["scores"]["tachypnea"], 0.75);
+        assert_eq!(v["scores"].as_object().unwrap().len(), 6);
+        assert_eq!(e.kind(), "breathing");
+    }
+
+    #[test]
+    fn apnea_and_stats_are_flattened() {
+        let e = Event::ApneaEnded {
+            t_s: 80.0,
+            interval: ApneaInterval {
+                start_s: 60.0,
+                end_s: 75.5,
+            },
+            duration_s: 15.5,
+        };
+        let v: serde_json::Value = serde_json::from_str(&e.to_json_line()).unwrap();
+        assert_eq!(
+            (
+                v["type"].as_str(),
+                v["start_s"].as_f64(),
+                v["duration_s"].as_f64()
+            ),
+            (Some("apnea_ended"), Some(60.0), Some(15.5))
+        );
+        let e = Event::Stopped {
+            t_s: 1.0,
+            reason: "signal".into(),
+            stats: FrameStats {
+                dropped: 3,
+                ..Default::default()
+            },
+        };
+        let v: serde_json::Value = serde_json::from_str(&e.to_json_line()).unwrap();
+        assert_eq!(v["dropped"], 3);
+    }
+}
