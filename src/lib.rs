@@ -14,10 +14,13 @@
 //! ```
 //! The core ([`pipeline::Pipeline`]) is step-driven and clock-free: `push(frame) -> events`.
 
+#![warn(missing_docs)]
+
 pub mod breathing;
 pub mod camera;
 pub mod config;
 pub mod display;
+pub mod handoff;
 pub mod recording;
 pub mod records;
 pub mod respiration;

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what edge-screen needs to build and test on a Debian machine. Idempotent.
+# Needs: the Rust toolchain (cargo, rustfmt, clippy) already on PATH.
+set -euo pipefail
+need_apt=()
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v cc >/dev/null || need_apt+=(build-essential)
+if ((${#need_apt[@]})); then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  else
+    echo "setup: please install: ${need_apt[*]} (apt-get install, as root)" >&2
+    exit 1
+  fi
+fi
+command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 1; }
+cargo --version

@@ -1,0 +1,300 @@
+//! Turns the command line and the configuration into running components, one function per
+//! command. `main.rs` only parses, calls [`run`] and maps the error to an exit code.
+
+use crate::breathing::baseline::RuleBaseline;
+use crate::breathing::PatternClassifier;
+use crate::camera::simulated::{SimCamera, SimCameraSettings};
+use crate::camera::FrameSource;
+use crate::cli::{BreathingArgs, Cli, Command, DaemonArgs, EvalArgs, SimulateArgs};
+use crate::config::{ClassifierKind, ConfigError, Settings};
+use crate::daemon::{RunOptions, Speed};
+use crate::pipeline::Pipeline;
+use crate::records::sink::{EventSink, FileSink, JsonLines};
+use crate::respiration::roi::ChestSettings;
+use crate::rsm::{Rsm, RsmParams};
+use crate::types::Pattern;
+use anyhow::{bail, Context};
+use std::path::Path;
+use tokio_util::sync::CancellationToken;
+
+/// Exit status for a usage, configuration or input error (as clap uses).
+pub const EXIT_USAGE: i32 = 2;
+
+/// An error that should end the process with a given status.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Exit {
+    /// Process exit status.
+    pub code: i32,
+    /// What to print.
+    pub message: String,
+}
+
+/// Runs the command the user asked for.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(Command::CheckConfig { files }) = &cli.command {
+        return check_config(files);
+    }
+    let settings = load_settings(cli.config.as_deref())?;
+    match cli.command {
+        None => run_daemon(&settings, &cli.daemon),
+        Some(Command::Simulate(a)) => simulate(&a),
+        Some(Command::Breathing(a)) => breathing(&settings, &a),
+        Some(Command::Eval(a)) => eval(&settings, &a),
+        Some(Command::CheckConfig { .. }) => Ok(()),
+    }
+}
+
+fn load_settings(path: Option<&Path>) -> anyhow::Result<Settings> {
+    let r = match path {
+        Some(p) => Settings::load(p),
+        None => Settings::embedded(),
+    };
+    r.map_err(|e: ConfigError| Exit { code: EXIT_USAGE, message: e.to_string() }.into())
+}
+
+fn check_config(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    if files.is_empty() {
+        let s = load_settings(None)?;
+        println!("<embedded kiosk.toml>: ok\n{s:#?}");
+    }
+    for f in files {
+        let s = load_settings(Some(f))?;
+        println!("{}: ok\n{s:#?}", f.display());
+    }
+    Ok(())
+}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    Exit { code: EXIT_USAGE, message: message.into() }.into()
+}
+
+fn classifier(settings: &Settings) -> Box<dyn PatternClassifier> {
+    match settings.classifier {
+        ClassifierKind::RuleBaseline => Box::new(RuleBaseline::default()),
+    }
+}
+
+/// Chest-finding settings from the configuration.
+pub fn chest_settings(settings: &Settings) -> ChestSettings {
+    ChestSettings {
+        min_distance_m: settings.chest.min_distance_m as f32,
+        max_distance_m: settings.chest.max_distance_m as f32,
+        redetect_interval_s: settings.chest.redetect_interval_s,
+        ..ChestSettings::default()
+    }
+}
+
+/// Simulated-camera settings from the configuration (before command-line overrides).
+pub fn sim_camera_settings(settings: &Settings) -> SimCameraSettings {
+    let (c, s) = (&settings.camera, &settings.simulation);
+    SimCameraSettings {
+        width: c.width_px,
+        height: c.height_px,
+        fps: c.fps as f64,
+        depth_unit_m: (c.depth_unit_mm / 1000.0) as f32,
+        distance_m: s.distance_m,
+        noise_scale: s.noise_scale as f32,
+        sway: s.sway,
+        motion_artefacts: s.motion_artefacts,
+        ..SimCameraSettings::default()
+    }
+}
+
+fn parse_speed(text: Option<&str>) -> anyhow::Result<Speed> {
+    match text.unwrap_or("realtime") {
+        "realtime" | "1" => Ok(Speed::Paced(1.0)),
+        "max" => Ok(Speed::Max),
+        other => match other.parse::<f64>() {
+            Ok(f) if f.is_finite() && (0.1..=1000.0).contains(&f) => Ok(Speed::Paced(f)),
+            _ => Err(usage(format!("--speed {other:?}: expected `realtime`, `max` or a factor 0.1-1000"))),
+        },
+    }
+}
+
+fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
+    let camera = args.camera.clone().unwrap_or_else(|| settings.camera.source.clone());
+    if camera != "sim" {
+        return Err(usage(format!(
+            "--camera {camera}: RealSense cameras are not supported by this build yet (use --camera sim)"
+        )));
+    }
+    let pattern: Pattern = match &args.pattern {
+        Some(p) => p.parse().map_err(|e| usage(format!("--pattern: {e}")))?,
+        None => settings.sim_pattern,
+    };
+    let seed = args.seed.unwrap_or(settings.simulation.seed);
+    let mut params = RsmParams::typical(pattern);
+    let rate = args.rate.unwrap_or(settings.simulation.rate_bpm);
+    if rate != 0.0 {
+        params = params.with_rate(rate as f32).map_err(|e| usage(format!("--rate: {e}")))?;
+    }
+    let mut cam = sim_camera_settings(settings);
+    if let Some(d) = args.distance {
+        cam.distance_m = d;
+    }
+    let source = SimCamera::new(cam, Rsm::new(params, seed), seed).map_err(|e| usage(format!("simulated camera: {e}")))?;
+    if let Some(d) = args.duration {
+        if !(d.is_finite() && d > 0.0) {
+            return Err(usage(format!("--duration {d}: expected a positive number of seconds")));
+        }
+    }
+    let speed = parse_speed(args.speed.as_deref())?;
+    let sink = open_sink(args.events.as_deref().unwrap_or(&settings.events.output))?;
+    let display_spec = args.display.clone().unwrap_or_else(|| settings.display.target.clone());
+    let display = if display_spec.is_empty() {
+        None
+    } else {
+        Some(crate::display::open_display(&display_spec, &display_settings(settings)).map_err(|e| usage(e.to_string()))?)
+    };
+    let cls = classifier(settings);
+    let opts = RunOptions {
+        speed,
+        duration_s: args.duration,
+        frames_interval_s: settings.events.frames_interval_s,
+        classifier: cls.name().to_string(),
+    };
+    let pipeline = Pipeline::new(chest_settings(settings), &settings.respiration, cls);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    rt.block_on(async move {
+        let shutdown = CancellationToken::new();
+        spawn_signal_handler(shutdown.clone());
+        let summary = crate::daemon::run(Box::new(source), pipeline, sink, display, opts, shutdown).await?;
+        log::info!("run ended: {} ({} frames processed)", summary.reason, summary.stats.processed);
+        Ok(())
+    })
+}
+
+fn display_settings(settings: &Settings) -> crate::display::DisplaySettings {
+    crate::display::DisplaySettings {
+        width: settings.display.width_px,
+        height: settings.display.height_px,
+        max_refresh_hz: settings.display.max_refresh_hz,
+    }
+}
+
+fn open_sink(spec: &str) -> anyhow::Result<Box<dyn EventSink>> {
+    if spec == "-" {
+        return Ok(Box::new(JsonLines::new(std::io::stdout())));
+    }
+    let sink = FileSink::open(Path::new(spec)).map_err(|e| usage(format!("--events: {e}")))?;
+    Ok(Box::new(sink))
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+fn spawn_signal_handler(token: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut term = match signal(SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::warn!("cannot watch SIGTERM: {e}");
+                    let _ = tokio::signal::ctrl_c().await;
+                    token.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => log::info!("SIGINT: stopping"),
+                _ = term.recv() => log::info!("SIGTERM: stopping"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        token.cancel();
+    });
+}
+
+fn simulate(a: &SimulateArgs) -> anyhow::Result<()> {
+    todo_simulate(a)
+}
+
+fn todo_simulate(_a: &SimulateArgs) -> anyhow::Result<()> {
+    bail!("simulate: wired after the RSM lands")
+}
+
+fn breathing(settings: &Settings, a: &BreathingArgs) -> anyhow::Result<()> {
+    let mut failed = 0;
+    for file in &a.files {
+        match breathing_one(settings, file) {
+            Ok(v) => {
+                if a.json {
+                    println!("{v}");
+                } else {
+                    print_breathing_human(&v);
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("edge-screen: {e:#}");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Exit { code: 1, message: format!("{failed} of {} file(s) could not be classified", a.files.len()) }.into());
+    }
+    Ok(())
+}
+
+fn breathing_one(settings: &Settings, file: &Path) -> anyhow::Result<serde_json::Value> {
+    let rec = crate::recording::load_csv(file)?;
+    let hz = settings.respiration.resample_hz;
+    let samples = crate::recording::resample(&rec, hz);
+    let mut cls = classifier(settings);
+    let a = crate::respiration::offline::analyze_series(&samples, hz, &settings.respiration, cls.as_mut())
+        .with_context(|| file.display().to_string())?;
+    Ok(serde_json::json!({
+        "file": file.display().to_string(),
+        "pattern": a.pattern.name(),
+        "scores": a.scores,
+        "rate_bpm": a.rate_bpm,
+        "quality": a.quality,
+        "apneas": a.apneas,
+        "polarity_inverted": a.polarity_inverted,
+        "source_hz": rec.hz,
+        "duration_s": rec.duration_s(),
+        "classifier": cls.name(),
+    }))
+}
+
+fn print_breathing_human(v: &serde_json::Value) {
+    let rate = v["rate_bpm"].as_f64().map_or("--".to_string(), |r| format!("{r:.1} breaths/min"));
+    println!(
+        "{}: {} (score {:.2}), rate {}, quality {:.2} [screening aid, not a diagnosis]",
+        v["file"].as_str().unwrap_or("?"),
+        v["pattern"].as_str().unwrap_or("?"),
+        v["scores"][v["pattern"].as_str().unwrap_or("")].as_f64().unwrap_or(0.0),
+        rate,
+        v["quality"].as_f64().unwrap_or(0.0),
+    );
+}
+
+fn eval(settings: &Settings, a: &EvalArgs) -> anyhow::Result<()> {
+    let patterns = if a.patterns.is_empty() {
+        Pattern::ALL.to_vec()
+    } else {
+        a.patterns.iter().map(|p| p.parse()).collect::<Result<Vec<Pattern>, _>>().map_err(|e| usage(format!("--patterns: {e}")))?
+    };
+    let camera = SimCameraSettings { width: a.width, height: a.height, ..sim_camera_settings(settings) };
+    let spec = crate::eval::EvalSpec {
+        patterns,
+        seeds: a.seeds,
+        distances: a.distances.clone(),
+        seconds: a.seconds,
+        camera,
+        chest: chest_settings(settings),
+        respiration: settings.respiration.clone(),
+    };
+    let results = crate::eval::run_all(&spec).map_err(|e| anyhow::anyhow!(e))?;
+    let summary = crate::eval::summarize(&results);
+    if a.json {
+        println!("{}", serde_json::json!({ "runs": results, "summary": summary }));
+    } else {
+        crate::eval::print_report(&results, &summary);
+    }
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! Command line: the daemon by default, subcommands for offline work.
+//!
+//! Raw flags ([`Cli`]) are turned into validated settings by [`crate::app`]; flags override
+//! `firmware-config/kiosk.toml`.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// edge-screen: kiosk screening station (breathing from a depth camera; a screening aid, not a
+/// diagnosis).
+#[derive(Debug, Parser)]
+#[command(name = "edge-screen", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// Configuration file (default: the shipped firmware-config/kiosk.toml, embedded).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// More log output (-v info, -vv debug, -vvv trace); logs go to standard error.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Daemon options (used when no subcommand is given).
+    #[command(flatten)]
+    pub daemon: DaemonArgs,
+    /// Offline commands.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Options of the screening daemon.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DaemonArgs {
+    /// Depth source: `sim` (simulated camera), a RealSense index (`0`) or serial number.
+    #[arg(long, value_name = "sim|N|SERIAL")]
+    pub camera: Option<String>,
+    /// Simulated breathing pattern (eupnea, tachypnea, bradypnea, biots, cheyne_stokes, central_apnea).
+    #[arg(long, value_name = "NAME")]
+    pub pattern: Option<String>,
+    /// Simulated breathing rate, breaths/min.
+    #[arg(long, value_name = "BPM")]
+    pub rate: Option<f64>,
+    /// Simulation seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Simulated distance from camera to chest, m.
+    #[arg(long, value_name = "M")]
+    pub distance: Option<f64>,
+    /// Stop after this much stream time, s (default: run until SIGINT/SIGTERM).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<f64>,
+    /// `realtime` (default), `max` (simulated time as fast as possible, every frame processed) or
+    /// a factor such as `4` (four times real time).
+    #[arg(long, value_name = "realtime|max|FACTOR")]
+    pub speed: Option<String>,
+    /// Where events go: `-` (standard output) or a file (appended).
+    #[arg(long, value_name = "-|FILE")]
+    pub events: Option<String>,
+    /// Readout target: `png:PATH` or `fb:/dev/fbN`.
+    #[arg(long, value_name = "png:PATH|fb:DEV")]
+    pub display: Option<String>,
+}
+
+/// Offline commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a simulated breathing recording (CSV `t_s,resp`, mm) and its ground truth, or with
+    /// `--bulk` a labelled training set.
+    Simulate(SimulateArgs),
+    /// Classify breathing recordings (CSV `t_s,resp`, 5-1000 Hz, any units and polarity, >= 60 s).
+    Breathing(BreathingArgs),
+    /// Accuracy of the whole pipeline on simulated camera runs (rate, apneas, patterns).
+    Eval(EvalArgs),
+    /// Validate a configuration file and print the settings in force.
+    CheckConfig {
+        /// Files to check (default: the embedded kiosk.toml).
+        files: Vec<PathBuf>,
+    },
+}
+
+/// `edge-screen simulate`.
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Breathing pattern (single-recording mode).
+    #[arg(long, value_name = "NAME", required_unless_present = "bulk")]
+    pub pattern: Option<String>,
+    /// Breathing rate, breaths/min (default: typical for the pattern).
+    #[arg(long, value_name = "BPM")]
+    pub rate: Option<f32>,
+    /// Length, s (single recording) or window length (bulk).
+    #[arg(long, value_name = "S", default_value_t = 120.0)]
+    pub seconds: f64,
+    /// Sample rate, Hz (5-1000).
+    #[arg(long, value_name = "F", default_value_t = 10.0)]
+    pub hz: f64,
+    /// Seed (first seed in bulk mode).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Output CSV (single) or folder (bulk).
+    #[arg(long, value_name = "PATH")]
+    pub out: PathBuf,
+    /// Write a labelled data set: many seeds and parameter draws for every pattern.
+    #[arg(long)]
+    pub bulk: bool,
+    /// Bulk mode: recordings per pattern.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub per_pattern: usize,
+}
+
+/// `edge-screen breathing`.
+#[derive(Debug, Args)]
+pub struct BreathingArgs {
+    /// CSV files `t_s,resp`.
+    #[arg(required = true, value_name = "FILE.csv")]
+    pub files: Vec<PathBuf>,
+    /// One JSON object per file on standard output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `edge-screen eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Seeds per pattern and distance.
+    #[arg(long, default_value_t = 2)]
+    pub seeds: u64,
+    /// Distances, m, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "0.8,1.15,1.5")]
+    pub distances: Vec<f64>,
+    /// Length of each run, s.
+    #[arg(long, default_value_t = 240.0)]
+    pub seconds: f64,
+    /// Patterns to run (default: all six), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub patterns: Vec<String>,
+    /// Camera width, px (smaller is faster; the default is the kiosk's 848).
+    #[arg(long, default_value_t = 848)]
+    pub width: u32,
+    /// Camera height, px.
+    #[arg(long, default_value_t = 480)]
+    pub height: u32,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

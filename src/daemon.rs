@@ -1,0 +1,284 @@
+//! The kiosk daemon: threads, channels and shutdown around the step-driven [`Pipeline`].
+//!
+//! ```text
+//!  capture thread ──Handoff (latest wins | lossless)──▶ processing thread ──events (bounded)──▶ sink thread
+//!   FrameSource::read_frame                              Pipeline::push, display             JSON lines
+//! ```
+//! One [`CancellationToken`] stops everything: SIGINT/SIGTERM, `--duration` or the end of a
+//! recording. Camera faults never end the run: time-outs and corrupt frames are counted, a lost
+//! camera is reported, shown and retried with back-off.
+
+use crate::camera::{CameraError, FrameSource};
+use crate::display::{Display, Readout};
+use crate::handoff::{Handoff, Policy, Taken};
+use crate::pipeline::Pipeline;
+use crate::records::events::{Event, FrameStats};
+use crate::records::sink::EventSink;
+use crate::types::DepthFrame;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How fast frames are fed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    /// Live camera: frames come when they come, latest frame wins.
+    Live,
+    /// Simulated or recorded source paced to `factor` times real time, latest frame wins.
+    Paced(f64),
+    /// Simulated time as fast as possible, every frame processed (same results on any machine).
+    Max,
+}
+
+/// Options of one run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Feeding speed.
+    pub speed: Speed,
+    /// Stop when a frame's timestamp reaches this, s (stream time).
+    pub duration_s: Option<f64>,
+    /// Interval of `frames` events, s (stream time).
+    pub frames_interval_s: f64,
+    /// Name of the breathing classifier, for the `started` event.
+    pub classifier: String,
+}
+
+/// What a run ended with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// Why it stopped.
+    pub reason: String,
+    /// Final frame counters.
+    pub stats: FrameStats,
+    /// Events the sink could not write (logged; the run went on).
+    pub sink_errors: u64,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    received: AtomicU64,
+    processed: AtomicU64,
+    unusable: AtomicU64,
+    timeouts: AtomicU64,
+    corrupt: AtomicU64,
+    camera_lost: AtomicBool,
+    last_t_bits: AtomicU64,
+    reason: Mutex<Option<String>>,
+}
+
+impl Shared {
+    fn stats(&self, handoff: &Handoff) -> FrameStats {
+        FrameStats {
+            received: self.received.load(Relaxed),
+            processed: self.processed.load(Relaxed),
+            dropped: handoff.dropped(),
+            unusable: self.unusable.load(Relaxed),
+            timeouts: self.timeouts.load(Relaxed),
+            corrupt: self.corrupt.load(Relaxed),
+        }
+    }
+    fn last_t(&self) -> f64 {
+        f64::from_bits(self.last_t_bits.load(Relaxed))
+    }
+    fn set_reason(&self, reason: &str) {
+        let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+        r.get_or_insert_with(|| reason.to_string());
+    }
+}
+
+/// Runs the daemon until `shutdown` is cancelled, the duration is reached or the source ends.
+pub async fn run(
+    source: Box<dyn FrameSource>,
+    pipeline: Pipeline,
+    sink: Box<dyn EventSink>,
+    display: Option<Box<dyn Display>>,
+    opts: RunOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunSummary> {
+    let policy = if opts.speed == Speed::Max { Policy::Lossless } else { Policy::LatestWins };
+    let handoff = Arc::new(Handoff::new(policy));
+    let shared = Arc::new(Shared::default());
+    let (tx, rx) = mpsc::channel::<Event>(1024);
+    let started = Event::Started {
+        t_s: 0.0,
+        camera: source.describe(),
+        classifier: opts.classifier.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    log::info!("started: {}", source.describe());
+    tx.send(started).await.ok();
+
+    let sink_task = tokio::task::spawn_blocking(move || sink_loop(sink, rx));
+    let capture = {
+        let (h, s, t, tok) = (Arc::clone(&handoff), Arc::clone(&shared), tx.clone(), shutdown.clone());
+        let o = opts.clone();
+        tokio::task::spawn_blocking(move || capture_loop(source, &h, &s, &t, &o, &tok))
+    };
+    let processing = {
+        let (h, s, t) = (Arc::clone(&handoff), Arc::clone(&shared), tx.clone());
+        let o = opts.clone();
+        tokio::task::spawn_blocking(move || process_loop(pipeline, display, &h, &s, &t, &o))
+    };
+    capture.await?;
+    processing.await?;
+    let reason = shared
+        .reason
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_else(|| "signal".into());
+    let stats = shared.stats(&handoff);
+    tx.send(Event::Stopped { t_s: shared.last_t(), reason: reason.clone(), stats }).await.ok();
+    drop(tx);
+    let sink_errors = sink_task.await?;
+    log::info!("stopped ({reason}): {stats:?}");
+    Ok(RunSummary { reason, stats, sink_errors })
+}
+
+fn sink_loop(mut sink: Box<dyn EventSink>, mut rx: mpsc::Receiver<Event>) -> u64 {
+    let mut errors = 0u64;
+    while let Some(ev) = rx.blocking_recv() {
+        if let Err(e) = sink.emit(&ev) {
+            errors += 1;
+            // A broken pipe or a full disk must not stop screening: log and keep going.
+            if errors.is_power_of_two() {
+                log::error!("event sink: {e} ({errors} events lost so far)");
+            }
+        }
+    }
+    errors
+}
+
+fn capture_loop(
+    mut source: Box<dyn FrameSource>,
+    handoff: &Handoff,
+    shared: &Shared,
+    tx: &mpsc::Sender<Event>,
+    opts: &RunOptions,
+    shutdown: &CancellationToken,
+) {
+    let mut buf = DepthFrame::new(0, 0, 0.001);
+    let mut pace_origin: Option<(Instant, f64)> = None;
+    let mut backoff = Duration::from_millis(250);
+    while !shutdown.is_cancelled() {
+        match source.read_frame(&mut buf) {
+            Ok(()) => {
+                if shared.camera_lost.swap(false, Relaxed) {
+                    let message = "frames are arriving again".to_string();
+                    tx.blocking_send(Event::Camera { t_s: buf.timestamp_s, status: "recovered", message }).ok();
+                }
+                backoff = Duration::from_millis(250);
+                if opts.duration_s.is_some_and(|d| buf.timestamp_s >= d) {
+                    shared.set_reason("duration");
+                    break;
+                }
+                if let Speed::Paced(factor) = opts.speed {
+                    let (t0, ts0) = *pace_origin.get_or_insert((Instant::now(), buf.timestamp_s));
+                    let due = t0 + Duration::from_secs_f64(((buf.timestamp_s - ts0) / factor).max(0.0));
+                    let now = Instant::now();
+                    if due > now && wait_or_cancel(shutdown, due - now) {
+                        break;
+                    }
+                }
+                shared.received.fetch_add(1, Relaxed);
+                shared.last_t_bits.store(buf.timestamp_s.to_bits(), Relaxed);
+                match handoff.put(std::mem::replace(&mut buf, DepthFrame::new(0, 0, 0.001))) {
+                    Some(next) => buf = next,
+                    None => break,
+                }
+            }
+            Err(CameraError::Timeout(_)) => {
+                shared.timeouts.fetch_add(1, Relaxed);
+            }
+            Err(CameraError::Corrupt(why)) => {
+                shared.corrupt.fetch_add(1, Relaxed);
+                log::debug!("corrupt frame: {why}");
+            }
+            Err(CameraError::Disconnected(why)) => {
+                if !shared.camera_lost.swap(true, Relaxed) {
+                    log::warn!("camera lost: {why}");
+                    tx.blocking_send(Event::Camera { t_s: shared.last_t(), status: "lost", message: why }).ok();
+                }
+                if wait_or_cancel(shutdown, backoff) {
+                    break;
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+            }
+            Err(CameraError::EndOfStream) => {
+                shared.set_reason("end_of_stream");
+                break;
+            }
+            Err(CameraError::Fatal(why)) => {
+                log::error!("camera: {why}");
+                tx.blocking_send(Event::Camera { t_s: shared.last_t(), status: "error", message: why.clone() }).ok();
+                shared.set_reason(&format!("camera error: {why}"));
+                break;
+            }
+        }
+    }
+    shared.set_reason("signal");
+    handoff.close();
+}
+
+/// Sleeps for `d` unless cancelled first; returns whether it was cancelled.
+fn wait_or_cancel(shutdown: &CancellationToken, d: Duration) -> bool {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if shutdown.is_cancelled() {
+            return true;
+        }
+        std::thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
+    }
+    shutdown.is_cancelled()
+}
+
+fn process_loop(
+    mut pipeline: Pipeline,
+    mut display: Option<Box<dyn Display>>,
+    handoff: &Handoff,
+    shared: &Shared,
+    tx: &mpsc::Sender<Event>,
+    opts: &RunOptions,
+) {
+    let mut events = Vec::with_capacity(16);
+    let mut next_stats_t = opts.frames_interval_s;
+    let mut idle_since = Instant::now();
+    loop {
+        let frame = match handoff.take_timeout(Duration::from_millis(250)) {
+            Taken::Frame(f) => f,
+            Taken::Closed => break,
+            Taken::TimedOut => {
+                // No frames: keep the display honest (camera lost / waiting) on the wall clock.
+                let now_s = shared.last_t() + idle_since.elapsed().as_secs_f64();
+                refresh_display(&mut display, &pipeline, shared, now_s);
+                continue;
+            }
+        };
+        idle_since = Instant::now();
+        pipeline.push(&frame, &mut events);
+        shared.processed.fetch_add(1, Relaxed);
+        shared.unusable.store(pipeline.unusable_frames(), Relaxed);
+        let t_s = frame.timestamp_s;
+        handoff.recycle(frame);
+        if t_s >= next_stats_t {
+            next_stats_t = t_s + opts.frames_interval_s;
+            events.push(Event::Frames { t_s, stats: shared.stats(handoff) });
+        }
+        for ev in events.drain(..) {
+            if tx.blocking_send(ev).is_err() {
+                return;
+            }
+        }
+        refresh_display(&mut display, &pipeline, shared, t_s);
+    }
+}
+
+fn refresh_display(display: &mut Option<Box<dyn Display>>, pipeline: &Pipeline, shared: &Shared, now_s: f64) {
+    let Some(d) = display.as_mut() else { return };
+    let readout = Readout::from_state(pipeline.state(), shared.camera_lost.load(Relaxed));
+    if let Err(e) = d.update(now_s, &readout) {
+        log::warn!("display: {e}");
+    }
+}

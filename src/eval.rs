@@ -1,0 +1,279 @@
+//! Accuracy of the whole chain on simulated camera runs: RSM → simulated camera → [`Pipeline`].
+//!
+//! For every pattern, seed and distance, one run is driven frame by frame (every frame processed,
+//! as with `--speed max`) and its events are scored against the simulator's ground truth:
+//! - rate: each breathing reading of a regular pattern against the true mean rate over the same
+//!   window (error in breaths/min);
+//! - apneas: a true pause of at least the apnea threshold counts as detected when a reported apnea
+//!   overlaps it; a reported apnea that overlaps no true pause is a false alarm;
+//! - pattern: the session verdict (mean of the window scores) against the simulated pattern.
+
+use crate::breathing::baseline::RuleBaseline;
+use crate::camera::simulated::{SimCamera, SimCameraSettings};
+use crate::camera::FrameSource;
+use crate::pipeline::Pipeline;
+use crate::records::events::Event;
+use crate::respiration::roi::ChestSettings;
+use crate::respiration::RespirationSettings;
+use crate::rsm::{Rsm, RsmParams};
+use crate::types::{ApneaInterval, DepthFrame, Pattern, PatternScores};
+use rand::SeedableRng;
+use serde::Serialize;
+
+/// One evaluation run's set-up.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSpec {
+    /// Simulated pattern.
+    pub pattern: Pattern,
+    /// Seed of the subject draw, the scene and the noise.
+    pub seed: u64,
+    /// Camera-to-chest distance, m.
+    pub distance_m: f64,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    /// The set-up.
+    pub spec: RunSpec,
+    /// The drawn subject's mean rate, breaths/min.
+    pub true_rate_bpm: f32,
+    /// Absolute rate errors of the readings, breaths/min (regular patterns only).
+    pub rate_errors_bpm: Vec<f32>,
+    /// True pauses of at least the apnea threshold inside the scored span.
+    pub true_apneas: usize,
+    /// How many of them were detected.
+    pub detected_apneas: usize,
+    /// Reported apneas that overlap no true pause.
+    pub false_alarms: usize,
+    /// Time over which apneas were scored, s.
+    pub scored_s: f64,
+    /// Session verdict (mean of window scores).
+    pub verdict: Option<Pattern>,
+    /// Readings emitted.
+    pub readings: usize,
+}
+
+/// Evaluation settings.
+#[derive(Debug, Clone)]
+pub struct EvalSpec {
+    /// Patterns to simulate.
+    pub patterns: Vec<Pattern>,
+    /// Seeds per pattern and distance (seeds 1..=n).
+    pub seeds: u64,
+    /// Distances, m.
+    pub distances: Vec<f64>,
+    /// Length of each run, s.
+    pub seconds: f64,
+    /// Camera settings (size, fps); distance and seed are set per run.
+    pub camera: SimCameraSettings,
+    /// Chest-finding settings.
+    pub chest: ChestSettings,
+    /// Signal settings.
+    pub respiration: RespirationSettings,
+}
+
+/// Runs every combination, using all cores; results in spec order.
+pub fn run_all(spec: &EvalSpec) -> Result<Vec<RunResult>, String> {
+    let mut runs = Vec::new();
+    for &pattern in &spec.patterns {
+        for &distance_m in &spec.distances {
+            for seed in 1..=spec.seeds {
+                runs.push(RunSpec { pattern, seed, distance_m });
+            }
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(runs.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; runs.len()]);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(run) = runs.get(i) else { break };
+                let r = run_one(run, spec);
+                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err("run did not finish".into())))
+        .collect()
+}
+
+/// Drives one simulated run through the pipeline and scores it.
+pub fn run_one(run: &RunSpec, spec: &EvalSpec) -> Result<RunResult, String> {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(run.seed ^ ((run.pattern.index() as u64) << 32));
+    let params = RsmParams::draw(run.pattern, &mut rng);
+    let true_rate_bpm = params.rate_bpm;
+    let rsm = Rsm::new(params, run.seed);
+    let cam_settings = SimCameraSettings { distance_m: run.distance_m, ..spec.camera.clone() };
+    let mut camera = SimCamera::new(cam_settings, rsm, run.seed).map_err(|e| e.to_string())?;
+    let mut pipeline = Pipeline::new(spec.chest.clone(), &spec.respiration, Box::new(RuleBaseline::default()));
+    let mut frame = DepthFrame::new(0, 0, 0.001);
+    let mut events = Vec::new();
+    let n_frames = (spec.seconds * camera.fps()).round() as u64;
+    for _ in 0..n_frames {
+        camera.read_frame(&mut frame).map_err(|e| e.to_string())?;
+        pipeline.push(&frame, &mut events);
+    }
+    let truth = camera.truth().clone();
+    Ok(score(run.clone(), true_rate_bpm, &events, &truth, spec))
+}
+
+fn score(spec_run: RunSpec, true_rate_bpm: f32, events: &[Event], truth: &crate::rsm::GroundTruth, spec: &EvalSpec) -> RunResult {
+    let window = spec.respiration.window_s;
+    let mut rate_errors = Vec::new();
+    let mut sum = [0f32; 6];
+    let mut readings = 0;
+    let mut detected: Vec<ApneaInterval> = Vec::new();
+    let mut open: Option<f64> = None;
+    let mut last_t = 0.0;
+    for ev in events {
+        match ev {
+            Event::Breathing(r) => {
+                readings += 1;
+                last_t = r.t_s;
+                for (s, v) in sum.iter_mut().zip(r.scores.0) {
+                    *s += v;
+                }
+                // Rates are scored once the window is full, against the truth over that window.
+                if spec_run.pattern.is_regular() && r.t_s >= window {
+                    if let (Some(est), Some(t)) = (r.rate_bpm, truth.mean_rate_bpm(r.t_s - window, r.t_s)) {
+                        rate_errors.push((est - t).abs());
+                    }
+                }
+            }
+            Event::ApneaStarted { start_s, .. } => open = Some(*start_s),
+            Event::ApneaEnded { interval, .. } => {
+                open = None;
+                detected.push(*interval);
+            }
+            _ => {}
+        }
+    }
+    if let Some(start_s) = open {
+        detected.push(ApneaInterval { start_s, end_s: spec.seconds });
+    }
+    // Apneas are scored after a warm-up (the detector needs breaths to know what "no breath" is)
+    // and only when they ended before the run did.
+    let warm_up = 30.0;
+    let in_span = |a: &ApneaInterval| a.start_s >= warm_up && a.end_s <= spec.seconds - 1.0;
+    let true_apneas: Vec<&ApneaInterval> = truth.apneas.iter().filter(|a| in_span(a)).collect();
+    let detected_apneas = true_apneas.iter().filter(|t| detected.iter().any(|d| d.overlaps(t))).count();
+    let false_alarms = detected
+        .iter()
+        .filter(|d| d.start_s >= warm_up)
+        .filter(|d| !truth.apneas.iter().any(|t| t.overlaps(d)))
+        .count();
+    let verdict = (readings > 0).then(|| PatternScores::from_evidence(sum).best().0);
+    let _ = last_t;
+    RunResult {
+        spec: spec_run,
+        true_rate_bpm,
+        rate_errors_bpm: rate_errors,
+        true_apneas: true_apneas.len(),
+        detected_apneas,
+        false_alarms,
+        scored_s: spec.seconds - warm_up,
+        verdict,
+        readings,
+    }
+}
+
+/// Totals over many runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// Rate readings scored (regular patterns).
+    pub rate_readings: usize,
+    /// Fraction of them within 1 breath/min of the truth.
+    pub rate_within_1bpm: f64,
+    /// Largest rate error, breaths/min.
+    pub rate_max_error_bpm: f32,
+    /// True apneas scored.
+    pub apneas: usize,
+    /// Fraction detected.
+    pub apnea_sensitivity: f64,
+    /// False alarms per 10 minutes of scored time.
+    pub false_alarms_per_10min: f64,
+    /// Confusion matrix of session verdicts, `[true][predicted]` in [`Pattern::ALL`] order.
+    pub confusion: [[usize; 6]; 6],
+}
+
+/// Sums up run results.
+pub fn summarize(results: &[RunResult]) -> Summary {
+    let errs: Vec<f32> = results.iter().flat_map(|r| r.rate_errors_bpm.iter().copied()).collect();
+    let within = errs.iter().filter(|e| **e <= 1.0).count();
+    let apneas: usize = results.iter().map(|r| r.true_apneas).sum();
+    let det: usize = results.iter().map(|r| r.detected_apneas).sum();
+    let fa: usize = results.iter().map(|r| r.false_alarms).sum();
+    let scored_min: f64 = results.iter().map(|r| r.scored_s).sum::<f64>() / 60.0;
+    let mut confusion = [[0usize; 6]; 6];
+    for r in results {
+        if let Some(v) = r.verdict {
+            confusion[r.spec.pattern.index()][v.index()] += 1;
+        }
+    }
+    Summary {
+        rate_readings: errs.len(),
+        rate_within_1bpm: if errs.is_empty() { 0.0 } else { within as f64 / errs.len() as f64 },
+        rate_max_error_bpm: errs.iter().copied().fold(0.0, f32::max),
+        apneas,
+        apnea_sensitivity: if apneas == 0 { 1.0 } else { det as f64 / apneas as f64 },
+        false_alarms_per_10min: if scored_min > 0.0 { fa as f64 * 10.0 / scored_min } else { 0.0 },
+        confusion,
+    }
+}
+
+/// Prints a human-readable report: one line per run, then the totals and the confusion matrix.
+pub fn print_report(results: &[RunResult], s: &Summary) {
+    println!("{:<14} {:>4} {:>6} {:>9} {:>9} {:>8} {:>5} {:<14}", "pattern", "seed", "dist_m", "rate_bpm", "rate_err", "apneas", "FA", "verdict");
+    for r in results {
+        let err = if r.rate_errors_bpm.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.2}", r.rate_errors_bpm.iter().sum::<f32>() / r.rate_errors_bpm.len() as f32)
+        };
+        println!(
+            "{:<14} {:>4} {:>6.2} {:>9.1} {:>9} {:>4}/{:<3} {:>5} {:<14}",
+            r.spec.pattern.name(),
+            r.spec.seed,
+            r.spec.distance_m,
+            r.true_rate_bpm,
+            err,
+            r.detected_apneas,
+            r.true_apneas,
+            r.false_alarms,
+            r.verdict.map_or("-", |p| p.name()),
+        );
+    }
+    println!();
+    println!(
+        "rate (regular patterns): {:.1}% of {} readings within 1 breath/min, max error {:.2}",
+        100.0 * s.rate_within_1bpm,
+        s.rate_readings,
+        s.rate_max_error_bpm
+    );
+    println!(
+        "apneas >= threshold: {:.1}% of {} detected, {:.2} false alarms per 10 min",
+        100.0 * s.apnea_sensitivity,
+        s.apneas,
+        s.false_alarms_per_10min
+    );
+    println!("session verdicts (rule-based baseline), rows = truth, columns = predicted:");
+    print!("{:<14}", "");
+    for p in Pattern::ALL {
+        print!(" {:>8.8}", p.name());
+    }
+    println!();
+    for t in Pattern::ALL {
+        print!("{:<14}", t.name());
+        for p in Pattern::ALL {
+            print!(" {:>8}", s.confusion[t.index()][p.index()]);
+        }
+        println!();
+    }
+}

@@ -1,0 +1,43 @@
+//! Accuracy of the whole chain (RSM → simulated camera → chest ROI → signal → rate, apneas) on
+//! all six patterns, several seeds and distances from 0.8 to 1.5 m (issue: walking skeleton,
+//! item 10). The same evaluation, at full size, is `edge-screen eval`.
+
+use edge_screen::app::{chest_settings, sim_camera_settings};
+use edge_screen::config::Settings;
+use edge_screen::eval::{run_all, summarize, EvalSpec};
+use edge_screen::types::Pattern;
+
+#[test]
+fn rate_and_apnea_accuracy_over_simulated_camera_runs() {
+    let settings = Settings::embedded().unwrap();
+    // The kiosk's frame rate and noise model at 424x240 (a quarter of the pixels) keeps this test
+    // within CI time; `edge-screen eval` runs the full 848x480.
+    let camera = edge_screen::camera::simulated::SimCameraSettings {
+        width: 424,
+        height: 240,
+        ..sim_camera_settings(&settings)
+    };
+    let spec = EvalSpec {
+        patterns: Pattern::ALL.to_vec(),
+        seeds: 2,
+        distances: vec![0.8, 1.15, 1.5],
+        seconds: 240.0,
+        camera,
+        chest: chest_settings(&settings),
+        respiration: settings.respiration.clone(),
+    };
+    let results = run_all(&spec).expect("runs complete");
+    let s = summarize(&results);
+    edge_screen::eval::print_report(&results, &s);
+    // Rate within 1 breath/min for regular patterns.
+    assert!(s.rate_readings >= 100, "only {} rate readings", s.rate_readings);
+    assert!(s.rate_within_1bpm >= 0.95, "{:.3} of readings within 1/min", s.rate_within_1bpm);
+    for r in results.iter().filter(|r| r.spec.pattern.is_regular()) {
+        let mean = r.rate_errors_bpm.iter().sum::<f32>() / r.rate_errors_bpm.len().max(1) as f32;
+        assert!(mean <= 1.0, "{:?}: mean rate error {mean}", r.spec);
+    }
+    // Apneas of 10 s or more: at least 95% detected, at most 1 false alarm per 10 minutes.
+    assert!(s.apneas >= 20, "only {} apneas simulated", s.apneas);
+    assert!(s.apnea_sensitivity >= 0.95, "apnea sensitivity {:.3}", s.apnea_sensitivity);
+    assert!(s.false_alarms_per_10min <= 1.0, "{:.2} false alarms / 10 min", s.false_alarms_per_10min);
+}

@@ -1,0 +1,135 @@
+//! `edge-screen breathing`: classify CSV recordings, and refuse bad ones clearly.
+
+mod util;
+use util::*;
+
+/// Simulates a recording with the real `simulate` command; returns (csv path, true mean rate).
+fn simulate(dir: &std::path::Path, pattern: &str, hz: &str, seed: &str, seconds: &str) -> (std::path::PathBuf, f64) {
+    let out = dir.join(format!("{pattern}-{seed}.csv"));
+    let o = run(&["simulate", "--pattern", pattern, "--seconds", seconds, "--hz", hz, "--seed", seed, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "simulate failed: {}", stderr(&o));
+    let truth_path = out.with_extension("truth.json");
+    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&truth_path).expect("truth file")).unwrap();
+    let rate = truth["mean_rate_bpm"].as_f64().or_else(|| truth["params"]["rate_bpm"].as_f64()).expect("truth rate");
+    (out, rate)
+}
+
+fn classify(path: &std::path::Path) -> serde_json::Value {
+    let o = run(&["breathing", "--json", path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}: {}", path.display(), stderr(&o));
+    let v = json_lines(&stdout(&o));
+    assert_eq!(v.len(), 1);
+    v[0].clone()
+}
+
+/// Rewrites a CSV as `offset + gain * resp` (another sensor's units and polarity).
+fn transform(src: &std::path::Path, dst: &std::path::Path, gain: f64, offset: f64) {
+    let text = std::fs::read_to_string(src).unwrap();
+    let mut out = String::from("t_s,resp\n");
+    for line in text.lines().skip(1) {
+        let (t, v) = line.split_once(',').unwrap();
+        let v: f64 = v.parse().unwrap();
+        out.push_str(&format!("{t},{}\n", offset + gain * v));
+    }
+    std::fs::write(dst, out).unwrap();
+}
+
+#[test]
+fn json_has_the_documented_fields_and_a_correct_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, rate) = simulate(dir.path(), "eupnea", "25", "4", "120");
+    let v = classify(&csv);
+    assert_eq!(v["file"], csv.to_str().unwrap());
+    assert_eq!(v["pattern"], "eupnea", "{v}");
+    let scores = v["scores"].as_object().unwrap();
+    assert_eq!(scores.len(), 6);
+    let sum: f64 = scores.values().map(|s| s.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-4, "scores sum {sum}");
+    let est = v["rate_bpm"].as_f64().unwrap();
+    assert!((est - rate).abs() <= 1.0, "rate {est} vs truth {rate}");
+    let q = v["quality"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&q));
+}
+
+#[test]
+fn units_offset_and_polarity_do_not_change_the_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    for (pattern, hz) in [("bradypnea", "100"), ("tachypnea", "7")] {
+        let (csv, rate) = simulate(dir.path(), pattern, hz, "2", "120");
+        let flipped = dir.path().join(format!("{pattern}-flipped.csv"));
+        // A depth camera's distance in metres: falls on inhalation, offset 1.2 m.
+        transform(&csv, &flipped, -0.001, 1.2);
+        let (a, b) = (classify(&csv), classify(&flipped));
+        assert_eq!(a["pattern"], pattern, "{a}");
+        assert_eq!(b["pattern"], pattern, "{b}");
+        for v in [&a, &b] {
+            let est = v["rate_bpm"].as_f64().unwrap();
+            assert!((est - rate).abs() <= 1.0, "{pattern}: rate {est} vs {rate}");
+        }
+    }
+}
+
+#[test]
+fn bad_files_are_refused_with_the_problem_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let long = |f: &dyn Fn(usize) -> String| (0..700).map(f).collect::<String>();
+    let cases: Vec<(std::path::PathBuf, &str)> = vec![
+        (write(d, "empty.csv", ""), "no samples"),
+        (write(d, "header.csv", "t_s,resp\n"), "no samples"),
+        (write(d, "text.csv", "t_s,resp\n0,1\n0.1,abc\n"), "not a number"),
+        (write(d, "nan.csv", "t_s,resp\n0,1\n0.1,NaN\n"), "NaN"),
+        (write(d, "unsorted.csv", "t_s,resp\n0,1\n0.2,1\n0.1,2\n"), "strictly increase"),
+        (write(d, "dup.csv", "t_s,resp\n0,1\n0.1,1\n0.1,2\n"), "duplicate"),
+        (write(d, "short.csv", &format!("t_s,resp\n{}", long(&|i| if i < 300 { format!("{},{}\n", i as f64 / 10.0, (i as f64).sin()) } else { String::new() }))), "at least 60 s"),
+        (write(d, "constant.csv", &format!("t_s,resp\n{}", long(&|i| format!("{},5\n", i as f64 / 10.0)))), "constant"),
+        (write(d, "gap.csv", &format!("t_s,resp\n{}", long(&|i| if (300..330).contains(&i) { String::new() } else { format!("{},{}\n", i as f64 / 10.0, (i as f64 / 7.0).sin()) }))), "gap"),
+    ];
+    for (path, needle) in &cases {
+        let o = run(&["breathing", "--json", path.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1), "{}: should fail", path.display());
+        let e = stderr(&o);
+        assert!(e.contains(path.to_str().unwrap()) && e.contains(needle), "{}: expected '{needle}' in: {e}", path.display());
+        assert!(!e.contains("panicked"), "{e}");
+        assert!(stdout(&o).is_empty());
+    }
+    let o = run(&["breathing", "--json", d.join("missing.csv").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("missing.csv"));
+}
+
+#[test]
+fn a_bad_file_does_not_stop_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let (good, _) = simulate(dir.path(), "eupnea", "10", "5", "90");
+    let bad = write(dir.path(), "bad.csv", "t_s,resp\n");
+    let o = run(&["breathing", "--json", bad.to_str().unwrap(), good.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let v = json_lines(&stdout(&o));
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0]["file"], good.to_str().unwrap());
+}
+
+#[test]
+fn real_recordings_get_rates_and_patterns_consistent_with_their_rates() {
+    let Some(dir) = shared_resp_dir() else {
+        eprintln!("skipped: ../shared/data/resp not present");
+        return;
+    };
+    // (file, approximate rate read off the signal by hand, tolerance) from the data set's README.
+    for (file, rate, tol) in [
+        ("bidmc01_resp_125hz.csv", 20.6, 1.5),
+        ("wfdb_03700181_resp.csv", 18.0, 1.5),
+        ("wfdb_v102s_resp.csv", 9.0, 1.5),
+        ("biosppy_resp_1000hz.csv", 21.0, 2.0),
+    ] {
+        let v = classify(&dir.join(file));
+        let est = v["rate_bpm"].as_f64().unwrap_or(f64::NAN);
+        assert!((est - rate).abs() <= tol, "{file}: rate {est} vs ~{rate}: {v}");
+        let expected = if est > 20.0 { "tachypnea" } else if est < 12.0 { "bradypnea" } else { "eupnea" };
+        // Near a class boundary either neighbour is consistent with the rate.
+        let near_boundary = (est - 20.0).abs() < 1.0 || (est - 12.0).abs() < 1.0;
+        let p = v["pattern"].as_str().unwrap();
+        assert!(p == expected || (near_boundary && ["eupnea", "tachypnea", "bradypnea"].contains(&p)), "{file}: {p} at {est}/min");
+    }
+}
