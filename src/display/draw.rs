@@ -6,8 +6,8 @@
 
 use super::layout::{Layout, TextSpec};
 use super::readout::{
-    apnea_text, camera_text, percent_text, rate_text, time_text, xray_text, CameraStatus,
-    Readout, Waveform, DISCLAIMER,
+    apnea_text, camera_text, percent_text, rate_text, time_text, xray_text, CameraStatus, Readout,
+    Waveform, DISCLAIMER,
 };
 use super::text::{draw_text, Align};
 use embedded_graphics::pixelcolor::Rgb888;
@@ -72,7 +72,14 @@ where
     draw_rate(t, &l, r)?;
     draw_status(t, &l, r)?;
     draw_wave(t, &l, r)?;
-    draw_text(t, &xray_text(r.xray.as_ref()), l.label, l.xray, Align::Left, TEXT)?;
+    draw_text(
+        t,
+        &xray_text(r.xray.as_ref()),
+        l.label,
+        l.xray,
+        Align::Left,
+        TEXT,
+    )?;
     t.fill_solid(&l.footer, BAND.into())?;
     let line = inset(l.footer, l.pad);
     draw_text(t, DISCLAIMER, l.label, line, Align::Center, BAND_TEXT)?;
@@ -92,7 +99,10 @@ fn inset(r: Rectangle, by: u32) -> Rectangle {
 
 /// The horizontal strip of `r` starting `dy` pixels down, `h` pixels tall.
 fn row(r: Rectangle, dy: u32, h: u32) -> Rectangle {
-    Rectangle::new(r.top_left + Point::new(0, dy as i32), Size::new(r.size.width, h))
+    Rectangle::new(
+        r.top_left + Point::new(0, dy as i32),
+        Size::new(r.size.width, h),
+    )
 }
 
 fn draw_header<D>(t: &mut D, l: &Layout, r: &Readout) -> Result<(), D::Error>
@@ -102,25 +112,39 @@ where
 {
     t.fill_solid(&l.header, PANEL.into())?;
     let line = inset(l.header, l.pad);
-    draw_text(t, "edge-screen breathing", l.label, line, Align::Left, TEXT)?;
+    let title = "edge-screen";
+    let x = draw_text(t, title, l.label, line, Align::Left, TEXT)?;
+    // Time follows the title after a gap; the camera state gets the rest, right-aligned.
+    let time = time_text(r.elapsed_s);
+    let time_x = x + l.label.width_of(title.len() + 3) as i32;
+    let time_w = l.label.width_of(time.len());
+    let time_box = Rectangle::new(
+        Point::new(time_x, line.top_left.y),
+        Size::new(time_w, line.size.height),
+    );
+    draw_text(t, &time, l.label, time_box, Align::Left, MUTED)?;
+    let cam_x = time_x + (time_w + l.label.width_of(2)) as i32;
+    let line_end = line.top_left.x + line.size.width as i32;
+    let cam_box = Rectangle::new(
+        Point::new(cam_x, line.top_left.y),
+        Size::new(
+            line_end.saturating_sub(cam_x).max(0) as u32,
+            line.size.height,
+        ),
+    );
     let cam_color = match r.camera {
         CameraStatus::Ok => GOOD,
         CameraStatus::Lost => ALARM,
         CameraStatus::Message(_) => WARN,
     };
-    // The camera message may be long: it gets the right third of the header.
-    let third = line.size.width / 3;
-    let right = Rectangle::new(
-        line.top_left + Point::new((line.size.width - third) as i32, 0),
-        Size::new(third, line.size.height),
-    );
-    draw_text(t, &camera_text(&r.camera), l.label, right, Align::Right, cam_color)?;
-    let time = time_text(r.elapsed_s);
-    let mid = Rectangle::new(
-        line.top_left + Point::new(third as i32, 0),
-        Size::new(third, line.size.height),
-    );
-    draw_text(t, &time, l.label, mid, Align::Center, MUTED)?;
+    draw_text(
+        t,
+        &camera_text(&r.camera),
+        l.label,
+        cam_box,
+        Align::Right,
+        cam_color,
+    )?;
     Ok(())
 }
 
@@ -141,7 +165,14 @@ where
     let (lh, bh) = (l.label.h(), l.big.h());
     draw_text(t, "RATE", l.label, row(inner, 0, lh), Align::Left, MUTED)?;
     let digits = row(inner, lh + l.pad, bh);
-    draw_text(t, &rate_text(r.rate_bpm), l.big, digits, Align::Center, TEXT)?;
+    draw_text(
+        t,
+        &rate_text(r.rate_bpm),
+        l.big,
+        digits,
+        Align::Center,
+        TEXT,
+    )?;
     let unit = row(inner, lh + bh + 2 * l.pad, lh);
     draw_text(t, "breaths/min", l.label, unit, Align::Center, MUTED)?;
     Ok(())
@@ -164,7 +195,7 @@ fn draw_bar_row<D>(
     spec: TextSpec,
     area: Rectangle,
     name: &str,
-    value: f32,
+    value: Option<f32>,
     color: Rgb888,
 ) -> Result<(), D::Error>
 where
@@ -178,15 +209,21 @@ where
         area.top_left + Point::new(area.size.width.saturating_sub(num_w) as i32, 0),
         Size::new(num_w, spec.h()),
     );
-    draw_text(t, &percent_text(value), spec, num, Align::Right, TEXT)?;
-    let bar_w = area.size.width.saturating_sub(name_w + num_w + spec.char_w());
+    let text = value.map_or_else(|| "--".to_string(), percent_text);
+    draw_text(t, &text, spec, num, Align::Right, TEXT)?;
+    let bar_w = area
+        .size
+        .width
+        .saturating_sub(name_w + num_w + spec.char_w());
     let bar = Rectangle::new(
         area.top_left + Point::new(name_w as i32, 0),
         Size::new(bar_w, spec.h()),
     );
     bar.into_styled(PrimitiveStyle::with_stroke(GRID.into(), 1))
         .draw(t)?;
-    let v = if value.is_finite() { value.clamp(0.0, 1.0) } else { 0.0 };
+    let v = value
+        .filter(|v| v.is_finite())
+        .map_or(0.0, |v| v.clamp(0.0, 1.0));
     let fill_w = (bar_w.saturating_sub(4) as f32 * v).round() as u32;
     let fill = Rectangle::new(
         bar.top_left + Point::new(2, 2),
@@ -204,17 +241,24 @@ where
     let inner = inset(l.status, l.pad);
     let (lh, mh, pad) = (l.label.h(), l.mid.h(), l.pad);
     let (name, conf) = match r.pattern {
-        Some((p, c)) => (p.label(), c),
-        None => ("Pattern: --", 0.0),
+        Some((p, c)) => (p.label(), Some(c)),
+        None => ("Pattern: --", None),
     };
     draw_text(t, name, l.mid, row(inner, 0, mh), Align::Left, TEXT)?;
     let y1 = mh + pad;
     draw_bar_row(t, l.label, row(inner, y1, lh), "Confidence", conf, TRACE)?;
     let q = r.quality;
     let y2 = y1 + lh + pad;
-    draw_bar_row(t, l.label, row(inner, y2, lh), "Quality", q, level_color(q))?;
-    let last = row(inner, y2 + 2 * (lh + pad), lh);
-    let last = Rectangle::new(last.top_left - Point::new(0, pad as i32), last.size);
+    draw_bar_row(
+        t,
+        l.label,
+        row(inner, y2, lh),
+        "Quality",
+        Some(q),
+        level_color(q),
+    )?;
+    // The last row sits on the tile's bottom edge, level with the rate's unit line.
+    let last = row(inner, inner.size.height.saturating_sub(lh), lh);
     let (person, pc) = if r.person_present {
         ("Person: yes", GOOD)
     } else {

@@ -51,7 +51,9 @@ pub fn pack_row(format: PixelFormat, rgb: &[u8], out: &mut [u8]) {
     match format {
         PixelFormat::Rgb565 => {
             for (p, o) in px.zip(out.chunks_exact_mut(2)) {
-                let v = (u16::from(p[0] >> 3) << 11) | (u16::from(p[1] >> 2) << 5) | u16::from(p[2] >> 3);
+                let v = (u16::from(p[0] >> 3) << 11)
+                    | (u16::from(p[1] >> 2) << 5)
+                    | u16::from(p[2] >> 3);
                 o.copy_from_slice(&v.to_le_bytes());
             }
         }
@@ -116,7 +118,9 @@ impl FramebufferDisplay {
             .parse()
             .map_err(|_| fb_err(format!("cannot parse bits_per_pixel '{bpp_s}'")))?;
         let format = PixelFormat::from_bpp(bpp).ok_or_else(|| {
-            fb_err(format!("unsupported {bpp} bits per pixel (supported: 16 RGB565, 32 XRGB8888)"))
+            fb_err(format!(
+                "unsupported {bpp} bits per pixel (supported: 16 RGB565, 32 XRGB8888)"
+            ))
         })?;
         let min_stride = w as usize * format.bytes_per_pixel();
         // Older kernels lack `stride`; rows are then packed without padding.
@@ -127,7 +131,9 @@ impl FramebufferDisplay {
             Err(_) => min_stride,
         };
         if stride < min_stride {
-            return Err(fb_err(format!("stride {stride} B is shorter than a {w}-pixel row")));
+            return Err(fb_err(format!(
+                "stride {stride} B is shorter than a {w}-pixel row"
+            )));
         }
         if settings.width > w || settings.height > h {
             return Err(fb_err(format!(
@@ -142,7 +148,10 @@ impl FramebufferDisplay {
                 path: device.to_path_buf(),
                 source,
             })?;
-        log::info!("framebuffer {}: {w}x{h}, {bpp} bpp, stride {stride} B", device.display());
+        log::info!(
+            "framebuffer {}: {w}x{h}, {bpp} bpp, stride {stride} B",
+            device.display()
+        );
         Ok(Self {
             path: device.to_path_buf(),
             file,
@@ -209,7 +218,10 @@ mod tests {
             .map(|b| u16::from_le_bytes([b[0], b[1]]))
             .collect();
         // Reference: 0x12>>3=2, 0x34>>2=13, 0x56>>3=10 -> (2<<11)|(13<<5)|10.
-        assert_eq!(words, vec![0xF800, 0x07E0, 0x001F, (2 << 11) | (13 << 5) | 10]);
+        assert_eq!(
+            words,
+            vec![0xF800, 0x07E0, 0x001F, (2 << 11) | (13 << 5) | 10]
+        );
         let mut out = [0u8; 16];
         pack_row(PixelFormat::Xrgb8888, &rgb, &mut out);
         assert_eq!(&out[..4], &[0, 0, 255, 0xFF]);
@@ -218,11 +230,15 @@ mod tests {
 
     #[test]
     fn missing_device_is_a_clear_error() {
-        let e = FramebufferDisplay::open(Path::new("/dev/fb-missing-77"), DisplaySettings::default())
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(e.contains("/dev/fb-missing-77") && e.contains("device not found"), "{e}");
+        let e =
+            FramebufferDisplay::open(Path::new("/dev/fb-missing-77"), DisplaySettings::default())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+        assert!(
+            e.contains("/dev/fb-missing-77") && e.contains("device not found"),
+            "{e}"
+        );
     }
 
     fn fake_fb(bpp: u32, w: u32, h: u32, stride: usize) -> (tempfile::TempDir, PathBuf) {
@@ -244,7 +260,8 @@ mod tests {
             let bytes = fmt.bytes_per_pixel();
             let stride = 500 * bytes + 64;
             let (dir, dev) = fake_fb(bpp, 500, 330, stride);
-            let mut d = FramebufferDisplay::open_with_sysfs(&dev, dir.path(), DisplaySettings::default())?;
+            let mut d =
+                FramebufferDisplay::open_with_sysfs(&dev, dir.path(), DisplaySettings::default())?;
             assert_eq!(d.format(), fmt);
             assert!(d.update(0.0, &Readout::default())?);
             let data = std::fs::read(&dev).unwrap_or_default();
@@ -253,7 +270,11 @@ mod tests {
             for y in [0usize, 100, 319] {
                 let rgb = &d.image.pixels[y * 480 * 3..(y + 1) * 480 * 3];
                 pack_row(fmt, rgb, &mut expect);
-                assert_eq!(&data[y * stride..y * stride + 480 * bytes], &expect[..], "row {y}");
+                assert_eq!(
+                    &data[y * stride..y * stride + 480 * bytes],
+                    &expect[..],
+                    "row {y}"
+                );
             }
             // Stride padding is left untouched.
             assert!(data[480 * bytes..stride].iter().all(|&b| b == 0));

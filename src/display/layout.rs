@@ -96,13 +96,37 @@ impl Layout {
         let (w, h) = (size.width, size.height);
         let k = (w.saturating_mul(100) / 480).min(h.saturating_mul(100) / 320);
         let (pad, label, mid, big, trace_w) = if k < 85 {
-            (3, spec(&FONT_6X10, 1), spec(&FONT_8X13, 1), spec(&FONT_10X20, 2), 1)
+            (
+                3,
+                spec(&FONT_6X10, 1),
+                spec(&FONT_8X13, 1),
+                spec(&FONT_10X20, 2),
+                1,
+            )
         } else if k < 130 {
-            (4, spec(&FONT_8X13, 1), spec(&FONT_10X20, 1), spec(&FONT_10X20, 3), 2)
+            (
+                4,
+                spec(&FONT_8X13, 1),
+                spec(&FONT_10X20, 1),
+                spec(&FONT_10X20, 3),
+                2,
+            )
         } else if k < 260 {
-            (6, spec(&FONT_10X20, 1), spec(&FONT_10X20, 2), spec(&FONT_10X20, 4), 2)
+            (
+                6,
+                spec(&FONT_10X20, 1),
+                spec(&FONT_10X20, 2),
+                spec(&FONT_10X20, 4),
+                2,
+            )
         } else {
-            (10, spec(&FONT_10X20, 2), spec(&FONT_10X20, 3), spec(&FONT_10X20, 7), 3)
+            (
+                10,
+                spec(&FONT_10X20, 2),
+                spec(&FONT_10X20, 3),
+                spec(&FONT_10X20, 7),
+                3,
+            )
         };
         let band_h = label.h() + 2 * pad;
         let header = rect(0, 0, w, band_h);
@@ -110,10 +134,7 @@ impl Layout {
         let xray_y = h.saturating_sub(band_h + pad + label.h());
         let xray = rect(pad, xray_y, w.saturating_sub(2 * pad), label.h());
 
-        let rate_w = big
-            .width_of(5)
-            .max(label.width_of("breaths/min".len()))
-            + 2 * pad;
+        let rate_w = big.width_of(5).max(label.width_of("breaths/min".len())) + 2 * pad;
         let rate_h = 2 * label.h() + big.h() + 4 * pad;
         let status_h = mid.h() + 3 * label.h() + 5 * pad;
         let upper_h = rate_h.max(status_h);
@@ -160,9 +181,7 @@ mod tests {
         inner.size.width > 0
             && inner.size.height > 0
             && outer.contains(inner.top_left)
-            && inner
-                .bottom_right()
-                .is_some_and(|br| outer.contains(br))
+            && inner.bottom_right().is_some_and(|br| outer.contains(br))
     }
 
     fn overlap(a: &Rectangle, b: &Rectangle) -> bool {
@@ -171,7 +190,13 @@ mod tests {
 
     #[test]
     fn boxes_inside_and_disjoint_for_supported_sizes() {
-        for (w, h) in [(320, 240), (480, 320), (800, 480), (1024, 600), (1920, 1080)] {
+        for (w, h) in [
+            (320, 240),
+            (480, 320),
+            (800, 480),
+            (1024, 600),
+            (1920, 1080),
+        ] {
             let screen = Rectangle::new(Point::zero(), Size::new(w, h));
             let l = Layout::for_size(Size::new(w, h));
             let boxes = l.boxes();

@@ -23,8 +23,8 @@ pub use image::RgbImage;
 pub use layout::{Layout, TextSpec};
 pub use png::{encode_png, read_png, write_png_atomic, PngDisplay};
 pub use readout::{
-    apnea_text, camera_text, percent_text, rate_text, time_text, xray_text, CameraStatus,
-    Readout, Waveform, XrayResult, DISCLAIMER,
+    apnea_text, camera_text, percent_text, rate_text, time_text, xray_text, CameraStatus, Readout,
+    Waveform, XrayResult, DISCLAIMER,
 };
 pub use settings::{DisplaySettings, RefreshLimiter, MAX_REFRESH_HZ, MAX_SIZE, MIN_SIZE};
 
@@ -136,7 +136,10 @@ impl DisplayTarget {
 }
 
 /// Parse a `--display` argument (`png:PATH` or `fb:/dev/fbN`) and open it.
-pub fn open_display(spec: &str, settings: DisplaySettings) -> Result<Box<dyn Display>, DisplayError> {
+pub fn open_display(
+    spec: &str,
+    settings: DisplaySettings,
+) -> Result<Box<dyn Display>, DisplayError> {
     spec.parse::<DisplayTarget>()?.open(settings)
 }
 

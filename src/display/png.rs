@@ -171,9 +171,15 @@ mod tests {
             Ok(d) => d,
             Err(e) => panic!("settings rejected: {e}"),
         };
-        let e = d.update(0.0, &Readout::default()).err().map(|e| e.to_string());
+        let e = d
+            .update(0.0, &Readout::default())
+            .err()
+            .map(|e| e.to_string());
         let e = e.unwrap_or_default();
-        assert!(e.contains("/nonexistent-edge-screen-dir/readout.png"), "{e}");
+        assert!(
+            e.contains("/nonexistent-edge-screen-dir/readout.png"),
+            "{e}"
+        );
         // Non-fatal: the display stays usable and tries again when next due.
         assert!(d.update(0.1, &Readout::default()).is_ok_and(|w| !w));
         assert!(d.update(0.6, &Readout::default()).is_err());

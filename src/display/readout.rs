@@ -96,10 +96,12 @@ impl Waveform {
 
     /// Smallest and largest finite sample in mm; `None` if there is none.
     pub fn range_mm(&self) -> Option<(f32, f32)> {
-        self.iter().filter(|v| v.is_finite()).fold(None, |acc, v| match acc {
-            None => Some((v, v)),
-            Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
-        })
+        self.iter()
+            .filter(|v| v.is_finite())
+            .fold(None, |acc, v| match acc {
+                None => Some((v, v)),
+                Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+            })
     }
 }
 
@@ -199,7 +201,12 @@ pub fn time_text(elapsed_s: f64) -> String {
         return "t+--:--:--".to_string();
     }
     let s = elapsed_s.floor().min(1.0e12) as u64;
-    format!("t+{:02}:{:02}:{:02}", (s / 3600) % 100, (s / 60) % 60, s % 60)
+    format!(
+        "t+{:02}:{:02}:{:02}",
+        (s / 3600) % 100,
+        (s / 60) % 60,
+        s % 60
+    )
 }
 
 /// The X-ray line: "X-ray: none" or "X-ray: FINDING 82% (FILE)", file name only.
@@ -211,7 +218,12 @@ pub fn xray_text(x: Option<&XrayResult>) -> String {
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_else(|| x.source.clone());
-            format!("X-ray: {} {} ({})", x.finding, percent_text(x.probability), file)
+            format!(
+                "X-ray: {} {} ({})",
+                x.finding,
+                percent_text(x.probability),
+                file
+            )
         }
     }
 }
@@ -236,7 +248,13 @@ pub fn apnea_text(apnea_s: Option<f32>) -> Option<String> {
 /// Replace every non-printable-ASCII character by '?', so mono ASCII fonts draw it predictably.
 pub fn ascii_only(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -278,7 +296,10 @@ mod tests {
             probability: 0.82,
             source: "/inbox/chest_01.png".into(),
         };
-        assert_eq!(xray_text(Some(&x)), "X-ray: consolidation 82% (chest_01.png)");
+        assert_eq!(
+            xray_text(Some(&x)),
+            "X-ray: consolidation 82% (chest_01.png)"
+        );
         assert_eq!(xray_text(None), "X-ray: none");
     }
 }

@@ -26,7 +26,10 @@ impl OriginDimensions for Counter {
 impl DrawTarget for Counter {
     type Color = Rgb565;
     type Error = core::convert::Infallible;
-    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb565>>>(&mut self, px: I) -> Result<(), Self::Error> {
+    fn draw_iter<I: IntoIterator<Item = Pixel<Rgb565>>>(
+        &mut self,
+        px: I,
+    ) -> Result<(), Self::Error> {
         let bb = self.bounding_box();
         for Pixel(p, _) in px {
             if bb.contains(p) {
@@ -50,7 +53,8 @@ fn sine_readout(amplitude_mm: f32) -> Readout {
     };
     for i in 0..300 {
         let t = i as f32 / 10.0;
-        r.waveform.push(amplitude_mm * (t * 0.25 * std::f32::consts::TAU).sin());
+        r.waveform
+            .push(amplitude_mm * (t * 0.25 * std::f32::consts::TAU).sin());
     }
     r
 }
@@ -75,7 +79,10 @@ fn diff_box(a: &RgbImage, b: &RgbImage) -> Option<Rectangle> {
     let min_y = pts.iter().map(|p| p.y).min()?;
     let max_x = pts.iter().map(|p| p.x).max()?;
     let max_y = pts.iter().map(|p| p.y).max()?;
-    Some(Rectangle::with_corners(Point::new(min_x, min_y), Point::new(max_x, max_y)))
+    Some(Rectangle::with_corners(
+        Point::new(min_x, min_y),
+        Point::new(max_x, max_y),
+    ))
 }
 
 fn contains_rect(outer: &Rectangle, inner: &Rectangle) -> bool {
@@ -84,20 +91,34 @@ fn contains_rect(outer: &Rectangle, inner: &Rectangle) -> bool {
 
 #[test]
 fn nothing_drawn_outside_the_target_even_unclipped() {
-    for (w, h) in [(320, 240), (480, 320), (800, 480), (1024, 600), (1920, 1080)] {
+    for (w, h) in [
+        (320, 240),
+        (480, 320),
+        (800, 480),
+        (1024, 600),
+        (1920, 1080),
+    ] {
         let mut r = sine_readout(4.0);
         r.apnea_s = Some(12.0);
-        r.camera = CameraStatus::Message("camera: a very long status message that cannot fit".into());
+        r.camera =
+            CameraStatus::Message("camera: a very long status message that cannot fit".into());
         r.xray = Some(XrayResult {
             finding: "consolidation with a long description that overflows".into(),
             probability: 0.81,
             source: "/inbox/a_rather_long_file_name_for_an_xray_image.png".into(),
         });
-        let mut c = Counter { size: Size::new(w, h), inside: 0, outside: 0 };
+        let mut c = Counter {
+            size: Size::new(w, h),
+            inside: 0,
+            outside: 0,
+        };
         let area = c.bounding_box();
         let _ = draw_unclipped(&mut c, area, &r);
         assert_eq!(c.outside, 0, "{w}x{h}: {} pixels outside", c.outside);
-        assert!(c.inside >= (w * h) as usize, "{w}x{h}: background not filled");
+        assert!(
+            c.inside >= (w * h) as usize,
+            "{w}x{h}: background not filled"
+        );
     }
 }
 
@@ -108,14 +129,21 @@ fn waveform_changes_stay_inside_the_wave_box() {
         let b = render(w, h, &sine_readout(-4.0));
         let l = Layout::for_size(Size::new(w, h));
         let d = diff_box(&a, &b);
-        assert!(d.is_some_and(|d| contains_rect(&l.wave, &d)), "{w}x{h}: diff {d:?} vs wave {:?}", l.wave);
+        assert!(
+            d.is_some_and(|d| contains_rect(&l.wave, &d)),
+            "{w}x{h}: diff {d:?} vs wave {:?}",
+            l.wave
+        );
         // A huge spike changes the scale text and trace only, still inside the box.
         let mut spiky = sine_readout(4.0);
         spiky.waveform.push(1.0e6);
         spiky.waveform.push(f32::NAN);
         let c = render(w, h, &spiky);
         let d = diff_box(&a, &c);
-        assert!(d.is_some_and(|d| contains_rect(&l.wave, &d)), "{w}x{h}: spike diff {d:?}");
+        assert!(
+            d.is_some_and(|d| contains_rect(&l.wave, &d)),
+            "{w}x{h}: spike diff {d:?}"
+        );
     }
 }
 
@@ -167,7 +195,10 @@ fn disclaimer_band_is_drawn_with_text() {
         assert_eq!(band + ink, area as usize);
         // About 36 glyphs of roughly 15-25% ink each.
         let glyph = l.label.char_w() * l.label.h();
-        assert!(ink as u32 > DISCLAIMER.len() as u32 * glyph / 10, "{w}x{h}: ink {ink}");
+        assert!(
+            ink as u32 > DISCLAIMER.len() as u32 * glyph / 10,
+            "{w}x{h}: ink {ink}"
+        );
     }
 }
 
@@ -180,13 +211,22 @@ fn unknown_rate_draws_dashes() {
     let l = Layout::for_size(Size::new(w, h));
     let in_rate = |img: &RgbImage| {
         img.iter()
-            .filter(|(x, y, c)| *c == palette::TEXT && l.rate.contains(Point::new(*x as i32, *y as i32)))
+            .filter(|(x, y, c)| {
+                *c == palette::TEXT && l.rate.contains(Point::new(*x as i32, *y as i32))
+            })
             .count()
     };
     // The same dashes drawn alone at the same scale light the same number of pixels.
     let mut alone = RgbImage::new(200, 100);
     let area = Rectangle::new(Point::zero(), Size::new(200, 100));
-    let _ = super::text::draw_text(&mut alone, "--", l.big, area, super::text::Align::Left, palette::TEXT);
+    let _ = super::text::draw_text(
+        &mut alone,
+        "--",
+        l.big,
+        area,
+        super::text::Align::Left,
+        palette::TEXT,
+    );
     let dashes = alone.iter().filter(|p| p.2 == palette::TEXT).count();
     assert!(dashes > 0);
     assert_eq!(in_rate(&img), dashes);
@@ -205,16 +245,29 @@ fn display_spec_parsing() {
         Some(DisplayTarget::Framebuffer("/dev/fb0".into()))
     );
     for bad in ["", "png:", "tty:/dev/tty1", "/tmp/x.png"] {
-        let e = bad.parse::<DisplayTarget>().err().map(|e| e.to_string()).unwrap_or_default();
+        let e = bad
+            .parse::<DisplayTarget>()
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(e.contains("expected png:PATH or fb:/dev/fbN"), "{bad}: {e}");
     }
-    assert!(open_display("png:/tmp/x.png", DisplaySettings { height: 10, ..Default::default() }).is_err());
+    assert!(open_display(
+        "png:/tmp/x.png",
+        DisplaySettings {
+            height: 10,
+            ..Default::default()
+        }
+    )
+    .is_err());
 }
 
 #[cfg(not(feature = "framebuffer"))]
 #[test]
 fn framebuffer_without_feature_says_so() {
-    let e = open_display("fb:/dev/fb0", DisplaySettings::default()).err().map(|e| e.to_string());
+    let e = open_display("fb:/dev/fb0", DisplaySettings::default())
+        .err()
+        .map(|e| e.to_string());
     let e = e.unwrap_or_default();
     assert!(e.contains("built without the `framebuffer` feature"), "{e}");
 }
@@ -222,14 +275,23 @@ fn framebuffer_without_feature_says_so() {
 #[cfg(feature = "framebuffer")]
 #[test]
 fn framebuffer_missing_device_via_open_display() {
-    let e = open_display("fb:/dev/fb-missing-9", DisplaySettings::default()).err().map(|e| e.to_string());
+    let e = open_display("fb:/dev/fb-missing-9", DisplaySettings::default())
+        .err()
+        .map(|e| e.to_string());
     let e = e.unwrap_or_default();
-    assert!(e.contains("/dev/fb-missing-9") && e.contains("device not found"), "{e}");
+    assert!(
+        e.contains("/dev/fb-missing-9") && e.contains("device not found"),
+        "{e}"
+    );
 }
 
 #[test]
 fn draws_on_rgb565_targets() {
-    let mut c = Counter { size: Size::new(480, 320), inside: 0, outside: 0 };
+    let mut c = Counter {
+        size: Size::new(480, 320),
+        inside: 0,
+        outside: 0,
+    };
     let _ = draw_readout(&mut c, &sine_readout(3.0));
     assert!(c.inside > 480 * 320);
     let _ = Rgb888::BLACK;

@@ -121,8 +121,14 @@ mod tests {
 
     #[test]
     fn scaled_text_is_the_plain_text_magnified() {
-        let one = TextSpec { font: &FONT_6X10, scale: 1 };
-        let two = TextSpec { font: &FONT_6X10, scale: 2 };
+        let one = TextSpec {
+            font: &FONT_6X10,
+            scale: 1,
+        };
+        let two = TextSpec {
+            font: &FONT_6X10,
+            scale: 2,
+        };
         let mut small: MockDisplay<Rgb888> = MockDisplay::new();
         let mut big: MockDisplay<Rgb888> = MockDisplay::new();
         let area = Rectangle::new(Point::zero(), Size::new(64, 64));
@@ -143,7 +149,10 @@ mod tests {
 
     #[test]
     fn right_alignment_ends_at_the_box_edge() {
-        let one = TextSpec { font: &FONT_6X10, scale: 1 };
+        let one = TextSpec {
+            font: &FONT_6X10,
+            scale: 1,
+        };
         let mut d: MockDisplay<Rgb888> = MockDisplay::new();
         d.set_allow_overdraw(true);
         let area = Rectangle::new(Point::new(4, 0), Size::new(60, 10));
