@@ -1,50 +1,21 @@
 //! Draws a [`Readout`] on any embedded-graphics target, following [`Layout`].
 //!
-//! Colours are light on a dark background (contrast ratio above 7:1 for text), with the rate in
+//! Colours ([`super::palette`]) are light on dark, with the rate in
 //! large digits, traffic-light bars for quality, and the disclaimer on an amber band that is
 //! always drawn. Drawing is deterministic: the same readout and size give the same pixels.
 
 use super::layout::{Layout, TextSpec};
 use super::readout::{
     apnea_text, camera_text, percent_text, rate_text, time_text, xray_text, CameraStatus, Readout,
-    Waveform, DISCLAIMER,
+    DISCLAIMER,
 };
 use super::text::{draw_text, Align};
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
-use embedded_graphics::primitives::{Line, PrimitiveStyle, PrimitiveStyleBuilder, Rectangle};
+use embedded_graphics::primitives::{PrimitiveStyle, PrimitiveStyleBuilder, Rectangle};
 
-/// The readout's colours.
-pub mod palette {
-    use embedded_graphics::pixelcolor::Rgb888;
-    /// Screen background.
-    pub const BACKGROUND: Rgb888 = Rgb888::new(14, 18, 26);
-    /// Tile and band background.
-    pub const PANEL: Rgb888 = Rgb888::new(30, 37, 50);
-    /// Main text.
-    pub const TEXT: Rgb888 = Rgb888::new(240, 242, 245);
-    /// Labels and units.
-    pub const MUTED: Rgb888 = Rgb888::new(160, 170, 185);
-    /// Good state (quality bar, camera ok, person present).
-    pub const GOOD: Rgb888 = Rgb888::new(90, 220, 130);
-    /// Warning state.
-    pub const WARN: Rgb888 = Rgb888::new(255, 190, 60);
-    /// Alarm state (apnea, camera lost).
-    pub const ALARM: Rgb888 = Rgb888::new(255, 85, 85);
-    /// Waveform trace and confidence bar.
-    pub const TRACE: Rgb888 = Rgb888::new(100, 200, 255);
-    /// Waveform zero line and bar outlines.
-    pub const GRID: Rgb888 = Rgb888::new(70, 80, 98);
-    /// Disclaimer band.
-    pub const BAND: Rgb888 = Rgb888::new(255, 196, 70);
-    /// Disclaimer text.
-    pub const BAND_TEXT: Rgb888 = Rgb888::new(0, 0, 0);
-}
-use palette::*;
-
-/// Smallest vertical span of the waveform axis in mm, so that a still chest is not blown up to
-/// full height by noise.
-pub const MIN_WAVE_SPAN_MM: f32 = 1.0;
+use super::palette::*;
+use super::wave::draw_wave;
 
 /// Draw the whole readout, laid out for the target's size; nothing is drawn outside the target.
 ///
@@ -56,8 +27,10 @@ where
     D::Color: From<Rgb888>,
 {
     let area = target.bounding_box();
+    // Lay out from (0, 0) even when the target's box starts elsewhere (e.g. a clipped target).
     let mut clipped = target.clipped(&area);
-    draw_unclipped(&mut clipped, area, r)
+    let mut shifted = clipped.translated(area.top_left);
+    draw_unclipped(&mut shifted, Rectangle::new(Point::zero(), area.size), r)
 }
 
 /// Draw without the safety clip; the layout keeps everything inside `area` for supported sizes.
@@ -87,7 +60,7 @@ where
 }
 
 /// `r` shrunk by `by` pixels on every side (never negative).
-fn inset(r: Rectangle, by: u32) -> Rectangle {
+pub(crate) fn inset(r: Rectangle, by: u32) -> Rectangle {
     Rectangle::new(
         r.top_left + Point::new(by as i32, by as i32),
         Size::new(
@@ -98,7 +71,7 @@ fn inset(r: Rectangle, by: u32) -> Rectangle {
 }
 
 /// The horizontal strip of `r` starting `dy` pixels down, `h` pixels tall.
-fn row(r: Rectangle, dy: u32, h: u32) -> Rectangle {
+pub(crate) fn row(r: Rectangle, dy: u32, h: u32) -> Rectangle {
     Rectangle::new(
         r.top_left + Point::new(0, dy as i32),
         Size::new(r.size.width, h),
@@ -280,96 +253,6 @@ where
         None => {
             draw_text(t, "no apnea", l.label, last, Align::Right, MUTED)?;
         }
-    }
-    Ok(())
-}
-
-/// Map waveform samples to points in `plot`: newest at the right edge, a full buffer spanning
-/// the width, values auto-scaled to the height (at least [`MIN_WAVE_SPAN_MM`]). Non-finite
-/// samples give `None` (a gap in the trace).
-pub fn wave_points(w: &Waveform, plot: Rectangle) -> Vec<Option<Point>> {
-    let n = w.len();
-    let (pw, ph) = (plot.size.width as i64, plot.size.height as i64);
-    let Some((lo, hi)) = w.range_mm() else {
-        return vec![None; n];
-    };
-    let span = (hi - lo).max(MIN_WAVE_SPAN_MM) * 1.1;
-    let top = (hi + lo) / 2.0 + span / 2.0;
-    let steps = (w.capacity() as i64 - 1).max(1);
-    w.iter()
-        .enumerate()
-        .map(|(i, v)| {
-            if !v.is_finite() || pw < 1 || ph < 1 {
-                return None;
-            }
-            let back = (n - 1 - i) as i64;
-            let x = plot.top_left.x as i64 + (pw - 1) - back * (pw - 1) / steps;
-            let frac = ((top - v) / span).clamp(0.0, 1.0);
-            let y = plot.top_left.y as i64 + (frac * (ph - 1) as f32).round() as i64;
-            Some(Point::new(x as i32, y as i32))
-        })
-        .collect()
-}
-
-fn draw_wave<D>(t: &mut D, l: &Layout, r: &Readout) -> Result<(), D::Error>
-where
-    D: DrawTarget,
-    D::Color: From<Rgb888>,
-{
-    t.fill_solid(&l.wave, PANEL.into())?;
-    let inner = inset(l.wave, l.pad);
-    let lh = l.label.h();
-    let title = format!("Breathing, last {:.0} s", r.waveform.span_s());
-    draw_text(t, &title, l.label, row(inner, 0, lh), Align::Left, MUTED)?;
-    let range = r.waveform.range_mm();
-    if let Some((lo, hi)) = range {
-        let scale = format!("span {:.1} mm", (hi - lo).max(MIN_WAVE_SPAN_MM));
-        draw_text(t, &scale, l.label, row(inner, 0, lh), Align::Right, MUTED)?;
-    }
-    let plot = Rectangle::new(
-        inner.top_left + Point::new(0, (lh + l.pad) as i32),
-        Size::new(
-            inner.size.width,
-            inner.size.height.saturating_sub(lh + l.pad),
-        ),
-    );
-    let mid_y = plot.center().y;
-    let axis = Line::new(
-        Point::new(plot.top_left.x, mid_y),
-        Point::new(plot.top_left.x + plot.size.width as i32 - 1, mid_y),
-    );
-    axis.into_styled(PrimitiveStyle::with_stroke(GRID.into(), 1))
-        .draw(t)?;
-    {
-        let mut clip = t.clipped(&plot);
-        let style = PrimitiveStyle::with_stroke(TRACE.into(), l.trace_w);
-        let pts = wave_points(&r.waveform, plot);
-        for pair in pts.windows(2) {
-            if let [Some(a), Some(b)] = pair {
-                Line::new(*a, *b).into_styled(style).draw(&mut clip)?;
-            }
-        }
-    }
-    let notice = match (&r.camera, r.person_present, range) {
-        (CameraStatus::Lost, _, _) => Some(("CAMERA LOST", ALARM)),
-        (_, false, _) => Some(("No person in view", WARN)),
-        (_, true, None) => Some(("waiting for signal", MUTED)),
-        _ => None,
-    };
-    if let Some((msg, color)) = notice {
-        let h = l.mid.h() + 2 * l.pad;
-        let w = (l.mid.width_of(msg.len()) + 4 * l.pad).min(plot.size.width);
-        let c = plot.center();
-        let tag = Rectangle::with_center(c, Size::new(w, h));
-        tag.into_styled(
-            PrimitiveStyleBuilder::new()
-                .fill_color(BACKGROUND.into())
-                .stroke_color(color.into())
-                .stroke_width(2)
-                .build(),
-        )
-        .draw(t)?;
-        draw_text(t, msg, l.mid, inset(tag, l.pad), Align::Center, color)?;
     }
     Ok(())
 }

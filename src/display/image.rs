@@ -3,6 +3,7 @@
 
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
+use embedded_graphics::primitives::Rectangle;
 
 /// A `width` x `height` RGB image, 3 bytes per pixel (R, G, B), rows top to bottom.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,12 +80,52 @@ impl DrawTarget for RgbImage {
         }
         Ok(())
     }
+
+    /// Row-wise fill: the readout is mostly filled rectangles, so this is its hot path.
+    fn fill_solid(&mut self, area: &Rectangle, color: Self::Color) -> Result<(), Self::Error> {
+        let a = area.intersection(&self.bounding_box());
+        let Some(br) = a.bottom_right() else {
+            return Ok(());
+        };
+        let rgb = [color.r(), color.g(), color.b()];
+        let (x0, x1) = (a.top_left.x as usize, br.x as usize + 1);
+        let row_len = self.width as usize * 3;
+        for y in a.top_left.y as usize..=br.y as usize {
+            let start = y * row_len;
+            if let Some(row) = self.pixels.get_mut(start + x0 * 3..start + x1 * 3) {
+                for px in row.chunks_exact_mut(3) {
+                    px.copy_from_slice(&rgb);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
+    use embedded_graphics::primitives::PrimitiveStyle;
+
+    #[test]
+    fn fill_solid_matches_per_pixel_reference() {
+        let c = Rgb888::new(9, 8, 7);
+        for (x, y, w, h) in [
+            (-3, -2, 5, 4),
+            (1, 1, 2, 1),
+            (3, 2, 10, 10),
+            (5, 0, 2, 2),
+            (0, 0, 0, 3),
+        ] {
+            let r = Rectangle::new(Point::new(x, y), Size::new(w, h));
+            let mut fast = RgbImage::new(4, 3);
+            let mut slow = RgbImage::new(4, 3);
+            fast.fill_solid(&r, c).unwrap_or(());
+            slow.draw_iter(r.points().map(|p| Pixel(p, c)))
+                .unwrap_or(());
+            assert_eq!(fast, slow, "{r:?}");
+        }
+    }
 
     #[test]
     fn draws_and_ignores_outside() {

@@ -11,12 +11,14 @@ mod draw;
 mod framebuffer;
 mod image;
 mod layout;
+pub mod palette;
 mod png;
 mod readout;
 mod settings;
 mod text;
+mod wave;
 
-pub use draw::{draw_readout, palette, wave_points, MIN_WAVE_SPAN_MM};
+pub use draw::draw_readout;
 #[cfg(feature = "framebuffer")]
 pub use framebuffer::{pack_row, FramebufferDisplay, PixelFormat};
 pub use image::RgbImage;
@@ -27,6 +29,7 @@ pub use readout::{
     Waveform, XrayResult, DISCLAIMER,
 };
 pub use settings::{DisplaySettings, RefreshLimiter, MAX_REFRESH_HZ, MAX_SIZE, MIN_SIZE};
+pub use wave::{wave_points, MIN_WAVE_SPAN_MM};
 
 use std::path::PathBuf;
 use std::str::FromStr;

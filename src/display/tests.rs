@@ -294,5 +294,21 @@ fn draws_on_rgb565_targets() {
     };
     let _ = draw_readout(&mut c, &sine_readout(3.0));
     assert!(c.inside > 480 * 320);
-    let _ = Rgb888::BLACK;
+}
+
+#[test]
+fn draws_the_same_on_a_target_whose_box_is_offset() {
+    let r = sine_readout(2.0);
+    let direct = render(480, 320, &r);
+    let mut big = RgbImage::new(500, 340);
+    let area = Rectangle::new(Point::new(10, 12), Size::new(480, 320));
+    match draw_readout(&mut big.clipped(&area), &r) {
+        Ok(()) => {}
+        Err(never) => match never {},
+    }
+    for (x, y, c) in direct.iter() {
+        assert_eq!(big.get(x as i32 + 10, y as i32 + 12), Some(c), "({x}, {y})");
+    }
+    assert_eq!(big.get(9, 12), Some(Rgb888::BLACK));
+    assert_eq!(big.get(490, 331), Some(Rgb888::BLACK));
 }
