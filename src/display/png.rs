@@ -22,8 +22,19 @@ pub fn encode_png<W: Write>(img: &RgbImage, out: W) -> Result<(), ::png::Encodin
 }
 
 /// Write `img` to `path` atomically: a reader sees the old file or the new one, never half.
+///
+/// On failure the temporary `PATH.tmp` is removed (best effort) and the old file is untouched.
 pub fn write_png_atomic(img: &RgbImage, path: &Path) -> Result<(), DisplayError> {
     let tmp = tmp_path(path);
+    let result = write_then_rename(img, &tmp, path);
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_then_rename(img: &RgbImage, tmp: &Path, path: &Path) -> Result<(), DisplayError> {
+    let tmp = tmp.to_path_buf();
     let io_err = |source: std::io::Error| DisplayError::Io {
         path: tmp.clone(),
         source,
