@@ -31,28 +31,39 @@ pub enum RsmError {
     /// An argument or parameter is outside its allowed range.
     #[error("{name} = {value} is out of range (allowed {lo} to {hi})")]
     OutOfRange {
+        /// Argument or field name.
         name: &'static str,
+        /// The rejected value.
         value: f64,
+        /// Smallest allowed value.
         lo: f64,
+        /// Largest allowed value.
         hi: f64,
     },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// What failed.
         source: std::io::Error,
     },
     /// A truth or spec file could not be encoded or decoded.
     #[error("{path}: {source}")]
     Json {
+        /// The file.
         path: String,
+        /// What failed.
         source: serde_json::Error,
     },
     /// A data set file does not have the documented format.
     #[error("{path} line {line}: {msg}")]
     Format {
+        /// The file.
         path: String,
+        /// Line number, from 1.
         line: usize,
+        /// What is wrong.
         msg: String,
     },
 }
@@ -92,6 +103,9 @@ impl Rsm {
     /// A simulator for `params`, fully determined by `seed`. `params` should pass
     /// [`RsmParams::validate`]; out-of-range values are not rejected here but give unrealistic output.
     pub fn new(params: RsmParams, seed: u64) -> Self {
+        if let Err(e) = params.validate() {
+            log::warn!("rsm: unvalidated parameters: {e}");
+        }
         let truth = GroundTruth {
             pattern: Some(params.pattern),
             ..Default::default()

@@ -91,8 +91,8 @@ impl RsmParams {
             expiration_k: 4.5,
             period_cv: 0.08,
             depth_cv: 0.08,
-            drift_mm: 1.5,
-            sway_mm: 1.0,
+            drift_mm: 0.8,
+            sway_mm: 0.8,
             artefacts_per_min: 0.1,
             artefact_mm: 15.0,
             cardiac_mm: 0.12,
@@ -122,8 +122,8 @@ impl RsmParams {
         p.expiration_k = rng.gen_range(3.5..6.0);
         p.period_cv = rng.gen_range(0.04..0.12);
         p.depth_cv = rng.gen_range(0.04..0.12);
-        p.drift_mm = rng.gen_range(0.3..3.0);
-        p.sway_mm = rng.gen_range(0.3..2.5);
+        p.drift_mm = rng.gen_range(0.2..1.5);
+        p.sway_mm = rng.gen_range(0.3..2.0);
         p.artefacts_per_min = rng.gen_range(0.0..0.3);
         p.artefact_mm = rng.gen_range(5.0..30.0);
         p.cardiac_mm = rng.gen_range(0.05..0.3);

@@ -73,7 +73,7 @@ impl Schedule {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(STREAM);
         let t0 = 60.0 / params.rate_bpm.max(1.0) as f64;
-        let next_onset = rng.gen_range(0.0..0.5 * t0);
+        let next_onset = rng.gen::<f64>() * 0.5 * t0;
         let state = match params.pattern {
             Pattern::Biots => State::Biots {
                 left: 0,
@@ -167,14 +167,27 @@ impl Schedule {
                 let mut pause = 0.0;
                 if self.next_onset + period >= *breathe_until {
                     pause = self.pause();
-                    let (lo, hi) = (self.p.group[0], self.p.group[1].max(self.p.group[0]));
-                    let g = self.rng.gen_range(lo..=hi) as f64;
+                    // Written so that unvalidated (NaN, reversed) ranges cannot panic.
+                    let lo = self.p.group[0].max(1.0) as f64;
+                    let hi = (self.p.group[1] as f64).max(lo);
+                    let g = lo + self.rng.gen::<f64>() * (hi - lo);
                     *breathe_until = self.next_onset + period + pause + g;
                 }
                 (period, depth, pause, false)
             }
         };
         self.state = state;
+        // Unvalidated parameters (NaN, infinite rate) must not stall or poison the schedule.
+        let period = if period.is_finite() {
+            period.max(0.2)
+        } else {
+            4.0
+        };
+        let pause = if pause.is_finite() {
+            pause.max(0.0)
+        } else {
+            0.0
+        };
         let ti = period / (1.0 + self.p.ie_ratio as f64);
         let breath = Breath {
             onset_s: self.next_onset,

@@ -15,7 +15,7 @@ const ROUND: f64 = 0.15;
 /// time `ti_s` and expiration time `te_s` (both > 0), with expiration sharpness `k` (> 0).
 /// Returns a value in `[0, 1]`; 0 outside the breath.
 pub fn breath_shape(tau_s: f64, ti_s: f64, te_s: f64, k: f64) -> f64 {
-    if !(tau_s > 0.0) || ti_s <= 0.0 || te_s <= 0.0 {
+    if tau_s.is_nan() || tau_s <= 0.0 || ti_s <= 0.0 || te_s <= 0.0 {
         return 0.0;
     }
     if tau_s < ti_s {
@@ -75,9 +75,9 @@ mod tests {
     #[test]
     fn expiration_is_exponential_like_with_plateau() {
         // Reference: after the rounding, log(shape + floor) falls linearly with slope -k / (1 - ROUND/2).
-        let (ti, te, k) = (1.0, 3.0, 4.5);
-        let floor = (-k as f64).exp();
-        let g = |v: f64| ((breath_shape(ti + v * te, ti, te, k) * (1.0 - floor) + floor).ln());
+        let (ti, te, k) = (1.0, 3.0, 4.5f64);
+        let floor = (-k).exp();
+        let g = |v: f64| (breath_shape(ti + v * te, ti, te, k) * (1.0 - floor) + floor).ln();
         let slope = (g(0.6) - g(0.3)) / 0.3;
         assert!((slope + k / (1.0 - ROUND / 2.0)).abs() < 1e-6, "{slope}");
         // Most of the emptying happens in the first half of expiration; the end is a plateau.

@@ -33,7 +33,7 @@ fn same_seed_same_output_different_seed_different() {
         let a = subject(p, 5).sample(20.0, 120.0);
         let b = subject(p, 5).sample(20.0, 120.0);
         assert_eq!(a, b, "{p}");
-        let mut c = subject(p, 5);
+        let c = subject(p, 5);
         let c = Rsm::new(c.params().clone(), 6).sample(20.0, 120.0);
         let diff = a
             .resp_mm
@@ -343,4 +343,64 @@ fn sensor_noise_level_matches_params() {
         .collect();
     let rms = (res.iter().map(|r| r * r).sum::<f64>() / res.len() as f64).sqrt();
     assert!((rms - 0.2).abs() < 0.01, "noise rms {rms}");
+}
+
+#[test]
+fn breath_shape_dwell_matches_real_recordings() {
+    // Real recordings (src/rsm/README.md): 34-37 % of each cycle within the bottom 15 % of the
+    // amplitude (end-expiratory plateau), 16-20 % within the top 15 % (rounded peak). Drawn
+    // subjects spread around that (I:E 1:1.1-1:2, expiration sharpness 3.5-6).
+    for seed in SEEDS {
+        let (rsm, x) = breathing(Pattern::Eupnea, seed, 50.0, 300.0);
+        let (mut bottom, mut top, mut n) = (0usize, 0usize, 0usize);
+        for b in rsm
+            .truth()
+            .breaths
+            .iter()
+            .filter(|b| b.onset_s + b.duration_s < 299.0)
+        {
+            let (i0, i1) = (
+                (b.onset_s * 50.0).ceil() as usize,
+                ((b.onset_s + b.duration_s) * 50.0) as usize,
+            );
+            let d = b.depth_mm as f64;
+            for v in x.get(i0..i1).unwrap_or(&[]) {
+                bottom += usize::from(*v < 0.15 * d);
+                top += usize::from(*v > 0.85 * d);
+                n += 1;
+            }
+        }
+        let (fb, ft) = (bottom as f64 / n as f64, top as f64 / n as f64);
+        assert!(
+            (0.25..=0.50).contains(&fb),
+            "seed {seed}: bottom dwell {fb}"
+        );
+        assert!((0.10..=0.25).contains(&ft), "seed {seed}: top dwell {ft}");
+    }
+}
+
+#[test]
+fn nonsense_parameters_do_not_panic() {
+    for p in Pattern::ALL {
+        let mut params = RsmParams::typical(p);
+        (params.rate_bpm, params.depth_mm, params.cycle_s) = (f32::INFINITY, f32::NAN, f32::NAN);
+        (params.pause_s, params.group) = ([f32::NAN, -3.0], [9.0, f32::NAN]);
+        params.ie_ratio = -1.0;
+        if p == Pattern::Eupnea {
+            params.period_cv = f32::NAN;
+        }
+        let mut rsm = Rsm::new(params, 1);
+        for i in 0..200 {
+            let _ = (
+                rsm.chest_mm(i as f64 * 0.5),
+                rsm.body_motion(i as f64 * 0.5),
+            );
+        }
+        assert_eq!(rsm.chest_mm(f64::NAN), 0.0);
+        assert!(
+            rsm.truth().breaths.len() < 1000,
+            "{p}: {}",
+            rsm.truth().breaths.len()
+        );
+    }
 }
