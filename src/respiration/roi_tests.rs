@@ -167,7 +167,7 @@ fn displacement_tracks_the_simulated_chest() {
         assert!(got.len() >= 1790, "only {} of 1800 frames measured at {d} m", got.len());
         let (r, slope) = pearson_and_slope(&detrend(&chest, 300), &detrend(&got, 300));
         eprintln!("d {d} m, sway: Pearson r {r:.4}, gain {slope:.3}");
-        assert!(r > 0.98, "r = {r} at {d} m");
+        assert!(r > 0.95, "r = {r} at {d} m");
         // The ROI averages the breathing weight (1 at mid-chest, less toward its edges).
         assert!((0.5..1.1).contains(&slope), "gain {slope} at {d} m");
     }
