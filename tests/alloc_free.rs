@@ -59,5 +59,10 @@ fn steady_state_frames_allocate_nothing() {
     }
     let after = ALLOCATIONS.load(Ordering::SeqCst);
     assert!(measured >= 280, "only {measured} of 300 frames measured");
-    assert_eq!(after - before, 0, "{} allocations in 300 frames", after - before);
+    assert_eq!(
+        after - before,
+        0,
+        "{} allocations in 300 frames",
+        after - before
+    );
 }

@@ -62,6 +62,55 @@ pub(crate) struct StaticScene {
     pub torso_box: Roi,
 }
 
+/// Raw step of [`Layers::body`], mm.
+pub(crate) const BODY_STEP_MM: f32 = 0.25;
+/// [`Layers::body`] value where there is no body.
+pub(crate) const BODY_NONE: u16 = 0;
+/// [`Layers::body`] value for a pixel that never has depth (stereo shadow, hole).
+pub(crate) const BODY_INVALID: u16 = u16::MAX;
+
+/// The layers in compact integer form for the per-frame loop (7 bytes read per pixel instead of
+/// 12, so the scene mostly stays in cache).
+#[derive(Debug, Clone)]
+pub(crate) struct Layers {
+    /// Body depth in steps of [`BODY_STEP_MM`], or [`BODY_NONE`] / [`BODY_INVALID`].
+    pub body: Vec<u16>,
+    /// Breathing weight, 0..=255 for 0..=1.
+    pub weight: Vec<u8>,
+    /// Background depth, mm.
+    pub background: Vec<u16>,
+    /// See [`StaticScene::torso_box`].
+    pub torso_box: Roi,
+}
+
+impl From<&StaticScene> for Layers {
+    fn from(s: &StaticScene) -> Self {
+        let body = s
+            .body_mm
+            .iter()
+            .map(|&z| match z {
+                z if z > 0.0 => (z / BODY_STEP_MM).round().clamp(1.0, 65_534.0) as u16,
+                z if z < 0.0 => BODY_INVALID,
+                _ => BODY_NONE,
+            })
+            .collect();
+        Self {
+            body,
+            weight: s
+                .weight
+                .iter()
+                .map(|&w| (w.clamp(0.0, 1.0) * 255.0).round() as u8)
+                .collect(),
+            background: s
+                .background_mm
+                .iter()
+                .map(|&z| z.round().clamp(0.0, 65_535.0) as u16)
+                .collect(),
+            torso_box: s.torso_box,
+        }
+    }
+}
+
 // Body dimensions, metres, relative to mid-sternum (y down).
 const SHOULDER_Y: f32 = -0.22;
 const WAIST_Y: f32 = 0.32;
@@ -89,14 +138,20 @@ fn torso_half_width(y: f32) -> Option<f32> {
 
 /// Breathing weight of the torso surface at (x, y): 1 at mid-chest, 0 at the torso's outline.
 fn breathing_weight(x: f32, y: f32, hw: f32) -> f32 {
-    let wx = (std::f32::consts::FRAC_PI_2 * (x / hw).clamp(-1.0, 1.0)).cos().powi(2);
+    let wx = (std::f32::consts::FRAC_PI_2 * (x / hw).clamp(-1.0, 1.0))
+        .cos()
+        .powi(2);
     let (top, peak, bottom) = (SHOULDER_Y + 0.04, -0.02, WAIST_Y);
     let wy = if y <= top || y >= bottom {
         0.0
     } else if y < peak {
-        (std::f32::consts::FRAC_PI_2 * (y - top) / (peak - top)).sin().powi(2)
+        (std::f32::consts::FRAC_PI_2 * (y - top) / (peak - top))
+            .sin()
+            .powi(2)
     } else {
-        (std::f32::consts::FRAC_PI_2 * (y - peak) / (bottom - peak)).cos().powi(2)
+        (std::f32::consts::FRAC_PI_2 * (y - peak) / (bottom - peak))
+            .cos()
+            .powi(2)
     };
     wx * wy
 }
@@ -272,15 +327,25 @@ mod tests {
     fn focal_length_gives_87_degree_fov() {
         let k = Intrinsics::d435_like(848, 480);
         let half = (0.5 * 848.0 / k.fx).atan().to_degrees();
-        assert!((half - 43.5).abs() < 1e-3 && (k.fx - 446.8).abs() < 0.5, "fx {}", k.fx);
+        assert!(
+            (half - 43.5).abs() < 1e-3 && (k.fx - 446.8).abs() < 0.5,
+            "fx {}",
+            k.fx
+        );
     }
 
     #[test]
     fn chest_is_nearest_and_moves_most_at_mid_chest() {
         let (off, w) = body_surface(0.0, -0.02).unwrap_or((1.0, 0.0));
-        assert!(off.abs() < 1e-3 && (w - 1.0).abs() < 1e-3, "off {off} w {w}");
+        assert!(
+            off.abs() < 1e-3 && (w - 1.0).abs() < 1e-3,
+            "off {off} w {w}"
+        );
         let (off_side, w_side) = body_surface(0.19, -0.02).unwrap_or((0.0, 1.0));
-        assert!(off_side > 0.05 && w_side < 0.02, "side off {off_side} w {w_side}");
+        assert!(
+            off_side > 0.05 && w_side < 0.02,
+            "side off {off_side} w {w_side}"
+        );
         assert!(body_surface(0.5, 0.0).is_none());
     }
 
@@ -292,9 +357,16 @@ mod tests {
         let b = s.torso_box;
         let (cx, cy) = ((b.x0 + b.x1) / 2, b.y0 + b.height() * 2 / 5);
         let z = s.body_mm[(cy * 848 + cx) as usize];
-        assert!((z - 1100.0).abs() < 15.0 || z == INVALID, "centre depth {z}");
+        assert!(
+            (z - 1100.0).abs() < 15.0 || z == INVALID,
+            "centre depth {z}"
+        );
         // Torso of 0.4 m at 1.1 m spans about 0.4 * 446.8 / 1.1 = 162 px.
-        assert!((b.width() as i32 - 162).abs() <= 2, "torso width {}", b.width());
+        assert!(
+            (b.width() as i32 - 162).abs() <= 2,
+            "torso width {}",
+            b.width()
+        );
         // A shadow band exists left of the person.
         assert!(s.body_mm.iter().filter(|&&v| v == INVALID).count() > 1000);
     }

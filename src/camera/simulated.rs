@@ -7,8 +7,11 @@
 //! stereo-shadow band left of the person and zero outside the measurable range. Frame `k` carries
 //! `seq = k` and `timestamp_s = k / fps`; the camera never sleeps (the daemon paces real time).
 
+use super::noise::STEP;
 use super::noise::{splitmix64, NoiseTable};
-use super::scene::{Intrinsics, Layout, StaticScene};
+use super::scene::{
+    Intrinsics, Layers, Layout, StaticScene, BODY_INVALID, BODY_NONE, BODY_STEP_MM,
+};
 use super::{CameraError, FrameSource};
 use crate::rsm::{BodyMotion, GroundTruth, Rsm};
 use crate::types::{DepthFrame, Roi};
@@ -109,7 +112,12 @@ impl SimCameraSettings {
         check("depth_unit_m", self.depth_unit_m.into(), 1e-4, 0.01)?;
         let d = f64::from(self.subject_distance_m);
         check("subject_distance_m", d, 0.5, 3.0)?;
-        check("background_distance_m", self.background_distance_m.into(), d + 0.5, 9.0)?;
+        check(
+            "background_distance_m",
+            self.background_distance_m.into(),
+            d + 0.5,
+            9.0,
+        )?;
         check("camera_height_m", self.camera_height_m.into(), 0.3, 3.0)?;
         check("noise_scale", self.noise_scale.into(), 0.0, 10.0)?;
         check("invalid_fraction", self.invalid_fraction.into(), 0.0, 0.5)?;
@@ -144,9 +152,9 @@ pub struct SimCamera {
     rsm: Rsm,
     seed: u64,
     k: Intrinsics,
-    scene: StaticScene,
+    scene: Layers,
     noise: NoiseTable,
-    dropout_threshold: f32,
+    dropout_threshold: i16,
     rng: ChaCha8Rng,
     shifts: ShiftEvents,
     seq: u64,
@@ -169,7 +177,7 @@ impl SimCamera {
             chest_below_axis_m: 0.05,
             baseline_m: BASELINE_M,
         };
-        let scene = StaticScene::render(&layout, &k, seed);
+        let scene = Layers::from(&StaticScene::render(&layout, &k, seed));
         let noise = NoiseTable::new(settings.width as usize, seed);
         let dropout_threshold = noise.abs_threshold(settings.invalid_fraction);
         Ok(Self {
@@ -248,8 +256,10 @@ impl SimCamera {
         let px = PixelModel {
             chest_mm: chest,
             forward_mm: motion.forward_mm,
-            sigma_k: self.settings.noise_scale * SUBPIXEL / (self.k.fx * BASELINE_M * 1000.0),
+            sigma_k: STEP * self.settings.noise_scale * SUBPIXEL
+                / (self.k.fx * BASELINE_M * 1000.0),
             raw_per_mm: 0.001 / self.settings.depth_unit_m,
+            max_z_mm: MAX_Z_MM.min(65_534.0 * 1000.0 * self.settings.depth_unit_m),
             dropout: self.dropout_threshold,
         };
         let frame_key = splitmix64(self.seed ^ self.seq.wrapping_mul(0x2545_f491_4f6c_dd1d));
@@ -258,13 +268,13 @@ impl SimCamera {
             let rows = RowInputs {
                 gauss: self.noise.row(key, w),
                 drop: self.noise.row(key ^ 0x5555_5555, w),
-                background: self.scene.background_mm.get(y * w..(y + 1) * w).unwrap_or(&[]),
+                background: self.scene.background.get(y * w..(y + 1) * w).unwrap_or(&[]),
             };
             let ys = y as i64 - dy;
-            let body = (present && ys >= 0 && (ys as usize) < self.settings.height as usize)
-                .then(|| {
+            let body =
+                (present && ys >= 0 && (ys as usize) < self.settings.height as usize).then(|| {
                     let r = ys as usize * w..(ys as usize + 1) * w;
-                    (self.scene.body_mm.get(r.clone()), self.scene.weight.get(r))
+                    (self.scene.body.get(r.clone()), self.scene.weight.get(r))
                 });
             match body {
                 Some((Some(b), Some(wt))) => px.render_row(out, &rows, Some((b, wt, dx))),
@@ -278,66 +288,75 @@ impl SimCamera {
 struct PixelModel {
     chest_mm: f32,
     forward_mm: f32,
-    /// sigma_z (mm) = `sigma_k * z_mm^2`.
+    /// Noise (mm) = `sigma_k * z_mm^2 * g` for a table draw `g` (in table steps).
     sigma_k: f32,
     raw_per_mm: f32,
-    dropout: f32,
+    /// Farthest depth reported, mm (sensor range and the largest raw value).
+    max_z_mm: f32,
+    /// Largest `|d|` (table steps) that is not a dropout.
+    dropout: i16,
 }
 
 /// The row slices one output row is made from.
 struct RowInputs<'a> {
-    gauss: &'a [f32],
-    drop: &'a [f32],
-    background: &'a [f32],
+    gauss: &'a [i8],
+    drop: &'a [i8],
+    background: &'a [u16],
 }
 
 impl PixelModel {
+    /// Noisy, quantised raw value of a surface at `z_mm`, or 0 unless `valid`; `g` is the
+    /// pixel's noise draw, `d` its dropout draw (table steps). Branch-free: the draws are random,
+    /// so branches on them would mispredict.
     #[inline]
-    fn pixel(&self, z_mm: f32, g: f32, d: f32) -> u16 {
-        if d.abs() > self.dropout {
-            return 0;
-        }
-        let z = z_mm + self.sigma_k * z_mm * z_mm * g;
-        if !(MIN_Z_MM..=MAX_Z_MM).contains(&z) {
-            return 0;
-        }
-        let raw = z * self.raw_per_mm + 0.5;
-        if raw < 65_535.0 {
-            raw as u16
-        } else {
-            0
+    fn pixel(&self, z_mm: f32, g: i8, d: i8, valid: bool) -> u16 {
+        let z = z_mm + self.sigma_k * z_mm * z_mm * f32::from(g);
+        let ok =
+            valid & (i16::from(d).abs() <= self.dropout) & (z >= MIN_Z_MM) & (z <= self.max_z_mm);
+        ((z * self.raw_per_mm + 0.5) as u16) * u16::from(ok)
+    }
+
+    /// Background-only pixels.
+    fn background(&self, out: &mut [u16], g: &[i8], d: &[i8], bg: &[u16]) {
+        for (((o, &g), &d), &bg) in out.iter_mut().zip(g).zip(d).zip(bg) {
+            *o = self.pixel(f32::from(bg), g, d, true);
         }
     }
 
-    /// One output row; `body` is the body row at the source row and the column shift.
-    fn render_row(&self, out: &mut [u16], r: &RowInputs, body: Option<(&[f32], &[f32], i64)>) {
-        let w = out.len() as i64;
-        let it = out.iter_mut().zip(r.gauss).zip(r.drop).zip(r.background);
-        let Some((b, wt, dx)) = body else {
-            for (((o, &g), &d), &bg) in it {
-                *o = self.pixel(bg, g, d);
-            }
+    /// One output row; `body` is the body and weight rows at the source row and the column shift.
+    fn render_row(&self, out: &mut [u16], r: &RowInputs, body: Option<(&[u16], &[u8], i64)>) {
+        let w = out.len();
+        let (g, d, bg) = (r.gauss, r.drop, r.background);
+        if g.len() < w || d.len() < w || bg.len() < w {
+            out.fill(0);
             return;
+        }
+        let Some((b, wt, dx)) = body else {
+            return self.background(out, g, d, bg);
         };
-        let (lo, hi) = (dx.clamp(0, w) as usize, (w + dx).clamp(0, w) as usize);
-        let src = (lo as i64 - dx).max(0) as usize;
-        for (x, (((o, &g), &d), &bg)) in it.enumerate() {
-            let z = if x >= lo && x < hi {
-                let s = src + (x - lo);
-                match (b.get(s), wt.get(s)) {
-                    (Some(&zb), Some(&wb)) if zb > 0.0 => {
-                        zb - self.forward_mm - self.chest_mm * wb
-                    }
-                    (Some(&zb), _) if zb < 0.0 => {
-                        *o = 0;
-                        continue;
-                    }
-                    _ => bg,
-                }
-            } else {
-                bg
-            };
-            *o = self.pixel(z, g, d);
+        // Output columns lo..hi see body columns src..src + (hi - lo).
+        let wi = w as i64;
+        let (lo, hi) = (dx.clamp(0, wi) as usize, (wi + dx).clamp(0, wi) as usize);
+        let src = (lo as i64 - dx).clamp(0, wi) as usize;
+        let (Some(bs), Some(ws)) = (b.get(src..src + (hi - lo)), wt.get(src..src + (hi - lo)))
+        else {
+            return self.background(out, g, d, bg);
+        };
+        let (left, rest) = out.split_at_mut(lo);
+        let (mid, right) = rest.split_at_mut(hi - lo);
+        self.background(left, &g[..lo], &d[..lo], &bg[..lo]);
+        self.background(right, &g[hi..], &d[hi..], &bg[hi..]);
+        let (fwd, chest) = (self.forward_mm, self.chest_mm / 255.0);
+        let inputs = g[lo..hi]
+            .iter()
+            .zip(&d[lo..hi])
+            .zip(&bg[lo..hi])
+            .zip(bs)
+            .zip(ws);
+        for (o, ((((&g, &d), &bg), &zb), &wb)) in mid.iter_mut().zip(inputs) {
+            let body = f32::from(zb) * BODY_STEP_MM - fwd - chest * f32::from(wb);
+            let z = if zb == BODY_NONE { f32::from(bg) } else { body };
+            *o = self.pixel(z, g, d, zb != BODY_INVALID);
         }
     }
 }

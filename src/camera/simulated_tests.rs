@@ -24,16 +24,39 @@ fn still() -> SimCameraSettings {
 fn rejects_out_of_range_settings() {
     let rsm = Rsm::new(RsmParams::typical(Pattern::Eupnea), 1);
     let bad = [
-        SimCameraSettings { width: 32, ..Default::default() },
-        SimCameraSettings { height: 2000, ..Default::default() },
-        SimCameraSettings { fps: 0.0, ..Default::default() },
-        SimCameraSettings { fps: f64::NAN, ..Default::default() },
-        SimCameraSettings { subject_distance_m: 3.5, ..Default::default() },
-        SimCameraSettings { invalid_fraction: 0.9, ..Default::default() },
-        SimCameraSettings { absent: vec![(5.0, 2.0)], ..Default::default() },
+        SimCameraSettings {
+            width: 32,
+            ..Default::default()
+        },
+        SimCameraSettings {
+            height: 2000,
+            ..Default::default()
+        },
+        SimCameraSettings {
+            fps: 0.0,
+            ..Default::default()
+        },
+        SimCameraSettings {
+            fps: f64::NAN,
+            ..Default::default()
+        },
+        SimCameraSettings {
+            subject_distance_m: 3.5,
+            ..Default::default()
+        },
+        SimCameraSettings {
+            invalid_fraction: 0.9,
+            ..Default::default()
+        },
+        SimCameraSettings {
+            absent: vec![(5.0, 2.0)],
+            ..Default::default()
+        },
     ];
     for s in bad {
-        let name = SimCamera::new(s.clone(), rsm.clone(), 1).err().map(|e| e.name);
+        let name = SimCamera::new(s.clone(), rsm.clone(), 1)
+            .err()
+            .map(|e| e.name);
         assert!(name.is_some(), "accepted {s:?}");
     }
 }
@@ -65,7 +88,11 @@ fn noise_grows_with_square_of_distance() {
     // Centre patch of the chest over many frames with breathing removed: RMS of frame-to-frame
     // differences / sqrt(2) is the per-pixel sigma. Model: 0.08 * z^2 / (446.8 px * 50 mm).
     for d in [0.8f32, 1.5] {
-        let s = SimCameraSettings { subject_distance_m: d, invalid_fraction: 0.0, ..still() };
+        let s = SimCameraSettings {
+            subject_distance_m: d,
+            invalid_fraction: 0.0,
+            ..still()
+        };
         let mut cam = camera(s, 4);
         let (mut a, mut b) = (DepthFrame::new(1, 1, 0.001), DepthFrame::new(1, 1, 0.001));
         let c = cam.torso_box();
@@ -90,16 +117,31 @@ fn noise_grows_with_square_of_distance() {
         let sigma = (sum2 / n as f64 / 2.0).sqrt();
         let model = 0.08 * (d as f64 * 1000.0).powi(2) / (446.8 * 50.0);
         // Breathing changes little between consecutive frames (< 0.5 mm); allow 15 %.
-        assert!((sigma - model).abs() < 0.15 * model + 0.3, "d {d}: sigma {sigma:.2} model {model:.2}");
+        assert!(
+            (sigma - model).abs() < 0.15 * model + 0.3,
+            "d {d}: sigma {sigma:.2} model {model:.2}"
+        );
     }
 }
 
 #[test]
 fn chest_depth_follows_distance_and_breathing() {
-    let mut cam = camera(SimCameraSettings { noise_scale: 0.0, invalid_fraction: 0.0, ..still() }, 5);
+    let mut cam = camera(
+        SimCameraSettings {
+            noise_scale: 0.0,
+            invalid_fraction: 0.0,
+            ..still()
+        },
+        5,
+    );
     let mut f = DepthFrame::new(1, 1, 0.001);
     let c = cam.torso_box();
-    let patch = Roi { x0: (c.x0 + c.x1) / 2 - 3, x1: (c.x0 + c.x1) / 2 + 3, y0: c.y0 + c.height() * 2 / 5 - 3, y1: c.y0 + c.height() * 2 / 5 + 3 };
+    let patch = Roi {
+        x0: (c.x0 + c.x1) / 2 - 3,
+        x1: (c.x0 + c.x1) / 2 + 3,
+        y0: c.y0 + c.height() * 2 / 5 - 3,
+        y1: c.y0 + c.height() * 2 / 5 + 3,
+    };
     for _ in 0..120 {
         let _ = cam.read_frame(&mut f);
         let truth = cam.last_frame_truth();
@@ -112,7 +154,10 @@ fn chest_depth_follows_distance_and_breathing() {
 
 #[test]
 fn invalid_pixels_shadow_and_fault_frames() {
-    let s = SimCameraSettings { invalid_fraction: 0.05, ..still() };
+    let s = SimCameraSettings {
+        invalid_fraction: 0.05,
+        ..still()
+    };
     let mut cam = camera(s, 6);
     let mut f = DepthFrame::new(1, 1, 0.001);
     let _ = cam.read_frame(&mut f);
@@ -121,18 +166,32 @@ fn invalid_pixels_shadow_and_fault_frames() {
     // Shadow: left of the torso at mid-chest row the run of zeros is several pixels wide.
     let c = cam.torso_box();
     let row = c.y0 + c.height() / 3;
-    let left_arm_edge = (0..c.x0).rev().find(|&x| f.get(x, row).is_some_and(|v| v > 0 && v < 2000));
+    let left_arm_edge = (0..c.x0)
+        .rev()
+        .find(|&x| f.get(x, row).is_some_and(|v| v > 0 && v < 2000));
     let x_edge = left_arm_edge.unwrap_or(0);
-    let run = (0..x_edge).rev().take_while(|&x| f.get(x, row) == Some(0) || f.get(x, row).is_some_and(|v| v < 1500)).count();
+    let run = (0..x_edge)
+        .rev()
+        .take_while(|&x| f.get(x, row) == Some(0) || f.get(x, row).is_some_and(|v| v < 1500))
+        .count();
     assert!(run >= 5, "shadow band {run} px");
-    let mut faulty = camera(SimCameraSettings { fault_probability: 1.0, ..still() }, 6);
+    let mut faulty = camera(
+        SimCameraSettings {
+            fault_probability: 1.0,
+            ..still()
+        },
+        6,
+    );
     let _ = faulty.read_frame(&mut f);
     assert!(f.data.iter().all(|&v| v == 0) && faulty.last_frame_truth().fault);
 }
 
 #[test]
 fn absent_schedule_removes_the_person() {
-    let s = SimCameraSettings { absent: vec![(0.0, 1.0)], ..still() };
+    let s = SimCameraSettings {
+        absent: vec![(0.0, 1.0)],
+        ..still()
+    };
     let mut cam = camera(s, 7);
     let mut f = DepthFrame::new(1, 1, 0.001);
     let _ = cam.read_frame(&mut f);
@@ -144,9 +203,18 @@ fn absent_schedule_removes_the_person() {
 #[test]
 fn lateral_shift_moves_the_torso_box() {
     let mut shifts = ShiftEvents::new(11, true);
-    let m = (0..3000).map(|i| shifts.at(i as f64 * 0.1)).find(|m| m.lateral_mm.abs() > 20.0);
+    let m = (0..3000)
+        .map(|i| shifts.at(i as f64 * 0.1))
+        .find(|m| m.lateral_mm.abs() > 20.0);
     assert!(m.is_some(), "no lateral shift drawn");
-    let mut cam = camera(SimCameraSettings { motion_artefacts: true, sway: false, ..Default::default() }, 11);
+    let mut cam = camera(
+        SimCameraSettings {
+            motion_artefacts: true,
+            sway: false,
+            ..Default::default()
+        },
+        11,
+    );
     let b0 = cam.scene.torso_box;
     let mut f = DepthFrame::new(1, 1, 0.001);
     let mut max_dx = 0i64;
@@ -154,5 +222,8 @@ fn lateral_shift_moves_the_torso_box() {
         let _ = cam.read_frame(&mut f);
         max_dx = max_dx.max((i64::from(cam.torso_box().x0) - i64::from(b0.x0)).abs());
     }
-    assert!(max_dx > 8, "torso never moved more than {max_dx} px in 300 s");
+    assert!(
+        max_dx > 8,
+        "torso never moved more than {max_dx} px in 300 s"
+    );
 }

@@ -93,7 +93,11 @@ impl Detector {
         for gy in 0..self.gh {
             let row = (gy * self.step + half) * w;
             for gx in 0..self.gw {
-                let raw = frame.data.get(row + gx * self.step + half).copied().unwrap_or(0);
+                let raw = frame
+                    .data
+                    .get(row + gx * self.step + half)
+                    .copied()
+                    .unwrap_or(0);
                 let mm = (raw as f32 * unit_mm).min(65_535.0) as u16;
                 if let Some(cell) = self.grid.get_mut(gy * self.gw + gx) {
                     *cell = mm;
@@ -142,7 +146,9 @@ impl Detector {
         let mut total = 0u32;
         for gx in 0..self.gw {
             let n = if (c0..c1).contains(&gx) {
-                (0..self.gh).filter(|&gy| self.in_body(gx, gy, person_mm)).count() as u32
+                (0..self.gh)
+                    .filter(|&gy| self.in_body(gx, gy, person_mm))
+                    .count() as u32
             } else {
                 0
             };
@@ -241,7 +247,9 @@ fn roi_median(frame: &DepthFrame, roi: Roi, person_mm: f32, unit_mm: f32) -> Opt
     let mut hist = [0u32; MBINS];
     let w = frame.width as usize;
     for y in roi.y0 as usize..roi.y1 as usize {
-        let row = frame.data.get(y * w + roi.x0 as usize..y * w + roi.x1 as usize);
+        let row = frame
+            .data
+            .get(y * w + roi.x0 as usize..y * w + roi.x1 as usize);
         for &raw in row.unwrap_or(&[]) {
             let rel = (raw as f32 * unit_mm - lo) / bin;
             if raw > 0 && rel >= 0.0 && rel < MBINS as f32 {

@@ -152,9 +152,13 @@ impl ChestTracker {
             self.last_disp_mm = None;
         }
         let unit_mm = frame.depth_unit_m * 1000.0;
-        let current = self.track.map(|tr| self.measure(frame, tr.roi, tr.mean_raw));
-        let usable = |m: Option<(f32, f32)>| m.filter(|&(_, f)| f >= self.settings.min_valid_fraction);
-        let due = !(t >= self.last_detect_s && t - self.last_detect_s < self.settings.redetect_interval_s);
+        let current = self
+            .track
+            .map(|tr| self.measure(frame, tr.roi, tr.mean_raw));
+        let usable =
+            |m: Option<(f32, f32)>| m.filter(|&(_, f)| f >= self.settings.min_valid_fraction);
+        let due = !(t >= self.last_detect_s
+            && t - self.last_detect_s < self.settings.redetect_interval_s);
         if self.track.is_none() || due || usable(current.flatten()).is_none() {
             self.last_detect_s = t;
             match self.detector.detect(frame, &self.settings) {
@@ -194,7 +198,8 @@ impl ChestTracker {
     /// Take a fresh detection, keeping the displacement continuous across the change of ROI.
     fn adopt(&mut self, frame: &DepthFrame, d: Detection, old: Option<(f32, f32)>, unit_mm: f32) {
         self.misses = 0;
-        let ppm = 0.5 * frame.width as f32 / (0.5 * self.settings.horizontal_fov_deg.to_radians()).tan()
+        let ppm = 0.5 * frame.width as f32
+            / (0.5 * self.settings.horizontal_fov_deg.to_radians()).tan()
             / (d.median_raw as f32 * unit_mm / 1000.0).max(0.1);
         let tol = (self.settings.move_threshold_m * ppm) as i64;
         if let (Some(tr), Some(_)) = (self.track, old) {

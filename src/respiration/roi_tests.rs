@@ -32,7 +32,12 @@ fn gated_sum_on_analytic_image() {
     for (i, v) in f.data.iter_mut().enumerate() {
         *v = 1000 + (i % 40) as u16;
     }
-    let roi = Roi { x0: 10, y0: 2, x1: 20, y1: 7 };
+    let roi = Roi {
+        x0: 10,
+        y0: 2,
+        x1: 20,
+        y1: 7,
+    };
     assert_eq!(roi_gated_sum(&f.data, 40, roi, 1, 65_535), (5 * 10_145, 50));
     // A gate of 1012..=1014 keeps 3 columns.
     assert_eq!(roi_gated_sum(&f.data, 40, roi, 1012, 1014), (5 * 3039, 15));
@@ -46,10 +51,19 @@ fn gated_sum_matches_naive_reference_on_random_frames() {
         let (w, h) = (rng.gen_range(1..120u32), rng.gen_range(1..90u32));
         let mut f = DepthFrame::new(w, h, 0.001);
         for v in f.data.iter_mut() {
-            *v = if rng.gen_bool(0.1) { 0 } else { rng.gen_range(0..4000) };
+            *v = if rng.gen_bool(0.1) {
+                0
+            } else {
+                rng.gen_range(0..4000)
+            };
         }
         let (x0, y0) = (rng.gen_range(0..w), rng.gen_range(0..h));
-        let roi = Roi { x0, y0, x1: rng.gen_range(x0..=w), y1: rng.gen_range(y0..=h) };
+        let roi = Roi {
+            x0,
+            y0,
+            x1: rng.gen_range(x0..=w),
+            y1: rng.gen_range(y0..=h),
+        };
         let lo = rng.gen_range(1..3000u16);
         let hi = lo + rng.gen_range(0..1500u16);
         let (s, n) = roi_gated_sum(&f.data, w, roi, lo, hi);
@@ -88,12 +102,27 @@ fn roi_lands_on_the_chest_at_each_distance() {
             last = Some(tr.process(&f));
         }
         let s = last.unwrap_or_else(|| panic!("no sample"));
-        let (roi, torso) = (s.roi.unwrap_or_else(|| panic!("no ROI at {d} m")), cam.torso_box());
-        eprintln!("d {d} m: roi {roi:?} torso {torso:?} valid {:.2}", s.valid_fraction);
-        assert!(inside(roi, torso, 0), "ROI {roi:?} outside torso {torso:?} at {d} m");
+        let (roi, torso) = (
+            s.roi.unwrap_or_else(|| panic!("no ROI at {d} m")),
+            cam.torso_box(),
+        );
+        eprintln!(
+            "d {d} m: roi {roi:?} torso {torso:?} valid {:.2}",
+            s.valid_fraction
+        );
+        assert!(
+            inside(roi, torso, 0),
+            "ROI {roi:?} outside torso {torso:?} at {d} m"
+        );
         // On the upper half of the torso (the chest), at least 35 % of its width (0.16 of 0.40 m).
-        assert!(roi.y1 <= torso.y0 + torso.height() * 3 / 4, "ROI too low at {d} m");
-        assert!(roi.width() * 20 >= torso.width() * 7, "ROI too narrow at {d} m");
+        assert!(
+            roi.y1 <= torso.y0 + torso.height() * 3 / 4,
+            "ROI too low at {d} m"
+        );
+        assert!(
+            roi.width() * 20 >= torso.width() * 7,
+            "ROI too narrow at {d} m"
+        );
         assert!(s.person_present && s.displacement_mm.is_some() && s.valid_fraction > 0.8);
     }
 }
@@ -113,12 +142,18 @@ fn roi_follows_lateral_shifts() {
         // Once the body has been still for 2 s, the ROI must be on it.
         if k >= 60 && boxes[k - 60] == torso {
             let roi = s.roi.unwrap_or_else(|| panic!("lost the ROI at frame {k}"));
-            assert!(inside(roi, torso, 2), "frame {k}: ROI {roi:?} torso {torso:?}");
+            assert!(
+                inside(roi, torso, 2),
+                "frame {k}: ROI {roi:?} torso {torso:?}"
+            );
             checked += 1;
         }
     }
     eprintln!("max torso shift {moved} px, {checked} frames checked");
-    assert!(moved >= 10 && checked > 1000, "shift {moved} px, checked {checked}");
+    assert!(
+        moved >= 10 && checked > 1000,
+        "shift {moved} px, checked {checked}"
+    );
 }
 
 /// Subtract a centred moving average of `win` samples (removes drift and sway).
@@ -164,7 +199,11 @@ fn run_60s(d: f32, artefacts: bool, seed: u64) -> (Vec<f64>, Vec<f64>, Vec<f64>)
 fn displacement_tracks_the_simulated_chest() {
     for (i, d) in [0.8f32, 1.15, 1.5].into_iter().enumerate() {
         let (chest, _, got) = run_60s(d, false, 30 + i as u64);
-        assert!(got.len() >= 1790, "only {} of 1800 frames measured at {d} m", got.len());
+        assert!(
+            got.len() >= 1790,
+            "only {} of 1800 frames measured at {d} m",
+            got.len()
+        );
         let (r, slope) = pearson_and_slope(&detrend(&chest, 300), &detrend(&got, 300));
         eprintln!("d {d} m, sway: Pearson r {r:.4}, gain {slope:.3}");
         assert!(r > 0.95, "r = {r} at {d} m");
@@ -179,7 +218,11 @@ fn displacement_tracks_chest_and_body_through_seat_shifts() {
     // so compare with chest + forward motion.
     for (i, d) in [0.8f32, 1.15, 1.5].into_iter().enumerate() {
         let (chest, total, got) = run_60s(d, true, 40 + i as u64);
-        assert!(got.len() >= 1790, "only {} of 1800 frames measured at {d} m", got.len());
+        assert!(
+            got.len() >= 1790,
+            "only {} of 1800 frames measured at {d} m",
+            got.len()
+        );
         let (r, _) = pearson_and_slope(&detrend(&total, 300), &detrend(&got, 300));
         let (r_chest, _) = pearson_and_slope(&detrend(&chest, 300), &detrend(&got, 300));
         eprintln!("d {d} m, sway + shifts: r vs chest+forward {r:.4}, vs chest alone {r_chest:.4}");
@@ -206,10 +249,16 @@ fn presence_follows_the_schedule() {
             assert!(!s.person_present, "present at {t:.2} s");
         }
         if (4.5..10.0).contains(&t) || t >= 21.5 {
-            assert!(s.person_present && s.displacement_mm.is_some(), "absent at {t:.2} s");
+            assert!(
+                s.person_present && s.displacement_mm.is_some(),
+                "absent at {t:.2} s"
+            );
         }
         if (11.5..20.0).contains(&t) {
-            assert!(s.displacement_mm.is_none(), "signal from an empty scene at {t:.2} s");
+            assert!(
+                s.displacement_mm.is_none(),
+                "signal from an empty scene at {t:.2} s"
+            );
         }
     }
 }
@@ -239,14 +288,34 @@ fn zero_and_wrong_size_frames_give_no_displacement() {
 }
 
 fn arbitrary_frame() -> impl Strategy<Value = DepthFrame> {
-    (0u32..60, 0u32..60, -1.0f32..0.02, any::<u64>(), 0usize..4000).prop_map(|(w, h, unit, seed, len)| {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let n = if seed % 3 == 0 { len } else { (w * h) as usize };
-        let data = (0..n)
-            .map(|_| if rng.gen_bool(0.3) { 0 } else { rng.gen_range(0..3000) })
-            .collect();
-        DepthFrame { width: w, height: h, depth_unit_m: unit, timestamp_s: seed as f64, seq: seed, data }
-    })
+    (
+        0u32..60,
+        0u32..60,
+        -1.0f32..0.02,
+        any::<u64>(),
+        0usize..4000,
+    )
+        .prop_map(|(w, h, unit, seed, len)| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            let n = if seed % 3 == 0 { len } else { (w * h) as usize };
+            let data = (0..n)
+                .map(|_| {
+                    if rng.gen_bool(0.3) {
+                        0
+                    } else {
+                        rng.gen_range(0..3000)
+                    }
+                })
+                .collect();
+            DepthFrame {
+                width: w,
+                height: h,
+                depth_unit_m: unit,
+                timestamp_s: seed as f64,
+                seq: seed,
+                data,
+            }
+        })
 }
 
 proptest! {
