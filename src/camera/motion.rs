@@ -24,7 +24,7 @@ pub struct ShiftEvents {
 impl ShiftEvents {
     /// Shifts drawn from `seed`; when `enabled` is false [`ShiftEvents::at`] is always zero.
     pub fn new(seed: u64, enabled: bool) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7368_6966_74);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0073_6869_6674);
         let start_s = rng.gen_range(30.0..90.0);
         let to = draw(&mut rng);
         Self {

@@ -45,7 +45,7 @@ impl NoiseTable {
     /// The `|g|` (table steps) above which about a fraction `p` (0..=1) of entries lie; 128 (more
     /// than any entry) for p = 0.
     pub(crate) fn abs_threshold(&self, p: f32) -> i16 {
-        if !(p > 0.0) {
+        if p.is_nan() || p <= 0.0 {
             return 128;
         }
         let n = self.abs_sorted.len();

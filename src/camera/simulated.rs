@@ -182,7 +182,7 @@ impl SimCamera {
         let dropout_threshold = noise.abs_threshold(settings.invalid_fraction);
         Ok(Self {
             shifts: ShiftEvents::new(seed, settings.motion_artefacts),
-            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x6661_756c_74),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0066_6175_6c74),
             settings,
             rsm,
             seed,

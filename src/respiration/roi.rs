@@ -157,8 +157,8 @@ impl ChestTracker {
             .map(|tr| self.measure(frame, tr.roi, tr.mean_raw));
         let usable =
             |m: Option<(f32, f32)>| m.filter(|&(_, f)| f >= self.settings.min_valid_fraction);
-        let due = !(t >= self.last_detect_s
-            && t - self.last_detect_s < self.settings.redetect_interval_s);
+        let since = t - self.last_detect_s;
+        let due = since.is_nan() || since < 0.0 || since >= self.settings.redetect_interval_s;
         if self.track.is_none() || due || usable(current.flatten()).is_none() {
             self.last_detect_s = t;
             match self.detector.detect(frame, &self.settings) {
