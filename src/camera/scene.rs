@@ -271,16 +271,37 @@ impl StaticScene {
     }
 }
 
-/// Depth of the body along the ray (rx, ry), metres, refined twice for the surface's own depth.
+/// Depth of the body along the ray (rx, ry), metres, refined for the surface's own depth, and
+/// its breathing weight; the lap (see [`cast_lap`]) hides what is behind it.
 fn cast_body(layout: &Layout, rx: f32, ry: f32) -> Option<(f32, f32)> {
     let mut z = layout.subject_m;
     let mut hit = None;
     for _ in 0..3 {
-        let (off, wt) = body_surface(rx * z, ry * z - layout.chest_below_axis_m)?;
-        z = layout.subject_m + off;
-        hit = Some((z, wt));
+        match body_surface(rx * z, ry * z - layout.chest_below_axis_m) {
+            Some((off, wt)) => {
+                z = layout.subject_m + off;
+                hit = Some((z, wt));
+            }
+            None => break,
+        }
     }
-    hit
+    match (hit, cast_lap(layout, rx, ry)) {
+        (Some((zb, wt)), Some(zl)) => Some(if zl < zb { (zl, 0.0) } else { (zb, wt) }),
+        (None, Some(zl)) => Some((zl, 0.0)),
+        (h, None) => h,
+    }
+}
+
+/// The seated person's thighs: a horizontal band 0.36 m wide at hip height, from the hips (12 cm
+/// behind the chest front) to the knees (45 cm in front of it), seen from above at a grazing angle.
+fn cast_lap(layout: &Layout, rx: f32, ry: f32) -> Option<f32> {
+    const LAP_Y: f32 = 0.34;
+    if ry <= 0.0 {
+        return None;
+    }
+    let z = (LAP_Y + layout.chest_below_axis_m) / ry;
+    let in_depth = (layout.subject_m - 0.45..=layout.subject_m + 0.12).contains(&z);
+    (in_depth && (rx * z).abs() <= 0.18).then_some(z)
 }
 
 /// Wall at `background_m`, or the floor where the ray meets it first.

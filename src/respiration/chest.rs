@@ -80,6 +80,9 @@ impl Detector {
         let person_mm = self.nearest_cluster(s)?;
         let fx = 0.5 * frame.width as f32 / (0.5 * s.horizontal_fov_deg.to_radians()).tan();
         let cell_m = self.step as f32 * person_mm / 1000.0 / fx;
+        if !(cell_m.is_finite() && cell_m > 1e-5) {
+            return None;
+        }
         let centre = self.centre_column(person_mm)?;
         self.row_runs(person_mm, centre);
         let shoulder = self.shoulder_row(cell_m)?;
@@ -213,7 +216,7 @@ impl Detector {
 
     /// Chest ROI below the shoulder row, centred on the body runs it covers, in pixels.
     fn place_roi(&self, shoulder: usize, cell_m: f32) -> Option<Roi> {
-        let rows = |m: f32| shoulder + (m / cell_m).round() as usize;
+        let rows = |m: f32| shoulder.saturating_add((m / cell_m).round() as usize);
         let (g0, g1) = (rows(ROI_TOP_M), rows(ROI_BOTTOM_M).min(self.gh));
         let (mut sum, mut n) = (0usize, 0usize);
         for gy in g0..g1 {

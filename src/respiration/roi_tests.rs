@@ -332,3 +332,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn nonsense_settings_do_not_panic() {
+    let mut cam = camera(1.1, false, false, 9);
+    let mut f = DepthFrame::new(1, 1, 0.001);
+    let _ = cam.read_frame(&mut f);
+    let bad = [
+        ChestSettings {
+            horizontal_fov_deg: 0.0,
+            ..ChestSettings::default()
+        },
+        ChestSettings {
+            horizontal_fov_deg: f32::NAN,
+            ..ChestSettings::default()
+        },
+        ChestSettings {
+            min_distance_m: 3.0,
+            max_distance_m: 0.1,
+            ..ChestSettings::default()
+        },
+        ChestSettings {
+            gate_mm: -5.0,
+            redetect_interval_s: f64::NAN,
+            ..ChestSettings::default()
+        },
+        ChestSettings {
+            move_threshold_m: f32::INFINITY,
+            present_after_frames: 0,
+            ..ChestSettings::default()
+        },
+    ];
+    for s in bad {
+        let mut tr = ChestTracker::new(s.clone());
+        for _ in 0..3 {
+            let out = tr.process(&f);
+            assert!((0.0..=1.0).contains(&out.valid_fraction), "{s:?}");
+        }
+    }
+}
