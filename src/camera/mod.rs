@@ -3,6 +3,7 @@
 
 mod motion;
 mod noise;
+mod raster;
 mod scene;
 pub mod simulated;
 

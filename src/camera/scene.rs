@@ -62,55 +62,6 @@ pub(crate) struct StaticScene {
     pub torso_box: Roi,
 }
 
-/// Raw step of [`Layers::body`], mm.
-pub(crate) const BODY_STEP_MM: f32 = 0.25;
-/// [`Layers::body`] value where there is no body.
-pub(crate) const BODY_NONE: u16 = 0;
-/// [`Layers::body`] value for a pixel that never has depth (stereo shadow, hole).
-pub(crate) const BODY_INVALID: u16 = u16::MAX;
-
-/// The layers in compact integer form for the per-frame loop (7 bytes read per pixel instead of
-/// 12, so the scene mostly stays in cache).
-#[derive(Debug, Clone)]
-pub(crate) struct Layers {
-    /// Body depth in steps of [`BODY_STEP_MM`], or [`BODY_NONE`] / [`BODY_INVALID`].
-    pub body: Vec<u16>,
-    /// Breathing weight, 0..=255 for 0..=1.
-    pub weight: Vec<u8>,
-    /// Background depth, mm.
-    pub background: Vec<u16>,
-    /// See [`StaticScene::torso_box`].
-    pub torso_box: Roi,
-}
-
-impl From<&StaticScene> for Layers {
-    fn from(s: &StaticScene) -> Self {
-        let body = s
-            .body_mm
-            .iter()
-            .map(|&z| match z {
-                z if z > 0.0 => (z / BODY_STEP_MM).round().clamp(1.0, 65_534.0) as u16,
-                z if z < 0.0 => BODY_INVALID,
-                _ => BODY_NONE,
-            })
-            .collect();
-        Self {
-            body,
-            weight: s
-                .weight
-                .iter()
-                .map(|&w| (w.clamp(0.0, 1.0) * 255.0).round() as u8)
-                .collect(),
-            background: s
-                .background_mm
-                .iter()
-                .map(|&z| z.round().clamp(0.0, 65_535.0) as u16)
-                .collect(),
-            torso_box: s.torso_box,
-        }
-    }
-}
-
 // Body dimensions, metres, relative to mid-sternum (y down).
 const SHOULDER_Y: f32 = -0.22;
 const WAIST_Y: f32 = 0.32;

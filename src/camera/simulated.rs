@@ -7,11 +7,9 @@
 //! stereo-shadow band left of the person and zero outside the measurable range. Frame `k` carries
 //! `seq = k` and `timestamp_s = k / fps`; the camera never sleeps (the daemon paces real time).
 
-use super::noise::STEP;
 use super::noise::{splitmix64, NoiseTable};
-use super::scene::{
-    Intrinsics, Layers, Layout, StaticScene, BODY_INVALID, BODY_NONE, BODY_STEP_MM,
-};
+use super::raster::{BodyRow, FrameParams, Layers, RowInputs, Units};
+use super::scene::{Intrinsics, Layout, StaticScene};
 use super::{CameraError, FrameSource};
 use crate::rsm::{BodyMotion, GroundTruth, Rsm};
 use crate::types::{DepthFrame, Roi};
@@ -177,7 +175,13 @@ impl SimCamera {
             chest_below_axis_m: 0.05,
             baseline_m: BASELINE_M,
         };
-        let scene = Layers::from(&StaticScene::render(&layout, &k, seed));
+        let units = Units {
+            raw_per_mm: 0.001 / settings.depth_unit_m,
+            sigma_per_mm2: settings.noise_scale * SUBPIXEL / (k.fx * BASELINE_M * 1000.0),
+            min_mm: MIN_Z_MM,
+            max_mm: MAX_Z_MM,
+        };
+        let scene = Layers::new(&StaticScene::render(&layout, &k, seed), &units);
         let noise = NoiseTable::new(settings.width as usize, seed);
         let dropout_threshold = noise.abs_threshold(settings.invalid_fraction);
         Ok(Self {
@@ -253,110 +257,34 @@ impl SimCamera {
             fault: false,
         };
         let w = self.settings.width as usize;
-        let px = PixelModel {
-            chest_mm: chest,
-            forward_mm: motion.forward_mm,
-            sigma_k: STEP * self.settings.noise_scale * SUBPIXEL
-                / (self.k.fx * BASELINE_M * 1000.0),
-            raw_per_mm: 0.001 / self.settings.depth_unit_m,
-            max_z_mm: MAX_Z_MM.min(65_534.0 * 1000.0 * self.settings.depth_unit_m),
+        let q_per_mm = 16.0 * 0.001 / self.settings.depth_unit_m;
+        let px = FrameParams {
+            away_q: (-motion.forward_mm * q_per_mm).round() as i32,
+            chest_q: (chest * q_per_mm).round() as i32,
             dropout: self.dropout_threshold,
         };
         let frame_key = splitmix64(self.seed ^ self.seq.wrapping_mul(0x2545_f491_4f6c_dd1d));
+        let l = &self.scene;
         for (y, out) in data.chunks_exact_mut(w).enumerate() {
             let key = frame_key.wrapping_add(2 * y as u64);
+            let row = y * w..(y + 1) * w;
             let rows = RowInputs {
                 gauss: self.noise.row(key, w),
                 drop: self.noise.row(key ^ 0x5555_5555, w),
-                background: self.scene.background.get(y * w..(y + 1) * w).unwrap_or(&[]),
+                background: l.background.get(row.clone()).unwrap_or(&[]),
+                background_sigma: l.background_sigma.get(row).unwrap_or(&[]),
             };
             let ys = y as i64 - dy;
-            let body =
-                (present && ys >= 0 && (ys as usize) < self.settings.height as usize).then(|| {
-                    let r = ys as usize * w..(ys as usize + 1) * w;
-                    (self.scene.body.get(r.clone()), self.scene.weight.get(r))
-                });
-            match body {
-                Some((Some(b), Some(wt))) => px.render_row(out, &rows, Some((b, wt, dx))),
-                _ => px.render_row(out, &rows, None),
-            }
-        }
-    }
-}
-
-/// Per-frame constants of the pixel model.
-struct PixelModel {
-    chest_mm: f32,
-    forward_mm: f32,
-    /// Noise (mm) = `sigma_k * z_mm^2 * g` for a table draw `g` (in table steps).
-    sigma_k: f32,
-    raw_per_mm: f32,
-    /// Farthest depth reported, mm (sensor range and the largest raw value).
-    max_z_mm: f32,
-    /// Largest `|d|` (table steps) that is not a dropout.
-    dropout: i16,
-}
-
-/// The row slices one output row is made from.
-struct RowInputs<'a> {
-    gauss: &'a [i8],
-    drop: &'a [i8],
-    background: &'a [u16],
-}
-
-impl PixelModel {
-    /// Noisy, quantised raw value of a surface at `z_mm`, or 0 unless `valid`; `g` is the
-    /// pixel's noise draw, `d` its dropout draw (table steps). Branch-free: the draws are random,
-    /// so branches on them would mispredict.
-    #[inline]
-    fn pixel(&self, z_mm: f32, g: i8, d: i8, valid: bool) -> u16 {
-        let z = z_mm + self.sigma_k * z_mm * z_mm * f32::from(g);
-        let ok =
-            valid & (i16::from(d).abs() <= self.dropout) & (z >= MIN_Z_MM) & (z <= self.max_z_mm);
-        ((z * self.raw_per_mm + 0.5) as u16) * u16::from(ok)
-    }
-
-    /// Background-only pixels.
-    fn background(&self, out: &mut [u16], g: &[i8], d: &[i8], bg: &[u16]) {
-        for (((o, &g), &d), &bg) in out.iter_mut().zip(g).zip(d).zip(bg) {
-            *o = self.pixel(f32::from(bg), g, d, true);
-        }
-    }
-
-    /// One output row; `body` is the body and weight rows at the source row and the column shift.
-    fn render_row(&self, out: &mut [u16], r: &RowInputs, body: Option<(&[u16], &[u8], i64)>) {
-        let w = out.len();
-        let (g, d, bg) = (r.gauss, r.drop, r.background);
-        if g.len() < w || d.len() < w || bg.len() < w {
-            out.fill(0);
-            return;
-        }
-        let Some((b, wt, dx)) = body else {
-            return self.background(out, g, d, bg);
-        };
-        // Output columns lo..hi see body columns src..src + (hi - lo).
-        let wi = w as i64;
-        let (lo, hi) = (dx.clamp(0, wi) as usize, (wi + dx).clamp(0, wi) as usize);
-        let src = (lo as i64 - dx).clamp(0, wi) as usize;
-        let (Some(bs), Some(ws)) = (b.get(src..src + (hi - lo)), wt.get(src..src + (hi - lo)))
-        else {
-            return self.background(out, g, d, bg);
-        };
-        let (left, rest) = out.split_at_mut(lo);
-        let (mid, right) = rest.split_at_mut(hi - lo);
-        self.background(left, &g[..lo], &d[..lo], &bg[..lo]);
-        self.background(right, &g[hi..], &d[hi..], &bg[hi..]);
-        let (fwd, chest) = (self.forward_mm, self.chest_mm / 255.0);
-        let inputs = g[lo..hi]
-            .iter()
-            .zip(&d[lo..hi])
-            .zip(&bg[lo..hi])
-            .zip(bs)
-            .zip(ws);
-        for (o, ((((&g, &d), &bg), &zb), &wb)) in mid.iter_mut().zip(inputs) {
-            let body = f32::from(zb) * BODY_STEP_MM - fwd - chest * f32::from(wb);
-            let z = if zb == BODY_NONE { f32::from(bg) } else { body };
-            *o = self.pixel(z, g, d, zb != BODY_INVALID);
+            let body = (present && ys >= 0).then(|| ys as usize * w..(ys as usize + 1) * w);
+            let body = body.and_then(|r| {
+                Some(BodyRow {
+                    depth: l.body.get(r.clone())?,
+                    sigma: l.body_sigma.get(r.clone())?,
+                    weight: l.weight.get(r)?,
+                    dx,
+                })
+            });
+            px.render_row(out, &rows, body);
         }
     }
 }
