@@ -128,7 +128,9 @@ pub(crate) struct BodyRow<'a> {
 fn pixel(base_q: i32, sigma_q: i32, g: i8, d: i8, dropout: i16) -> u16 {
     let noise = sigma_q.wrapping_mul(i32::from(g)) >> 5;
     let raw = base_q.wrapping_add(noise).wrapping_add(8) >> 4;
-    let ok = (raw >= 1) & (raw <= 65_535) & (i16::from(d.unsigned_abs()) <= dropout);
+    // `raw` in 1..=65535, as one unsigned comparison.
+    let in_range = (raw.wrapping_sub(1) as u32) < 65_535;
+    let ok = in_range & (i16::from(d.unsigned_abs()) <= dropout);
     (raw as u16).wrapping_mul(u16::from(ok))
 }
 
