@@ -1,6 +1,10 @@
 //! Depth-frame sources behind one small trait: the simulated camera now, RealSense and `.bag`
 //! replay later. The pipeline never knows which one it is fed by.
 
+mod motion;
+mod noise;
+mod raster;
+mod scene;
 pub mod simulated;
 
 use crate::types::DepthFrame;

@@ -8,6 +8,7 @@
 //! ```
 //! PLACEHOLDER: the interface below is fixed; the internals are being written.
 
+mod chest;
 pub mod roi;
 
 /// Settings of the signal side (validated values, see `firmware-config/kiosk.toml` `[respiration]`).

@@ -1,0 +1,229 @@
+//! The simulated camera's per-frame kernel, in fixed point.
+//!
+//! The static scene is converted once into integer layers in the frame's own raw depth units
+//! times 16 (so breathing moves the surface in 1/16-unit steps): body depth, background depth and
+//! each pixel's noise sigma. Per pixel a frame then costs a few integer operations: displace the
+//! body, add `sigma * g` from the noise table, round to a raw value, and zero it for a dropout or
+//! when out of range. No floating point and no branches on random data.
+
+use super::scene::{StaticScene, INVALID};
+use crate::types::Roi;
+
+/// Fixed-point scale: layer values are raw depth units times this.
+const Q: f32 = 16.0;
+/// Body layer value where there is no body (the background shows).
+const NONE_Q: i32 = 0;
+/// Body or background value that can never give a valid pixel.
+const INVALID_Q: i32 = -(1 << 28);
+
+/// Integer layers, `width * height` values each, row-major.
+#[derive(Debug, Clone)]
+pub(crate) struct Layers {
+    /// Body depth at the nominal position (raw units x 16), [`NONE_Q`] or [`INVALID_Q`].
+    pub body: Vec<i32>,
+    /// Body depth-noise sigma (raw units x 16), see `Units::sigma_q`.
+    pub body_sigma: Vec<i32>,
+    /// Breathing weight, 0..=256 for 0..=1.
+    pub weight: Vec<i16>,
+    /// Background depth (raw units x 16), or [`INVALID_Q`] out of range.
+    pub background: Vec<i32>,
+    /// Background depth-noise sigma, as `body_sigma`.
+    pub background_sigma: Vec<i32>,
+    /// Torso box at the nominal position, see [`StaticScene::torso_box`].
+    pub torso_box: Roi,
+}
+
+/// Conversion from millimetres to the layers' units.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Units {
+    /// Raw depth units per mm (1 for a 1 mm depth unit).
+    pub raw_per_mm: f32,
+    /// Depth-noise sigma (mm) = `sigma_per_mm2 * z_mm^2`.
+    pub sigma_per_mm2: f32,
+    /// Nearest and farthest reported depth, mm.
+    pub min_mm: f32,
+    pub max_mm: f32,
+}
+
+impl Units {
+    fn depth_q(&self, z_mm: f32) -> i32 {
+        let raw = z_mm * self.raw_per_mm;
+        if (self.min_mm..=self.max_mm).contains(&z_mm) && raw < 65_535.0 {
+            (raw * Q).round() as i32
+        } else {
+            INVALID_Q
+        }
+    }
+
+    /// Sigma in layer units, scaled so that `(sigma_q * g) >> 5` is the noise for a table draw
+    /// `g` in steps of 1/32 sigma.
+    fn sigma_q(&self, z_mm: f32) -> i32 {
+        let s = self.sigma_per_mm2 * z_mm * z_mm * self.raw_per_mm * Q;
+        s.round().clamp(0.0, 1.0e6) as i32
+    }
+}
+
+impl Layers {
+    /// Convert `scene` to integer layers in `u`'s units.
+    pub(crate) fn new(scene: &StaticScene, u: &Units) -> Self {
+        let body = scene
+            .body_mm
+            .iter()
+            .map(|&z| match z {
+                z if z == INVALID => INVALID_Q,
+                z if z > 0.0 => u.depth_q(z).max(1),
+                _ => NONE_Q,
+            })
+            .collect();
+        Self {
+            body,
+            body_sigma: scene
+                .body_mm
+                .iter()
+                .map(|&z| u.sigma_q(z.max(0.0)))
+                .collect(),
+            weight: scene
+                .weight
+                .iter()
+                .map(|&w| (w.clamp(0.0, 1.0) * 256.0).round() as i16)
+                .collect(),
+            background: scene.background_mm.iter().map(|&z| u.depth_q(z)).collect(),
+            background_sigma: scene.background_mm.iter().map(|&z| u.sigma_q(z)).collect(),
+            torso_box: scene.torso_box,
+        }
+    }
+}
+
+/// Per-frame constants.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FrameParams {
+    /// Whole-body displacement away from the camera, layer units (negative = closer).
+    pub away_q: i32,
+    /// Breathing displacement toward the camera at weight 1, layer units.
+    pub chest_q: i32,
+    /// Largest `|d|` (table steps) that is not a dropout.
+    pub dropout: i16,
+}
+
+/// The slices one output row is made from; all at least as long as the row.
+pub(crate) struct RowInputs<'a> {
+    pub gauss: &'a [i8],
+    pub drop: &'a [i8],
+    pub background: &'a [i32],
+    pub background_sigma: &'a [i32],
+}
+
+/// The body's source row and its column shift (output column x shows body column x - dx).
+pub(crate) struct BodyRow<'a> {
+    pub depth: &'a [i32],
+    pub sigma: &'a [i32],
+    pub weight: &'a [i16],
+    pub dx: i64,
+}
+
+/// One pixel: base depth plus noise, rounded to raw units; 0 when invalid, out of range or
+/// dropped. Wrapping arithmetic (values are bounded far below overflow; this keeps the dev
+/// profile's overflow checks out of the hot loop).
+#[inline]
+fn pixel(base_q: i32, sigma_q: i32, g: i8, d: i8, dropout: i16) -> u16 {
+    let noise = sigma_q.wrapping_mul(i32::from(g)) >> 5;
+    let raw = base_q.wrapping_add(noise).wrapping_add(8) >> 4;
+    // `raw` in 1..=65535, as one unsigned comparison.
+    let in_range = (raw.wrapping_sub(1) as u32) < 65_535;
+    let ok = in_range & (i16::from(d.unsigned_abs()) <= dropout);
+    (raw as u16).wrapping_mul(u16::from(ok))
+}
+
+impl FrameParams {
+    fn background(&self, out: &mut [u16], r: &RowInputs, cols: std::ops::Range<usize>) {
+        let (g, d) = (&r.gauss[cols.clone()], &r.drop[cols.clone()]);
+        let (bg, bs) = (&r.background[cols.clone()], &r.background_sigma[cols]);
+        for ((((o, &g), &d), &b), &s) in out.iter_mut().zip(g).zip(d).zip(bg).zip(bs) {
+            *o = pixel(b, s, g, d, self.dropout);
+        }
+    }
+
+    /// Render one output row (`out.len()` pixels) from the background and, if given, the body.
+    pub(crate) fn render_row(&self, out: &mut [u16], r: &RowInputs, body: Option<BodyRow>) {
+        let w = out.len();
+        let short = |n: usize| n < w;
+        if short(r.gauss.len())
+            || short(r.drop.len())
+            || short(r.background.len())
+            || short(r.background_sigma.len())
+        {
+            out.fill(0);
+            return;
+        }
+        let Some(b) = body else {
+            return self.background(out, r, 0..w);
+        };
+        // Output columns lo..hi see body columns src..src + (hi - lo).
+        let wi = w as i64;
+        let (lo, hi) = (
+            b.dx.clamp(0, wi) as usize,
+            (wi + b.dx).clamp(0, wi) as usize,
+        );
+        let src =
+            (lo as i64 - b.dx).clamp(0, wi) as usize..(hi as i64 - b.dx).clamp(0, wi) as usize;
+        let (Some(bd), Some(bs), Some(bw)) = (
+            b.depth.get(src.clone()),
+            b.sigma.get(src.clone()),
+            b.weight.get(src),
+        ) else {
+            return self.background(out, r, 0..w);
+        };
+        let (left, rest) = out.split_at_mut(lo);
+        let (mid, right) = rest.split_at_mut(hi - lo);
+        self.background(left, r, 0..lo);
+        self.background(right, r, hi..w);
+        let inputs = r.gauss[lo..hi].iter().zip(&r.drop[lo..hi]);
+        let bg = r.background[lo..hi].iter().zip(&r.background_sigma[lo..hi]);
+        let body = bd.iter().zip(bs).zip(bw);
+        for (o, (((&g, &d), (&bgq, &bgs)), ((&zb, &sb), &wb))) in
+            mid.iter_mut().zip(inputs.zip(bg).zip(body))
+        {
+            let moved = zb
+                .wrapping_add(self.away_q)
+                .wrapping_sub(self.chest_q.wrapping_mul(i32::from(wb)) >> 8);
+            let (z, s) = if zb == NONE_Q {
+                (bgq, bgs)
+            } else {
+                (moved, sb)
+            };
+            *o = pixel(z, s, g, d, self.dropout);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pixel_rounds_adds_noise_and_drops() {
+        // 1100.4 mm at 1 mm units: 17606.4 q -> raw 1100.
+        assert_eq!(pixel(17_606, 0, 0, 0, 10), 1100);
+        // Sigma of 2 raw units (32 q) and a +1 sigma draw (g = 32) adds 2 raw units.
+        assert_eq!(pixel(1100 * 16, 32, 32, 0, 10), 1102);
+        assert_eq!(pixel(1100 * 16, 32, -32, 0, 10), 1098);
+        // A dropout draw beyond the threshold, an invalid base and an overflow give 0.
+        assert_eq!(pixel(1100 * 16, 0, 0, 11, 10), 0);
+        assert_eq!(pixel(INVALID_Q, 1000, 127, 0, 10), 0);
+        assert_eq!(pixel(70_000 * 16, 0, 0, 0, 10), 0);
+    }
+
+    #[test]
+    fn units_convert_depth_and_sigma() {
+        let u = Units {
+            raw_per_mm: 1.0,
+            sigma_per_mm2: 3.58e-6,
+            min_mm: 200.0,
+            max_mm: 10_000.0,
+        };
+        assert_eq!(u.depth_q(1000.0), 16_000);
+        assert_eq!(u.depth_q(100.0), INVALID_Q);
+        // 3.58 mm at 1 m: 3.58 * 16 = 57.3 q.
+        assert_eq!(u.sigma_q(1000.0), 57);
+    }
+}

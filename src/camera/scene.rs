@@ -1,0 +1,345 @@
+//! The static scene of the simulated camera: a seated person in front of a wall and floor.
+//!
+//! Rendered once at construction into per-pixel layers (body depth at its nominal position, how
+//! much each body pixel moves with breathing, background depth). Per frame the camera only shifts
+//! the body layer, displaces it and adds noise (see `simulated.rs`).
+//!
+//! Geometry is in metres in camera coordinates (x right, y down, z forward); the body is described
+//! relative to the front of the chest at mid-sternum, which sits `subject_m` in front of the
+//! camera, centred horizontally and `chest_below_axis_m` below the optical axis.
+
+use crate::types::Roi;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Pinhole intrinsics, pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Intrinsics {
+    pub fx: f32,
+    pub fy: f32,
+    pub cx: f32,
+    pub cy: f32,
+}
+
+impl Intrinsics {
+    /// A D435-like camera: 87 degrees horizontal field of view, square pixels, centred.
+    pub(crate) fn d435_like(width: u32, height: u32) -> Self {
+        let fx = 0.5 * width as f32 / 43.5f32.to_radians().tan();
+        Self {
+            fx,
+            fy: fx,
+            cx: 0.5 * (width as f32 - 1.0),
+            cy: 0.5 * (height as f32 - 1.0),
+        }
+    }
+}
+
+/// Where things are, metres.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Layout {
+    pub width: u32,
+    pub height: u32,
+    pub subject_m: f32,
+    pub background_m: f32,
+    pub camera_height_m: f32,
+    pub chest_below_axis_m: f32,
+    pub baseline_m: f32,
+}
+
+/// Value of [`StaticScene::body_mm`] for a pixel that never has depth (stereo shadow, hole).
+pub(crate) const INVALID: f32 = -1.0;
+
+/// The pre-rendered layers, `width * height` values each, row-major.
+#[derive(Debug, Clone)]
+pub(crate) struct StaticScene {
+    /// Body depth at the nominal position, mm; 0 where no body; [`INVALID`] for shadow and holes.
+    pub body_mm: Vec<f32>,
+    /// Fraction (0..=1) of the breathing displacement applied to each body pixel.
+    pub weight: Vec<f32>,
+    /// Wall or floor depth, mm.
+    pub background_mm: Vec<f32>,
+    /// Torso (shoulder line to waist, full width without arms) at the nominal position, pixels.
+    pub torso_box: Roi,
+}
+
+// Body dimensions, metres, relative to mid-sternum (y down).
+const SHOULDER_Y: f32 = -0.22;
+const WAIST_Y: f32 = 0.32;
+const TORSO_HALF_W: f32 = 0.20;
+const TORSO_DEPTH: f32 = 0.11;
+const ARM_X: f32 = 0.245;
+const ARM_R: f32 = 0.045;
+
+/// Half-width of the torso at height `y`, metres (`None` outside shoulder line..waist).
+fn torso_half_width(y: f32) -> Option<f32> {
+    if !(SHOULDER_Y..=WAIST_Y).contains(&y) {
+        return None;
+    }
+    let round_end = SHOULDER_Y + 0.06;
+    Some(if y < round_end {
+        // Rounded shoulders: from the neck base (0.13) out to the full width over 6 cm.
+        let u = (round_end - y) / 0.06;
+        0.13 + 0.07 * (1.0 - u * u).max(0.0).sqrt()
+    } else if y > 0.05 {
+        TORSO_HALF_W - 0.03 * (y - 0.05) / (WAIST_Y - 0.05)
+    } else {
+        TORSO_HALF_W
+    })
+}
+
+/// Breathing weight of the torso surface at (x, y): 1 at mid-chest, 0 at the torso's outline.
+fn breathing_weight(x: f32, y: f32, hw: f32) -> f32 {
+    let wx = (std::f32::consts::FRAC_PI_2 * (x / hw).clamp(-1.0, 1.0))
+        .cos()
+        .powi(2);
+    let (top, peak, bottom) = (SHOULDER_Y + 0.04, -0.02, WAIST_Y);
+    let wy = if y <= top || y >= bottom {
+        0.0
+    } else if y < peak {
+        (std::f32::consts::FRAC_PI_2 * (y - top) / (peak - top))
+            .sin()
+            .powi(2)
+    } else {
+        (std::f32::consts::FRAC_PI_2 * (y - peak) / (bottom - peak))
+            .cos()
+            .powi(2)
+    };
+    wx * wy
+}
+
+/// Depth behind the chest front (metres) and breathing weight of the nearest body surface at
+/// (x, y), or `None` where the ray misses the person.
+pub(crate) fn body_surface(x: f32, y: f32) -> Option<(f32, f32)> {
+    let mut best: Option<(f32, f32)> = None;
+    let mut take = |off: f32, w: f32| {
+        if best.map_or(true, |(b, _)| off < b) {
+            best = Some((off, w));
+        }
+    };
+    // Head: an ellipsoid, face 3 cm behind the chest front.
+    let (hx, hy) = (x / 0.085, (y + 0.46) / 0.115);
+    let r2 = hx * hx + hy * hy;
+    if r2 <= 1.0 {
+        take(0.03 + 0.09 * (1.0 - (1.0 - r2).sqrt()), 0.0);
+    }
+    // Neck.
+    if x.abs() <= 0.06 && (-0.36..=SHOULDER_Y + 0.02).contains(&y) {
+        take(0.06 + 0.04 * (x / 0.06).powi(2), 0.0);
+    }
+    // Torso: elliptical cross-section, nearest at the centre line and at mid-chest height.
+    if let Some(hw) = torso_half_width(y) {
+        if x.abs() <= hw {
+            let u = x / hw;
+            let off = TORSO_DEPTH * (1.0 - (1.0 - u * u).sqrt()) + 0.03 * (y / 0.3).powi(2);
+            take(off, breathing_weight(x, y, hw));
+        }
+    }
+    // Upper arms hanging at the sides.
+    let ax = (x.abs() - ARM_X) / ARM_R;
+    if ax.abs() <= 1.0 && (SHOULDER_Y + 0.03..=0.27).contains(&y) {
+        take(0.04 + ARM_R * (1.0 - (1.0 - ax * ax).sqrt()), 0.0);
+    }
+    best
+}
+
+impl StaticScene {
+    /// Render the layers for `layout` seen through `k`; hole positions are drawn from `seed`.
+    pub(crate) fn render(layout: &Layout, k: &Intrinsics, seed: u64) -> Self {
+        let (w, h) = (layout.width as usize, layout.height as usize);
+        let mut scene = Self {
+            body_mm: vec![0.0; w * h],
+            weight: vec![0.0; w * h],
+            background_mm: vec![0.0; w * h],
+            torso_box: torso_box(layout, k),
+        };
+        for v in 0..h {
+            let ry = (v as f32 - k.cy) / k.fy;
+            for u in 0..w {
+                let rx = (u as f32 - k.cx) / k.fx;
+                let i = v * w + u;
+                scene.background_mm[i] = 1000.0 * background_depth(layout, ry);
+                if let Some((z, wt)) = cast_body(layout, rx, ry) {
+                    scene.body_mm[i] = 1000.0 * z;
+                    scene.weight[i] = wt;
+                }
+            }
+        }
+        scene.add_stereo_shadow(layout, k);
+        scene.add_holes(w, h, seed);
+        scene
+    }
+
+    /// The left imager is the depth origin: background just left of the person is seen by one
+    /// imager only and has no depth, a band `fx * baseline * (1/z_near - 1/z_far)` pixels wide.
+    fn add_stereo_shadow(&mut self, layout: &Layout, k: &Intrinsics) {
+        let w = layout.width as usize;
+        for row in 0..layout.height as usize {
+            let base = row * w;
+            for x in 1..w {
+                let (near, far) = (self.body_mm[base + x], self.background_mm[base + x - 1]);
+                if near > 0.0 && self.body_mm[base + x - 1] == 0.0 {
+                    let px = k.fx * layout.baseline_m * 1000.0 * (1.0 / near - 1.0 / far);
+                    let band = px.round().max(0.0) as usize;
+                    for s in x.saturating_sub(band)..x {
+                        if self.body_mm[base + s] == 0.0 {
+                            self.body_mm[base + s] = INVALID;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A few holes on the body (dark fabric, hair) and ragged outline pixels.
+    fn add_holes(&mut self, w: usize, h: usize, seed: u64) {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x686f_6c65);
+        let body: Vec<usize> = (0..w * h).filter(|&i| self.body_mm[i] > 0.0).collect();
+        if body.is_empty() {
+            return;
+        }
+        for _ in 0..8 {
+            let c = body[rng.gen_range(0..body.len())];
+            let (cx, cy) = ((c % w) as i64, (c / w) as i64);
+            let r = rng.gen_range(2..7i64);
+            for y in (cy - r).max(0)..(cy + r + 1).min(h as i64) {
+                for x in (cx - r).max(0)..(cx + r + 1).min(w as i64) {
+                    let i = y as usize * w + x as usize;
+                    if (x - cx).pow(2) + (y - cy).pow(2) <= r * r && self.body_mm[i] > 0.0 {
+                        self.body_mm[i] = INVALID;
+                    }
+                }
+            }
+        }
+        // Ragged outline: half of the body pixels that touch background on the right lose depth.
+        for row in 0..h {
+            for x in 0..w.saturating_sub(1) {
+                let i = row * w + x;
+                if self.body_mm[i] > 0.0 && self.body_mm[i + 1] == 0.0 && rng.gen_bool(0.5) {
+                    self.body_mm[i] = INVALID;
+                }
+            }
+        }
+    }
+}
+
+/// Depth of the body along the ray (rx, ry), metres, refined for the surface's own depth, and
+/// its breathing weight; the lap (see [`cast_lap`]) hides what is behind it.
+fn cast_body(layout: &Layout, rx: f32, ry: f32) -> Option<(f32, f32)> {
+    let mut z = layout.subject_m;
+    let mut hit = None;
+    for _ in 0..3 {
+        match body_surface(rx * z, ry * z - layout.chest_below_axis_m) {
+            Some((off, wt)) => {
+                z = layout.subject_m + off;
+                hit = Some((z, wt));
+            }
+            None => break,
+        }
+    }
+    match (hit, cast_lap(layout, rx, ry)) {
+        (Some((zb, wt)), Some(zl)) => Some(if zl < zb { (zl, 0.0) } else { (zb, wt) }),
+        (None, Some(zl)) => Some((zl, 0.0)),
+        (h, None) => h,
+    }
+}
+
+/// The seated person's thighs: a horizontal band 0.36 m wide at hip height, from the hips (12 cm
+/// behind the chest front) to the knees (45 cm in front of it), seen from above at a grazing angle.
+fn cast_lap(layout: &Layout, rx: f32, ry: f32) -> Option<f32> {
+    const LAP_Y: f32 = 0.34;
+    if ry <= 0.0 {
+        return None;
+    }
+    let z = (LAP_Y + layout.chest_below_axis_m) / ry;
+    let in_depth = (layout.subject_m - 0.45..=layout.subject_m + 0.12).contains(&z);
+    (in_depth && (rx * z).abs() <= 0.18).then_some(z)
+}
+
+/// Wall at `background_m`, or the floor where the ray meets it first.
+fn background_depth(layout: &Layout, ry: f32) -> f32 {
+    if ry > 0.0 {
+        (layout.camera_height_m / ry).min(layout.background_m)
+    } else {
+        layout.background_m
+    }
+}
+
+/// The torso box (shoulder line to waist, ± full half-width) in pixels at the nominal position.
+fn torso_box(layout: &Layout, k: &Intrinsics) -> Roi {
+    let z = layout.subject_m;
+    let px = |x: f32| (k.cx + k.fx * x / z).clamp(0.0, layout.width as f32) as u32;
+    let py = |y: f32| {
+        (k.cy + k.fy * (y + layout.chest_below_axis_m) / z).clamp(0.0, layout.height as f32) as u32
+    };
+    Roi {
+        x0: px(-TORSO_HALF_W),
+        y0: py(SHOULDER_Y),
+        x1: px(TORSO_HALF_W),
+        y1: py(WAIST_Y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(d: f32) -> Layout {
+        Layout {
+            width: 848,
+            height: 480,
+            subject_m: d,
+            background_m: 3.0,
+            camera_height_m: 1.2,
+            chest_below_axis_m: 0.05,
+            baseline_m: 0.05,
+        }
+    }
+
+    #[test]
+    fn focal_length_gives_87_degree_fov() {
+        let k = Intrinsics::d435_like(848, 480);
+        let half = (0.5 * 848.0 / k.fx).atan().to_degrees();
+        assert!(
+            (half - 43.5).abs() < 1e-3 && (k.fx - 446.8).abs() < 0.5,
+            "fx {}",
+            k.fx
+        );
+    }
+
+    #[test]
+    fn chest_is_nearest_and_moves_most_at_mid_chest() {
+        let (off, w) = body_surface(0.0, -0.02).unwrap_or((1.0, 0.0));
+        assert!(
+            off.abs() < 1e-3 && (w - 1.0).abs() < 1e-3,
+            "off {off} w {w}"
+        );
+        let (off_side, w_side) = body_surface(0.19, -0.02).unwrap_or((0.0, 1.0));
+        assert!(
+            off_side > 0.05 && w_side < 0.02,
+            "side off {off_side} w {w_side}"
+        );
+        assert!(body_surface(0.5, 0.0).is_none());
+    }
+
+    #[test]
+    fn centre_pixel_hits_chest_at_subject_distance() {
+        let l = layout(1.1);
+        let k = Intrinsics::d435_like(848, 480);
+        let s = StaticScene::render(&l, &k, 1);
+        let b = s.torso_box;
+        let (cx, cy) = ((b.x0 + b.x1) / 2, b.y0 + b.height() * 2 / 5);
+        let z = s.body_mm[(cy * 848 + cx) as usize];
+        assert!(
+            (z - 1100.0).abs() < 15.0 || z == INVALID,
+            "centre depth {z}"
+        );
+        // Torso of 0.4 m at 1.1 m spans about 0.4 * 446.8 / 1.1 = 162 px.
+        assert!(
+            (b.width() as i32 - 162).abs() <= 2,
+            "torso width {}",
+            b.width()
+        );
+        // A shadow band exists left of the person.
+        assert!(s.body_mm.iter().filter(|&&v| v == INVALID).count() > 1000);
+    }
+}
