@@ -33,11 +33,13 @@ pub fn find_pauses(
     let close = |a: usize, b: usize, out: &mut Vec<Pause>| {
         let s = (t0_s + a as f64 / hz - STILL_WINDOW_S / 2.0).max(t0_s);
         let e = (t0_s + b as f64 / hz + STILL_WINDOW_S / 2.0).min(t_end);
-        if e - s >= min_len_s {
-            out.push(Pause {
+        // Widening can make neighbouring runs overlap: merge them.
+        match out.last_mut() {
+            Some(last) if s <= last.end_s => last.end_s = last.end_s.max(e),
+            _ => out.push(Pause {
                 start_s: s,
                 end_s: e,
-            });
+            }),
         }
     };
     let n = x.len();
@@ -59,6 +61,7 @@ pub fn find_pauses(
     if let Some(a) = run {
         close(a, n - half - 1, out);
     }
+    out.retain(|p| p.duration_s() >= min_len_s);
 }
 
 /// What the streaming tracker reports for one sample.

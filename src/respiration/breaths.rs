@@ -1,5 +1,6 @@
 //! Breath detection on a band-passed window: peaks and troughs found with hysteresis relative to the
-//! recent amplitude, giving breath times and depths, and a rate from counted breaths.
+//! recent breath amplitude, giving breath times and depths, and a rate
+//! from counted breaths.
 
 /// One detected breath (trough → peak is the inspiration).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -14,47 +15,18 @@ pub struct DetectedBreath {
 
 /// Length of the blocks over which the local amplitude is measured, s.
 const BLOCK_S: f64 = 5.0;
-/// Hysteresis as a fraction of the local peak-to-trough amplitude.
-const LOCAL_FRACTION: f32 = 0.3;
+/// Hysteresis as a fraction of the local peak-to-trough range (blocks within ±1 of the sample's).
+const LOCAL_FRACTION: f32 = 0.2;
 /// Hysteresis never below this fraction of the window's robust amplitude.
-const GLOBAL_FRACTION: f32 = 0.08;
+const GLOBAL_FRACTION: f32 = 0.05;
 
-/// Detect breaths in `x` (band-passed, oldest first, `hz`, first sample at `t0_s`).
-/// A turn counts once the signal has moved back by the hysteresis
-/// `max(0.3 × local range (±2 blocks of 5 s), 0.08 × global_amp, floor)`.
-/// `blocks` is scratch (reused, no allocation after warm-up); results are appended to `out`.
-pub fn detect_breaths(
-    x: &[f32],
-    hz: f64,
-    t0_s: f64,
-    global_amp: f32,
-    floor: f32,
-    blocks: &mut Vec<f32>,
-    out: &mut Vec<DetectedBreath>,
-) {
+/// Append the alternating local extrema of `x` (index, value, is_peak): a turn counts once the
+/// signal has moved back by `h(i)`.
+fn extrema(x: &[f32], h: impl Fn(usize) -> f32, out: &mut Vec<(usize, f32, bool)>) {
     out.clear();
-    let blk = ((BLOCK_S * hz) as usize).max(1);
-    blocks.clear();
-    for c in x.chunks(blk) {
-        let (lo, hi) = c
-            .iter()
-            .fold((f32::MAX, f32::MIN), |a, &v| (a.0.min(v), a.1.max(v)));
-        blocks.push(hi - lo);
-    }
-    let hyst = |i: usize| -> f32 {
-        let b = i / blk;
-        let local = blocks[b.saturating_sub(2)..(b + 3).min(blocks.len())]
-            .iter()
-            .fold(0.0f32, |a, &v| a.max(v));
-        (LOCAL_FRACTION * local)
-            .max(GLOBAL_FRACTION * global_amp)
-            .max(floor)
-    };
-    let t = |i: usize| t0_s + i as f64 / hz;
     // state: 0 = undecided, 1 = seeking a peak, 2 = seeking a trough
     let mut state = 0u8;
     let (mut lo, mut lo_i, mut hi, mut hi_i) = (f32::MAX, 0usize, f32::MIN, 0usize);
-    let mut trough: Option<(usize, f32)> = None;
     for (i, &v) in x.iter().enumerate() {
         if v < lo {
             (lo, lo_i) = (v, i);
@@ -62,34 +34,70 @@ pub fn detect_breaths(
         if v > hi {
             (hi, hi_i) = (v, i);
         }
-        let h = hyst(i);
-        match state {
-            1 if v < hi - h => {
-                if let Some((ti, tv)) = trough {
-                    out.push(DetectedBreath {
-                        peak_s: t(hi_i),
-                        trough_s: t(ti),
-                        depth: hi - tv,
-                    });
-                }
-                state = 2;
-                (lo, lo_i) = (v, i);
+        let h = h(i);
+        if state != 2 && v < hi - h {
+            if state == 1 {
+                out.push((hi_i, hi, true));
             }
-            2 if v > lo + h => {
-                trough = Some((lo_i, lo));
-                state = 1;
-                (hi, hi_i) = (v, i);
+            state = 2;
+            (lo, lo_i) = (v, i);
+        } else if state != 1 && v > lo + h {
+            if state == 2 {
+                out.push((lo_i, lo, false));
             }
-            0 if v > lo + h => {
-                trough = Some((lo_i, lo));
-                state = 1;
-                (hi, hi_i) = (v, i);
-            }
-            0 if v < hi - h => {
-                state = 2;
-                (lo, lo_i) = (v, i);
-            }
-            _ => {}
+            state = 1;
+            (hi, hi_i) = (v, i);
+        }
+    }
+}
+
+/// Scratch buffers of [`detect_breaths`] (reused, no allocation after warm-up).
+#[derive(Debug, Clone, Default)]
+pub struct BreathScratch {
+    extrema: Vec<(usize, f32, bool)>,
+    blocks: Vec<f32>,
+}
+
+/// Detect breaths in `x` (band-passed, oldest first, `hz`, first sample at `t0_s`).
+///
+/// Peaks and troughs are turns of the signal by at least the hysteresis
+/// `max(0.2 × local range, 0.05 × global_amp, floor)`, where the local range is the largest
+/// peak-to-trough range of the 5 s blocks within ±1 block (so the threshold follows the recent breath
+/// amplitude, and waning breaths are still seen) and `floor` keeps noise out. A breath is a trough
+/// followed by a peak. Results replace the contents of `out`.
+pub fn detect_breaths(
+    x: &[f32],
+    hz: f64,
+    t0_s: f64,
+    global_amp: f32,
+    floor: f32,
+    scratch: &mut BreathScratch,
+    out: &mut Vec<DetectedBreath>,
+) {
+    out.clear();
+    let blk = ((BLOCK_S * hz) as usize).max(1);
+    let blocks = &mut scratch.blocks;
+    blocks.clear();
+    for c in x.chunks(blk) {
+        let (lo, hi) = c.iter().fold((f32::MAX, f32::MIN), |a, &v| (a.0.min(v), a.1.max(v)));
+        blocks.push(hi - lo);
+    }
+    let blocks = &scratch.blocks;
+    let h = |i: usize| -> f32 {
+        let b = i / blk;
+        let local = blocks
+            .get(b.saturating_sub(1)..(b + 2).min(blocks.len()))
+            .map_or(0.0, |s| s.iter().fold(0.0f32, |a, &v| a.max(v)));
+        (LOCAL_FRACTION * local)
+            .max(GLOBAL_FRACTION * global_amp)
+            .max(floor)
+            .max(f32::MIN_POSITIVE)
+    };
+    extrema(x, h, &mut scratch.extrema);
+    let t = |i: usize| t0_s + i as f64 / hz;
+    for w in scratch.extrema.windows(2) {
+        if let [(ti, tv, false), (pi, pv, true)] = *w {
+            out.push(DetectedBreath { peak_s: t(pi), trough_s: t(ti), depth: pv - tv });
         }
     }
 }
@@ -124,7 +132,7 @@ mod tests {
                 (0.5 * depth * (2.0 * PI * 0.25 * t).sin()) as f32 + rng.gen_range(-0.05..0.05)
             })
             .collect();
-        let (mut blocks, mut out) = (Vec::new(), Vec::new());
+        let (mut blocks, mut out) = (BreathScratch::default(), Vec::new());
         detect_breaths(&x, hz, 100.0, 5.0, 0.2, &mut blocks, &mut out);
         assert!((29..=30).contains(&out.len()), "{}", out.len());
         for b in &out {
@@ -141,7 +149,7 @@ mod tests {
     fn noise_alone_gives_no_breaths() {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let x: Vec<f32> = (0..600).map(|_| rng.gen_range(-0.1..0.1)).collect();
-        let (mut blocks, mut out) = (Vec::new(), Vec::new());
+        let (mut blocks, mut out) = (BreathScratch::default(), Vec::new());
         detect_breaths(&x, 10.0, 0.0, 0.2, 0.5, &mut blocks, &mut out);
         assert!(out.is_empty(), "{}", out.len());
         assert_eq!(count_rate_bpm(&out, 10.0), None);

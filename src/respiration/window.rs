@@ -4,10 +4,10 @@
 //! Rate rule: no rate (`None`) when the quality is below [`MIN_RATE_QUALITY`] or fewer than
 //! [`MIN_BREATHS`] breaths were detected. Otherwise the counted rate when the spectral and counted
 //! rates agree (within 1.5 breaths/min or 10 %), else the spectral rate when its peak is prominent
-//! (≥ 0.4 of the band power), else the counted rate.
+//! (≥ [`MIN_PROMINENCE`] of the band power), else none (irregular breathing has no single rate).
 
 use super::apnea::{find_pauses, Pause};
-use super::breaths::{count_rate_bpm, detect_breaths, DetectedBreath};
+use super::breaths::{count_rate_bpm, detect_breaths, BreathScratch, DetectedBreath};
 use super::quality::{assess, Quality};
 use super::spectrum::SpectralRate;
 use crate::breathing::{WindowAnalysis, PAUSE_MIN_S};
@@ -16,6 +16,8 @@ use crate::breathing::{WindowAnalysis, PAUSE_MIN_S};
 pub const MIN_RATE_QUALITY: f32 = 0.3;
 /// Fewest detected breaths for a rate.
 pub const MIN_BREATHS: usize = 4;
+/// Smallest spectral prominence for a spectral rate when the counted rate disagrees.
+pub const MIN_PROMINENCE: f32 = 0.25;
 
 /// The signals of one window, all the same length, oldest first.
 #[derive(Debug, Clone, Copy)]
@@ -40,7 +42,7 @@ pub struct WindowProcessor {
     spectral: SpectralRate,
     breaths: Vec<DetectedBreath>,
     pauses: Vec<Pause>,
-    blocks: Vec<f32>,
+    blocks: BreathScratch,
     scratch: Vec<f32>,
     /// Stillness threshold of the latest window (signal units).
     pub theta: Option<f32>,
@@ -57,7 +59,7 @@ impl WindowProcessor {
             spectral: SpectralRate::new(max_len, hz),
             breaths: Vec::with_capacity(max_len / 10 + 8),
             pauses: Vec::with_capacity(max_len / 20 + 8),
-            blocks: Vec::with_capacity(max_len / 10 + 8),
+            blocks: BreathScratch::default(),
             scratch: Vec::with_capacity(max_len),
             theta: None,
             quality: Quality::default(),
@@ -124,8 +126,8 @@ impl WindowProcessor {
                 (Some(p), Some(c)) if (p.rate_bpm - c).abs() <= (0.1 * p.rate_bpm).max(1.5) => {
                     Some(c)
                 }
-                (Some(p), _) if p.prominence >= 0.4 => Some(p.rate_bpm),
-                (_, c) => c,
+                (Some(p), _) if p.prominence >= MIN_PROMINENCE => Some(p.rate_bpm),
+                _ => None,
             }
         };
         WindowAnalysis {
