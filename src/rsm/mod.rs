@@ -1,39 +1,71 @@
-//! Respiratory Simulation Model (RSM): seeded, parameterised chest movement for the six patterns.
+//! Respiratory Simulation Model (RSM): seeded, parameterised chest movement for the six patterns,
+//! with ground truth. Everything is a function of (params, seed, t): the breath schedule is generated
+//! lazily from its own ChaCha8 stream, drift, sway, artefacts, heartbeat and noise are random-access
+//! functions of time, so any sample rate and any query pattern see the same signal.
 //!
-//! PLACEHOLDER INTERFACE: the public API below is fixed (other modules use it); the internals are
-//! being written by the RSM work. Everything here is deterministic for a given (params, seed).
+//! Files: [`params`] (knobs and clinical ranges), `schedule` (breath timing per pattern), [`shape`]
+//! (breath waveform), `motion` (drift, sway, artefacts, cardiac ripple, noise), [`truth`] (labels),
+//! [`io`] (CSV + truth JSON), [`dataset`] (bulk training set). Measurements of real recordings that
+//! the model follows are in `src/rsm/README.md`.
 
-use crate::types::{ApneaInterval, Pattern};
-use serde::{Deserialize, Serialize};
+pub mod dataset;
+pub mod io;
+mod motion;
+pub mod params;
+mod schedule;
+pub mod shape;
+pub mod truth;
 
-/// Parameters of one simulated subject and pattern.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RsmParams {
-    /// Breathing pattern to simulate.
-    pub pattern: Pattern,
-    /// Mean breathing rate while breathing, breaths/min.
-    pub rate_bpm: f32,
-    /// Mean peak-to-trough chest displacement of one breath, mm.
-    pub depth_mm: f32,
-    /// Sensor noise added by [`Rsm::sample`] (not by the camera path), mm RMS.
-    pub noise_mm: f32,
-}
+pub use dataset::{write_dataset, DatasetSpec};
+pub use io::{simulate, simulate_to_file, write_recording};
+pub use params::{rate_range, RsmParams};
+pub use truth::{ArtefactKind, Breath, GroundTruth, MotionArtefact, APNEA_MIN_S};
 
-impl RsmParams {
-    /// Typical parameters for `pattern` (used when nothing else is given).
-    pub fn typical(pattern: Pattern) -> Self {
-        let rate_bpm = match pattern {
-            Pattern::Tachypnea => 28.0,
-            Pattern::Bradypnea => 8.0,
-            _ => 15.0,
-        };
-        Self {
-            pattern,
-            rate_bpm,
-            depth_mm: 6.0,
-            noise_mm: 0.1,
-        }
-    }
+use crate::types::ApneaInterval;
+use schedule::{Schedule, Step};
+use std::collections::VecDeque;
+
+/// Errors of the RSM's validation and file output.
+#[derive(Debug, thiserror::Error)]
+pub enum RsmError {
+    /// An argument or parameter is outside its allowed range.
+    #[error("{name} = {value} is out of range (allowed {lo} to {hi})")]
+    OutOfRange {
+        /// Argument or field name.
+        name: &'static str,
+        /// The rejected value.
+        value: f64,
+        /// Smallest allowed value.
+        lo: f64,
+        /// Largest allowed value.
+        hi: f64,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// What failed.
+        source: std::io::Error,
+    },
+    /// A truth or spec file could not be encoded or decoded.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: String,
+        /// What failed.
+        source: serde_json::Error,
+    },
+    /// A data set file does not have the documented format.
+    #[error("{path} line {line}: {msg}")]
+    Format {
+        /// The file.
+        path: String,
+        /// Line number, from 1.
+        line: usize,
+        /// What is wrong.
+        msg: String,
+    },
 }
 
 /// Whole-body movement that is not breathing: posture sway, drift and motion artefacts.
@@ -47,77 +79,46 @@ pub struct BodyMotion {
     pub vertical_mm: f32,
 }
 
-/// One simulated breath.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Breath {
-    /// Start of inspiration, s.
-    pub onset_s: f64,
-    /// Inspiration + expiration time, s (excluding any pause after it).
-    pub duration_s: f64,
-    /// Peak chest displacement of this breath, mm.
-    pub depth_mm: f32,
-}
+/// Breaths kept behind the latest query, s (older ones are dropped from the working set).
+const KEEP_S: f64 = 30.0;
 
-/// What was simulated: the labels every evaluation compares against.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct GroundTruth {
-    /// Breaths generated so far, in time order.
-    pub breaths: Vec<Breath>,
-    /// Pauses of 10 s or more with no chest movement, in time order.
-    pub apneas: Vec<ApneaInterval>,
-}
-
-impl GroundTruth {
-    /// Instantaneous rate at `t_s` (60 / period of the breath cycle containing it), or `None`
-    /// during a pause of 10 s or more or before the first breath.
-    pub fn rate_at(&self, t_s: f64) -> Option<f32> {
-        if self
-            .apneas
-            .iter()
-            .any(|a| a.start_s <= t_s && t_s < a.end_s)
-        {
-            return None;
-        }
-        let i = self.breaths.partition_point(|b| b.onset_s <= t_s);
-        if i == 0 || i >= self.breaths.len() {
-            return None;
-        }
-        let period = self.breaths[i].onset_s - self.breaths[i - 1].onset_s;
-        (period > 0.0).then(|| (60.0 / period) as f32)
-    }
-
-    /// Mean rate over `[t0, t1)` from breath onsets, ignoring pauses of 10 s or more.
-    pub fn mean_rate_bpm(&self, t0: f64, t1: f64) -> Option<f32> {
-        let periods: Vec<f64> = self
-            .breaths
-            .windows(2)
-            .filter(|w| w[0].onset_s >= t0 && w[1].onset_s < t1)
-            .map(|w| w[1].onset_s - w[0].onset_s)
-            .filter(|p| *p < 10.0)
-            .collect();
-        if periods.is_empty() {
-            return None;
-        }
-        let mean = periods.iter().sum::<f64>() / periods.len() as f64;
-        Some((60.0 / mean) as f32)
-    }
-}
-
-/// A streaming simulator: query it at non-decreasing times.
+/// A streaming simulator. Queries are cheapest at non-decreasing times (amortised O(1)); an
+/// earlier time than the working set holds is still answered exactly, by replaying the schedule.
 #[derive(Debug, Clone)]
 pub struct Rsm {
     params: RsmParams,
-    truth: GroundTruth,
     seed: u64,
+    truth: GroundTruth,
+    schedule: Schedule,
+    /// Working set: generated breaths from about `KEEP_S` before the latest query onwards.
+    window: VecDeque<Step>,
+    /// Steps generated by the current `schedule` (restarts at 0 on a replay).
+    emitted: usize,
+    motion: motion::Motion,
+    /// Highest artefact slot already recorded in the truth.
+    artefact_slot: i64,
 }
 
 impl Rsm {
-    /// A simulator for `params`, fully determined by `seed`.
+    /// A simulator for `params`, fully determined by `seed`. `params` should pass
+    /// [`RsmParams::validate`]; out-of-range values are not rejected here but give unrealistic output.
     pub fn new(params: RsmParams, seed: u64) -> Self {
+        if let Err(e) = params.validate() {
+            log::warn!("rsm: unvalidated parameters: {e}");
+        }
+        let truth = GroundTruth {
+            pattern: Some(params.pattern),
+            ..Default::default()
+        };
         Self {
+            schedule: Schedule::new(&params, seed),
+            motion: motion::Motion::new(&params, seed),
             params,
-            truth: GroundTruth::default(),
             seed,
+            truth,
+            window: VecDeque::new(),
+            emitted: 0,
+            artefact_slot: -1,
         }
     }
 
@@ -126,42 +127,135 @@ impl Rsm {
         &self.params
     }
 
-    /// Chest-wall displacement from breathing (and cardiac ripple) at `t_s`, mm, positive on
-    /// inspiration (chest toward the camera). `t_s` must not decrease between calls.
+    /// The seed in use.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Chest-wall displacement from breathing plus cardiac ripple at `t_s`, mm above the
+    /// end-expiratory resting level, positive on inspiration (chest toward the camera).
+    /// Non-finite `t_s` gives 0.
     pub fn chest_mm(&mut self, t_s: f64) -> f32 {
-        let _ = self.seed;
-        let f = self.params.rate_bpm as f64 / 60.0;
-        (0.5 * self.params.depth_mm as f64 * (1.0 - (2.0 * std::f64::consts::PI * f * t_s).cos()))
-            as f32
+        if !t_s.is_finite() {
+            return 0.0;
+        }
+        (self.breathing_mm(t_s) + self.motion.cardiac_mm(t_s)) as f32
     }
 
-    /// Whole-body movement at `t_s` (sway, drift, motion artefacts). `t_s` must not decrease.
-    pub fn body_motion(&mut self, _t_s: f64) -> BodyMotion {
-        BodyMotion::default()
+    /// Breathing displacement alone at `t_s`, mm (0 during pauses).
+    fn breathing_mm(&mut self, t_s: f64) -> f64 {
+        self.prepare(t_s);
+        let i = self.window.partition_point(|s| s.breath.onset_s <= t_s);
+        let Some(s) = i.checked_sub(1).and_then(|i| self.window.get(i)) else {
+            return 0.0;
+        };
+        let b = &s.breath;
+        let k = self.params.expiration_k as f64;
+        b.depth_mm as f64 * shape::breath_shape(t_s - b.onset_s, b.inspiration_s, s.te_s, k)
     }
 
-    /// Ground truth generated up to the latest queried time.
+    /// Makes the working set cover `t_s`: replays if `t_s` is before it, generates ahead, trims.
+    fn prepare(&mut self, t_s: f64) {
+        let first_kept = self.emitted - self.window.len();
+        if first_kept > 0 && self.window.front().is_some_and(|s| t_s < s.breath.onset_s) {
+            log::trace!("rsm: query at {t_s} s before the working set, replaying");
+            self.schedule = Schedule::new(&self.params, self.seed);
+            self.window.clear();
+            self.emitted = 0;
+        }
+        while self.window.back().map_or(true, |s| s.end_s() <= t_s) {
+            let step = self.schedule.next_step();
+            if self.emitted == self.truth.breaths.len() {
+                self.record(&step);
+            }
+            self.emitted += 1;
+            self.window.push_back(step);
+        }
+        while self.window.len() > 1
+            && self
+                .window
+                .front()
+                .is_some_and(|s| s.end_s() < t_s - KEEP_S)
+        {
+            self.window.pop_front();
+        }
+    }
+
+    /// Appends a newly generated breath (and its pause) to the truth.
+    fn record(&mut self, s: &Step) {
+        self.truth.breaths.push(s.breath);
+        if s.cycle_start {
+            self.truth.cycle_starts_s.push(s.breath.onset_s);
+        }
+        if s.pause_after_s > 0.0 {
+            let start_s = s.breath.onset_s + s.breath.duration_s;
+            let pause = ApneaInterval {
+                start_s,
+                end_s: start_s + s.pause_after_s,
+            };
+            self.truth.pauses.push(pause);
+            if pause.duration_s() >= APNEA_MIN_S {
+                self.truth.apneas.push(pause);
+            }
+        }
+    }
+
+    /// Whole-body movement at `t_s` (drift, sway, motion artefacts), mm.
+    /// Non-finite `t_s` gives no movement.
+    pub fn body_motion(&mut self, t_s: f64) -> BodyMotion {
+        if !t_s.is_finite() {
+            return BodyMotion::default();
+        }
+        let slot = (t_s / motion::SLOT_S).floor() as i64;
+        // A jump far ahead records only the artefacts of the last day of slots.
+        self.artefact_slot = self.artefact_slot.max(slot - 1440);
+        while self.artefact_slot < slot {
+            self.artefact_slot += 1;
+            if let Some(a) = self.motion.artefact_in_slot(self.artefact_slot) {
+                self.truth.motion_artefacts.push(a);
+            }
+        }
+        self.motion.body(t_s)
+    }
+
+    /// Ground truth generated so far (breaths are generated slightly ahead of the latest query).
     pub fn truth(&self) -> &GroundTruth {
         &self.truth
     }
 
     /// A 1-D recording as a contact sensor or a depth camera's ROI would give it:
-    /// `chest + forward body motion + sensor noise`, mm, sampled at `hz` for `seconds`.
+    /// `chest + forward body motion + sensor noise`, mm, sampled at `hz` from t = 0 for `seconds`.
     pub fn sample(&mut self, hz: f64, seconds: f64) -> Recording {
-        let n = (seconds * hz).round() as usize;
-        let mut t = Vec::with_capacity(n);
-        let mut resp = Vec::with_capacity(n);
+        self.sample_from(hz, 0.0, seconds)
+    }
+
+    /// Like [`Rsm::sample`] but starting at `t0_s`: samples at `t0_s + i / hz`. The truth is
+    /// clipped to the recorded range (see [`GroundTruth::clipped`]).
+    pub fn sample_from(&mut self, hz: f64, t0_s: f64, seconds: f64) -> Recording {
+        let n = if hz > 0.0 && seconds > 0.0 {
+            (seconds * hz).round() as usize
+        } else {
+            0
+        };
+        let mut t_s = Vec::with_capacity(n);
+        let mut resp_mm = Vec::with_capacity(n);
         for i in 0..n {
-            let ts = i as f64 / hz;
-            let v = self.chest_mm(ts) + self.body_motion(ts).forward_mm;
-            t.push(ts);
-            resp.push(v);
+            let t = t0_s + i as f64 / hz;
+            let v = self.chest_mm(t) as f64
+                + self.body_motion(t).forward_mm as f64
+                + self.motion.noise_mm(t);
+            t_s.push(t);
+            resp_mm.push(v as f32);
         }
         Recording {
             hz,
-            t_s: t,
-            resp_mm: resp,
-            truth: self.truth.clone(),
+            t_s,
+            resp_mm,
+            truth: self
+                .truth
+                .clipped(t0_s, t0_s + n as f64 / hz.max(f64::MIN_POSITIVE)),
+            params: self.params.clone(),
+            seed: self.seed,
         }
     }
 }
@@ -175,6 +269,13 @@ pub struct Recording {
     pub t_s: Vec<f64>,
     /// Displacement, mm, positive on inspiration.
     pub resp_mm: Vec<f32>,
-    /// Labels.
+    /// Labels, clipped to the recorded time range.
     pub truth: GroundTruth,
+    /// Parameters of the simulated subject.
+    pub params: RsmParams,
+    /// Seed of the simulation.
+    pub seed: u64,
 }
+
+#[cfg(test)]
+mod tests;
