@@ -30,13 +30,19 @@ struct Tally {
 }
 
 fn score_apneas(t: &mut Tally, truth: &[ApneaInterval], detected: &[ApneaInterval], from_s: f64) {
-    for a in truth.iter().filter(|a| a.duration_s() >= 10.0 && a.start_s >= from_s) {
+    for a in truth
+        .iter()
+        .filter(|a| a.duration_s() >= 10.0 && a.start_s >= from_s)
+    {
         t.apneas_truth += 1;
         if detected.iter().any(|d| d.overlaps(a)) {
             t.apneas_hit += 1;
         }
     }
-    t.false_alarms += detected.iter().filter(|d| !truth.iter().any(|a| a.overlaps(d))).count();
+    t.false_alarms += detected
+        .iter()
+        .filter(|d| !truth.iter().any(|a| a.overlaps(d)))
+        .count();
 }
 
 fn run(pattern: Pattern, seed: u64, tally: &mut Tally) {
@@ -77,14 +83,22 @@ fn run(pattern: Pattern, seed: u64, tally: &mut Tally) {
         }
     }
     if let Some(start_s) = an.ongoing_apnea() {
-        detected.push(ApneaInterval { start_s, end_s: SECONDS });
+        detected.push(ApneaInterval {
+            start_s,
+            end_s: SECONDS,
+        });
     }
     // The live detector needs one analysis (30 s) for its threshold.
     score_apneas(tally, &truth.apneas, &detected, 30.0);
     tally.minutes += (SECONDS - 30.0) / 60.0;
     let rec10 = Rsm::new(params, seed).sample(settings.resample_hz, SECONDS);
-    let r = analyze_series(&rec10.resp_mm, settings.resample_hz, &settings, &mut RuleBaseline)
-        .expect("RSM recording is analysable");
+    let r = analyze_series(
+        &rec10.resp_mm,
+        settings.resample_hz,
+        &settings,
+        &mut RuleBaseline,
+    )
+    .expect("RSM recording is analysable");
     tally.sessions[pattern.index()][r.pattern.index()] += 1;
 }
 
@@ -93,7 +107,12 @@ fn print_matrix(name: &str, m: &[[usize; 6]; 6]) {
     for p in Pattern::ALL {
         let row = m[p.index()];
         let n: usize = row.iter().sum();
-        println!("  {:<14} {:?}  acc {:.2}", p.name(), row, row[p.index()] as f32 / n.max(1) as f32);
+        println!(
+            "  {:<14} {:?}  acc {:.2}",
+            p.name(),
+            row,
+            row[p.index()] as f32 / n.max(1) as f32
+        );
     }
 }
 
@@ -137,7 +156,10 @@ fn rsm_rate_apnea_and_pattern_accuracy() {
             a.false_alarms as f64 / a.minutes * 10.0
         );
     }
-    print_matrix("window confusion (live readings with a full window)", &t.windows);
+    print_matrix(
+        "window confusion (live readings with a full window)",
+        &t.windows,
+    );
     print_matrix("session confusion (analyze_series)", &t.sessions);
     assert!(within >= 0.95, "rate within 1/min in {within}");
     for a in [&t, &offline_apnea] {

@@ -3,8 +3,9 @@
 //!
 //! Features of a window ([`Features::of`]):
 //! * `rate`: the reading's rate (else counted, else spectral), breaths/min;
-//! * significant pauses: motionless pauses of at least `max(3 s, 0.6 × median breath interval)`
-//!   (so the natural end-expiratory rest of slow breathing is not one); `pause_frac` is their share
+//! * significant pauses: motionless pauses of at least `max(3 s, 0.8 × breath period)` (period =
+//!   60 / rate, else the median breath interval), so the natural end-expiratory rest of slow
+//!   breathing is not one; `pause_frac` is their share
 //!   of the window and `longest` the longest one; apneas are those of `apnea_min_s` or more;
 //! * clusters: runs of breaths between significant pauses; `cluster_size` is the mean number of
 //!   breaths of the clusters bounded by pauses on both sides (all clusters if none is);
@@ -96,8 +97,15 @@ impl Features {
     pub fn of(w: &WindowAnalysis<'_>) -> Self {
         let br = w.breaths;
         let mut intervals: Vec<f64> = br.windows(2).map(|p| p[1].peak_s - p[0].peak_s).collect();
-        let med_int = median(&mut intervals).unwrap_or(4.0);
-        let min_pause = PAUSE_MIN_S.max(0.6 * med_int);
+        let rate = w.rate_bpm.or(w.count_rate_bpm).or(w.spectral_rate_bpm);
+        // The typical breath period: from the rate when there is one (robust to spurious extra
+        // breaths), else from the median interval between breaths.
+        let period = rate
+            .filter(|r| *r > 0.0)
+            .map(|r| 60.0 / r as f64)
+            .or_else(|| median(&mut intervals))
+            .unwrap_or(4.0);
+        let min_pause = PAUSE_MIN_S.max(0.8 * period);
         let sig: Vec<_> = w
             .pauses
             .iter()
@@ -139,7 +147,7 @@ impl Features {
         };
         let ramp = ((cv - 0.2) / 0.25).clamp(0.0, 1.0);
         Features {
-            rate: w.rate_bpm.or(w.count_rate_bpm).or(w.spectral_rate_bpm),
+            rate,
             pause_frac: (total / w.duration_s().max(1.0)) as f32,
             longest_pause_s: longest as f32,
             pauses: sig.len(),
@@ -248,7 +256,7 @@ mod tests {
         let t: Vec<f64> = (0..30).map(|i| i as f64 * 4.0).collect();
         let d: Vec<f64> = t
             .iter()
-            .map(|t| 3.0 + 2.0 * (t / 60.0 * 6.283 + 1.0).sin())
+            .map(|t| 3.0 + 2.0 * (t / 60.0 * std::f64::consts::TAU + 1.0).sin())
             .collect();
         assert!(sinusoid_r2(&t, &d) > 0.97);
         let flat: Vec<f64> = t.iter().map(|t| 3.0 + 0.1 * ((t * 7.3).sin())).collect();

@@ -149,3 +149,110 @@ impl BreathAnalyzer {
         self.last_input_s = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breathing::baseline::RuleBaseline;
+    use crate::types::Pattern;
+    use std::f64::consts::PI;
+
+    /// 15 breaths/min, 6 mm, with a motionless pause from 60 to 75 s, at 30 fps with every 10th
+    /// frame invalid.
+    fn feed(an: &mut BreathAnalyzer, from_s: f64, to_s: f64, out: &mut Vec<RespEvent>) {
+        let mut i = (from_s * 30.0) as u64;
+        while (i as f64) / 30.0 < to_s {
+            let t = i as f64 / 30.0;
+            let v = if (60.0..75.0).contains(&t) {
+                0.0
+            } else {
+                3.0 * (1.0 - (2.0 * PI * 0.25 * t).cos())
+            };
+            an.push(t, (i % 10 != 0).then_some(v as f32), out);
+            i += 1;
+        }
+    }
+
+    #[test]
+    fn readings_start_at_30_s_every_2_s_and_apnea_events_bracket_the_pause() {
+        let s = RespirationSettings::default();
+        let mut an = BreathAnalyzer::new(&s, Box::new(RuleBaseline));
+        let mut out = Vec::new();
+        feed(&mut an, 0.0, 120.0, &mut out);
+        let times: Vec<f64> = out
+            .iter()
+            .filter_map(|e| match e {
+                RespEvent::Reading(r) => Some(r.t_s),
+                _ => None,
+            })
+            .collect();
+        assert!((times[0] - 30.0).abs() < 0.15, "{}", times[0]);
+        assert!(times.windows(2).all(|w| (w[1] - w[0] - 2.0).abs() < 1e-6));
+        assert_eq!(times.len(), 46, "29.9 s to 119.9 s");
+        let first = out.iter().find_map(|e| match e {
+            RespEvent::Reading(r) => Some(r.clone()),
+            _ => None,
+        });
+        let first = first.expect("a reading");
+        assert!(
+            (first.rate_bpm.unwrap_or(0.0) - 15.0).abs() < 0.3,
+            "{first:?}"
+        );
+        assert_eq!(first.pattern, Pattern::Eupnea);
+        assert_eq!(first.classifier, "rule_baseline");
+        let starts: Vec<f64> = out
+            .iter()
+            .filter_map(|e| match e {
+                RespEvent::ApneaStarted { start_s } => Some(*start_s),
+                _ => None,
+            })
+            .collect();
+        let ends: Vec<ApneaInterval> = out
+            .iter()
+            .filter_map(|e| match e {
+                RespEvent::ApneaEnded(a) => Some(*a),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(starts.len(), 1, "{starts:?}");
+        assert_eq!(ends.len(), 1, "{ends:?}");
+        assert!(
+            (starts[0] - 60.0).abs() < 1.0 && (ends[0].end_s - 75.0).abs() < 1.0,
+            "{ends:?}"
+        );
+        assert_eq!(an.ongoing_apnea(), None);
+    }
+
+    #[test]
+    fn reset_and_noise_give_no_confident_reading() {
+        let s = RespirationSettings::default();
+        let mut an = BreathAnalyzer::new(&s, Box::new(RuleBaseline));
+        let mut out = Vec::new();
+        feed(&mut an, 0.0, 40.0, &mut out);
+        an.reset();
+        out.clear();
+        // Only sensor-like noise after the person left and someone static sat down.
+        for i in 0..(40 * 30) {
+            let t = 100.0 + i as f64 / 30.0;
+            let v = (((i as u32).wrapping_mul(2654435761) >> 8) % 1000) as f32 / 5000.0;
+            an.push(t, Some(v), &mut out);
+        }
+        let readings: Vec<&BreathingReading> = out
+            .iter()
+            .filter_map(|e| match e {
+                RespEvent::Reading(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            !readings.is_empty() && readings[0].t_s >= 129.9,
+            "reset restarts the 30 s wait"
+        );
+        for r in readings {
+            assert!(
+                r.rate_bpm.is_none() && r.quality < 0.3 && r.scores.best().1 < 0.5,
+                "{r:?}"
+            );
+        }
+    }
+}

@@ -79,7 +79,9 @@ pub fn detect_breaths(
     let blocks = &mut scratch.blocks;
     blocks.clear();
     for c in x.chunks(blk) {
-        let (lo, hi) = c.iter().fold((f32::MAX, f32::MIN), |a, &v| (a.0.min(v), a.1.max(v)));
+        let (lo, hi) = c
+            .iter()
+            .fold((f32::MAX, f32::MIN), |a, &v| (a.0.min(v), a.1.max(v)));
         blocks.push(hi - lo);
     }
     let blocks = &scratch.blocks;
@@ -97,7 +99,11 @@ pub fn detect_breaths(
     let t = |i: usize| t0_s + i as f64 / hz;
     for w in scratch.extrema.windows(2) {
         if let [(ti, tv, false), (pi, pv, true)] = *w {
-            out.push(DetectedBreath { peak_s: t(pi), trough_s: t(ti), depth: pv - tv });
+            out.push(DetectedBreath {
+                peak_s: t(pi),
+                trough_s: t(ti),
+                depth: pv - tv,
+            });
         }
     }
 }

@@ -87,7 +87,7 @@ pub struct Butterworth {
 impl Butterworth {
     /// Order `order` (rounded up to even, at least 2) with corner `f0_hz` at `fs_hz`.
     pub fn new(kind: BiquadKind, order: usize, f0_hz: f64, fs_hz: f64) -> Self {
-        let order = (order.max(2) + 1) / 2 * 2;
+        let order = order.max(2).div_ceil(2) * 2;
         let sections = butterworth_qs(order)
             .map(|q| Biquad::design(kind, f0_hz, q, fs_hz))
             .collect();

@@ -119,7 +119,7 @@ fn normalise(
     let magnitude = percentile(&sorted, 1.0)
         .abs()
         .max(percentile(&sorted, 0.0).abs());
-    if !(amp > 1e-6 * magnitude) || amp <= f32::MIN_POSITIVE {
+    if amp.is_nan() || amp <= 1e-6 * magnitude || amp <= f32::MIN_POSITIVE {
         return Err(AnalysisError::Constant);
     }
     let inverted = polarity_score(&band) < 0.0;
@@ -192,4 +192,52 @@ pub fn analyze_series(
         polarity_inverted,
         windows: session.windows(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::breathing::baseline::RuleBaseline;
+    use crate::rsm::{Rsm, RsmParams};
+
+    #[test]
+    fn inverted_scaled_offset_rsm_gives_the_same_verdict() {
+        let s = RespirationSettings::default();
+        let rec = Rsm::new(RsmParams::typical(Pattern::CentralApnea), 4).sample(10.0, 300.0);
+        let a = analyze_series(&rec.resp_mm, 10.0, &s, &mut RuleBaseline).expect("ok");
+        // A depth-camera distance in metres: falls on inhalation, offset 1.1 m.
+        let dist: Vec<f32> = rec.resp_mm.iter().map(|v| 1.1 - v / 1000.0).collect();
+        let b = analyze_series(&dist, 10.0, &s, &mut RuleBaseline).expect("ok");
+        assert!(!a.polarity_inverted && b.polarity_inverted);
+        assert_eq!(a.pattern, Pattern::CentralApnea);
+        assert_eq!(b.pattern, a.pattern);
+        assert_eq!(a.apneas.len(), b.apneas.len());
+        let truth: Vec<_> = rec
+            .truth
+            .apneas
+            .iter()
+            .filter(|x| x.duration_s() >= 10.0)
+            .collect();
+        assert!(!truth.is_empty());
+        for t in truth {
+            assert!(b.apneas.iter().any(|d| d.overlaps(t)), "missed {t:?}");
+        }
+        let (ra, rb) = (a.rate_bpm.unwrap_or(0.0), b.rate_bpm.unwrap_or(-9.0));
+        assert!((ra - rb).abs() < 0.2, "{ra} vs {rb}");
+    }
+
+    #[test]
+    fn short_recording_is_analysed_as_one_window() {
+        let s = RespirationSettings::default();
+        let rec = Rsm::new(RsmParams::typical(Pattern::Tachypnea), 2).sample(10.0, 70.0);
+        let a = analyze_series(&rec.resp_mm, 10.0, &s, &mut RuleBaseline).expect("ok");
+        assert_eq!(a.windows, 1);
+        assert_eq!(a.pattern, Pattern::Tachypnea);
+        let want = rec.truth.mean_rate_bpm(0.0, 70.0).unwrap_or(0.0);
+        assert!(
+            (a.rate_bpm.unwrap_or(0.0) - want).abs() < 1.0,
+            "{:?} vs {want}",
+            a.rate_bpm
+        );
+    }
 }

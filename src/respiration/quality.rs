@@ -1,14 +1,14 @@
 //! Signal-quality index (SQI) of one analysis window, in 0..=1.
 //!
-//! `quality = q_snr × max(0, 1 − 2 · flat_fraction) × (1 − invalid_fraction)` where
+//! `quality = q_snr × max(0, 1 − 3 · flat_fraction) × (1 − invalid_fraction)` where
 //! * `q_snr = 1 − exp(−snr / 4)` and `snr = std(band-passed window) / σ_noise`: breathing-band power
 //!   against the noise band. `σ_noise` is the white-noise level estimated robustly from second
 //!   differences of the unfiltered signal (`1.4826 · median|Δ²x| / √6`); breathing has almost no power
 //!   at that scale, so this measures what lies above the band. `snr` 10 gives 0.92, 3 gives 0.53,
 //!   noise alone (snr ≈ 0.4) about 0.1.
 //! * `flat_fraction`: share of samples in runs of at least 1 s of exactly repeated values
-//!   (clipping, saturation, a frozen sensor); counted twice because clipping also distorts the
-//!   breaths it cuts, so a third of the window clipped leaves little to trust;
+//!   (clipping, saturation, a frozen sensor); weighted three times because clipping also distorts
+//!   the breaths it cuts: a third of the window clipped leaves nothing to trust;
 //! * `invalid_fraction`: share of samples that were invalid input (no chest found, long gaps).
 
 /// Breakdown of the quality index.
@@ -78,7 +78,7 @@ pub fn assess(
     };
     let q_snr = 1.0 - (-snr / 4.0).exp();
     Quality {
-        index: (q_snr * (1.0 - 2.0 * flat).max(0.0) * (1.0 - invalid)).clamp(0.0, 1.0),
+        index: (q_snr * (1.0 - 3.0 * flat).max(0.0) * (1.0 - invalid)).clamp(0.0, 1.0),
         snr,
         noise_sigma: sigma,
         flat_fraction: flat,

@@ -95,7 +95,7 @@ impl SpectralRate {
         let band = p.get(k_lo..=k_hi)?;
         let (i, &pk) = band.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
         let total: f32 = band.iter().sum();
-        if !(pk > 0.0) || !total.is_finite() || i == 0 || i + 1 == band.len() {
+        if pk.is_nan() || pk <= 0.0 || !total.is_finite() || i == 0 || i + 1 == band.len() {
             return None;
         }
         let k = k_lo + i;
@@ -174,7 +174,7 @@ mod tests {
         let mut sr = SpectralRate::new(1200, 10.0);
         for _ in 0..40 {
             let rate: f32 = rng.gen_range(5.0..58.0);
-            let phase: f32 = rng.gen_range(0.0..6.28);
+            let phase: f32 = rng.gen_range(0.0..std::f32::consts::TAU);
             let x: Vec<f32> = (0..1200)
                 .map(|i| (2.0 * std::f32::consts::PI * rate / 60.0 * i as f32 / 10.0 + phase).sin())
                 .collect();
