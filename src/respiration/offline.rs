@@ -226,6 +226,28 @@ mod tests {
         assert!((ra - rb).abs() < 0.2, "{ra} vs {rb}");
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+        /// Arbitrary samples (NaN, infinities, huge values, constants) and rates never panic, and a
+        /// result is always well-formed.
+        #[test]
+        fn never_panics(
+            v in proptest::collection::vec(proptest::num::f32::ANY, 0..1400),
+            hz in proptest::num::f64::ANY,
+            fill in proptest::bool::ANY,
+        ) {
+            let s = RespirationSettings::default();
+            let v = if fill { v.iter().map(|x| x.clamp(-1e6, 1e6)).map(|x| if x.is_nan() { 0.0 } else { x }).collect() } else { v };
+            for rate in [hz, 10.0] {
+                if let Ok(r) = analyze_series(&v, rate, &s, &mut RuleBaseline) {
+                    let sum: f32 = r.scores.0.iter().sum();
+                    proptest::prop_assert!((sum - 1.0).abs() < 1e-4);
+                    proptest::prop_assert!((0.0..=1.0).contains(&r.quality));
+                }
+            }
+        }
+    }
+
     #[test]
     fn short_recording_is_analysed_as_one_window() {
         let s = RespirationSettings::default();

@@ -56,7 +56,8 @@ pub fn assess(
     let mut flat = 0usize;
     let mut run = 1usize;
     for i in 1..=n {
-        if i < n && raw[i] == raw[i - 1] {
+        // Held invalid samples repeat too; they are counted as invalid, not as flat.
+        if i < n && raw[i] == raw[i - 1] && valid[i] && valid[i - 1] {
             run += 1;
         } else {
             if run >= min_run {
