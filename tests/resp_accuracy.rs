@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 const SECONDS: f64 = 600.0;
-const SEEDS: u64 = 6;
+const SEEDS: u64 = 10;
 
 #[derive(Default)]
 struct Tally {
@@ -73,6 +73,9 @@ fn run(pattern: Pattern, seed: u64, tally: &mut Tally) {
                             tally.rate_abs_err_sum += err as f64;
                             tally.rate_max_err = tally.rate_max_err.max(err);
                             tally.rate_within_1 += usize::from(err <= 1.0);
+                            if err > 1.0 && std::env::var("RESP_DEBUG").is_ok() {
+                                println!("{pattern} seed {seed} t {:.0}: {got:.2} vs {want:.2} spec {:?} count {:?} q {:.2}", r.t_s, r.spectral_rate_bpm, r.count_rate_bpm, r.quality);
+                            }
                         }
                         None => tally.rate_missing += 1,
                     }
@@ -161,7 +164,7 @@ fn rsm_rate_apnea_and_pattern_accuracy() {
         &t.windows,
     );
     print_matrix("session confusion (analyze_series)", &t.sessions);
-    assert!(within >= 0.95, "rate within 1/min in {within}");
+    assert!(within >= 0.97, "rate within 1/min in {within}");
     for a in [&t, &offline_apnea] {
         assert!(a.apneas_hit as f32 >= 0.95 * a.apneas_truth as f32);
         assert!(a.false_alarms as f64 <= a.minutes / 10.0);
@@ -169,6 +172,6 @@ fn rsm_rate_apnea_and_pattern_accuracy() {
     for p in Pattern::ALL {
         let row = t.windows[p.index()];
         let acc = row[p.index()] as f32 / row.iter().sum::<usize>().max(1) as f32;
-        assert!(acc >= 0.8, "{}: window accuracy {acc}", p.name());
+        assert!(acc >= 0.85, "{}: window accuracy {acc}", p.name());
     }
 }

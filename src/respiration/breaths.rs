@@ -87,9 +87,17 @@ pub fn detect_breaths(
     let blocks = &scratch.blocks;
     let h = |i: usize| -> f32 {
         let b = i / blk;
-        let local = blocks
-            .get(b.saturating_sub(1)..(b + 2).min(blocks.len()))
-            .map_or(0.0, |s| s.iter().fold(0.0f32, |a, &v| a.max(v)));
+        // Median of the ranges of the blocks within ±2: one block holding a motion artefact does not
+        // raise the threshold over its neighbours' breaths.
+        let lo = b.saturating_sub(2);
+        let hi = (b + 3).min(blocks.len());
+        let mut near = [0.0f32; 5];
+        let k = hi.saturating_sub(lo).min(5);
+        for (d, s) in near.iter_mut().zip(blocks.get(lo..hi).unwrap_or(&[])) {
+            *d = *s;
+        }
+        near[..k].sort_by(f32::total_cmp);
+        let local = near.get(k / 2).copied().unwrap_or(0.0);
         (LOCAL_FRACTION * local)
             .max(GLOBAL_FRACTION * global_amp)
             .max(floor)
@@ -106,6 +114,21 @@ pub fn detect_breaths(
             });
         }
     }
+}
+
+/// Coefficient of variation of the intervals between consecutive peaks shorter than
+/// `max_interval_s` (0 with fewer than 3 such intervals). Low means every breath was found.
+pub fn interval_cv(breaths: &[DetectedBreath], max_interval_s: f64) -> f32 {
+    let it = breaths
+        .windows(2)
+        .map(|w| w[1].peak_s - w[0].peak_s)
+        .filter(|d| *d > 0.0 && *d < max_interval_s);
+    let (n, s, s2) = it.fold((0.0, 0.0, 0.0), |a, d| (a.0 + 1.0, a.1 + d, a.2 + d * d));
+    if n < 3.0 {
+        return 0.0;
+    }
+    let mean = s / n;
+    ((s2 / n - mean * mean).max(0.0).sqrt() / mean) as f32
 }
 
 /// Rate from counted breaths, breaths/min: 60 / mean interval between consecutive peaks, ignoring

@@ -3,11 +3,13 @@
 //!
 //! Rate rule: no rate (`None`) when the quality is below [`MIN_RATE_QUALITY`] or fewer than
 //! [`MIN_BREATHS`] breaths were detected. Otherwise the counted rate when the spectral and counted
-//! rates agree (within 1.5 breaths/min or 10 %), else the spectral rate when its peak is prominent
+//! rates agree (within 1 breath/min or 5 %), else the counted rate when the breath intervals are
+//! regular (CV below [`MAX_REGULAR_CV`]: no breath was missed or doubled), else the spectral rate
+//! when its peak is prominent
 //! (≥ [`MIN_PROMINENCE`] of the band power), else none (irregular breathing has no single rate).
 
 use super::apnea::{find_pauses, Pause};
-use super::breaths::{count_rate_bpm, detect_breaths, BreathScratch, DetectedBreath};
+use super::breaths::{count_rate_bpm, detect_breaths, interval_cv, BreathScratch, DetectedBreath};
 use super::quality::{assess, Quality};
 use super::spectrum::SpectralRate;
 use crate::breathing::{WindowAnalysis, PAUSE_MIN_S};
@@ -16,6 +18,9 @@ use crate::breathing::{WindowAnalysis, PAUSE_MIN_S};
 pub const MIN_RATE_QUALITY: f32 = 0.3;
 /// Fewest detected breaths for a rate.
 pub const MIN_BREATHS: usize = 4;
+/// Largest coefficient of variation of breath intervals for which counted breaths are trusted over
+/// a disagreeing spectrum.
+pub const MAX_REGULAR_CV: f32 = 0.2;
 /// Smallest spectral prominence for a spectral rate when the counted rate disagrees.
 pub const MIN_PROMINENCE: f32 = 0.25;
 
@@ -123,7 +128,10 @@ impl WindowProcessor {
             None
         } else {
             match (peak, count) {
-                (Some(p), Some(c)) if (p.rate_bpm - c).abs() <= (0.1 * p.rate_bpm).max(1.5) => {
+                (Some(p), Some(c)) if (p.rate_bpm - c).abs() <= (0.05 * p.rate_bpm).max(1.0) => {
+                    Some(c)
+                }
+                (_, Some(c)) if interval_cv(&self.breaths, self.apnea_min_s) < MAX_REGULAR_CV => {
                     Some(c)
                 }
                 (Some(p), _) if p.prominence >= MIN_PROMINENCE => Some(p.rate_bpm),
