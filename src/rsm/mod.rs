@@ -278,4 +278,6 @@ pub struct Recording {
 }
 
 #[cfg(test)]
+mod pattern_tests;
+#[cfg(test)]
 mod tests;

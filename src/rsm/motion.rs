@@ -93,8 +93,15 @@ impl Motion {
         let mut sway = [[(0.0, 0.0, 0.0); 3]; 3];
         for (axis, comps) in sway.iter_mut().enumerate() {
             let rms = p.sway_mm as f64 * if axis == 0 { 1.0 / 3.0 } else { 1.0 };
+            // Forward sway stays below the breathing band (0.05 Hz) so that it cannot pass for
+            // breathing during an apnea; sideways and vertical sway may be a little faster.
+            let (f_lo, f_hi): (f64, f64) = if axis == 0 {
+                (0.005, 0.04)
+            } else {
+                (0.01, 0.08)
+            };
             for c in comps.iter_mut() {
-                let f = rng.gen_range(0.01f64.ln()..0.08f64.ln()).exp();
+                let f = rng.gen_range(f_lo.ln()..f_hi.ln()).exp();
                 *c = (rms * (2.0f64 / 3.0).sqrt(), f, rng.gen_range(0.0..TAU));
             }
         }

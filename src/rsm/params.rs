@@ -104,6 +104,15 @@ impl RsmParams {
         }
     }
 
+    /// These parameters with the mean rate set to `rate_bpm` (breaths/min); an error naming `rate`
+    /// and the pattern's allowed range ([`rate_range`]) if it is outside.
+    pub fn with_rate(mut self, rate_bpm: f32) -> Result<Self, RsmError> {
+        let (lo, hi) = rate_range(self.pattern);
+        check("rate", rate_bpm, lo, hi)?;
+        self.rate_bpm = rate_bpm;
+        Ok(self)
+    }
+
     /// A random subject for `pattern`, every value inside the pattern's clinical range: rates keep a
     /// margin from the class borders so that the measured mean rate stays inside them; apnea pauses
     /// of Cheyne-Stokes and central apnea are at least 11 s.
@@ -247,5 +256,12 @@ mod tests {
         );
         p.rate_bpm = f32::NAN;
         assert!(p.validate().is_err());
+        let q = RsmParams::typical(Pattern::Bradypnea);
+        assert_eq!(q.clone().with_rate(7.5).map(|q| q.rate_bpm).ok(), Some(7.5));
+        let msg = q.with_rate(30.0).map(|_| ()).unwrap_err().to_string();
+        assert!(
+            msg.contains("rate = 30") && msg.contains("6 to 11"),
+            "{msg}"
+        );
     }
 }
