@@ -6,10 +6,25 @@
 //!             ─▶ analyzer::BreathAnalyzer: resample ─▶ detrend/band-pass ─▶ window
 //!                ─▶ rate (FFT + breath detection), apneas, quality ─▶ classifier ─▶ RespEvent
 //! ```
-//! PLACEHOLDER: the interface below is fixed; the internals are being written.
+//! Live: [`analyzer::BreathAnalyzer`]; offline (a recording): [`offline::analyze_series`]. Both run
+//! the same fixed-rate chain ([`core::SignalCore`] and [`window::WindowProcessor`]).
 
+pub mod analyzer;
+pub mod apnea;
+pub mod breaths;
 mod chest;
+pub mod core;
+pub mod filter;
+pub mod offline;
+pub mod polarity;
+pub mod quality;
+pub mod resample;
 pub mod roi;
+pub mod spectrum;
+pub mod window;
+
+pub use analyzer::{BreathAnalyzer, RespEvent};
+pub use offline::{analyze_series, AnalysisError, RecordingAnalysis};
 
 /// Settings of the signal side (validated values, see `firmware-config/kiosk.toml` `[respiration]`).
 #[derive(Debug, Clone, PartialEq)]

@@ -1,0 +1,156 @@
+//! Analysis of one window at the fixed rate: quality, amplitude, breaths, pauses, spectral and
+//! counted rate, and the reading's rate. Used by the live analyser and by offline analysis alike.
+//!
+//! Rate rule: no rate (`None`) when the quality is below [`MIN_RATE_QUALITY`] or fewer than
+//! [`MIN_BREATHS`] breaths were detected. Otherwise the counted rate when the spectral and counted
+//! rates agree (within 1 breath/min or 5 %), else the counted rate when the breath intervals are
+//! regular (CV below [`MAX_REGULAR_CV`]: no breath was missed or doubled), else the spectral rate
+//! when its peak is prominent
+//! (≥ [`MIN_PROMINENCE`] of the band power), else none (irregular breathing has no single rate).
+
+use super::apnea::{find_pauses, Pause};
+use super::breaths::{count_rate_bpm, detect_breaths, interval_cv, BreathScratch, DetectedBreath};
+use super::quality::{assess, Quality};
+use super::spectrum::SpectralRate;
+use crate::breathing::{WindowAnalysis, PAUSE_MIN_S};
+
+/// Readings below this quality carry no rate.
+pub const MIN_RATE_QUALITY: f32 = 0.3;
+/// Fewest detected breaths for a rate.
+pub const MIN_BREATHS: usize = 4;
+/// Largest coefficient of variation of breath intervals for which counted breaths are trusted over
+/// a disagreeing spectrum.
+pub const MAX_REGULAR_CV: f32 = 0.2;
+/// Smallest spectral prominence for a spectral rate when the counted rate disagrees.
+pub const MIN_PROMINENCE: f32 = 0.25;
+
+/// The signals of one window, all the same length, oldest first.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowInput<'a> {
+    /// Unfiltered signal (invalid samples hold the last valid value).
+    pub raw: &'a [f32],
+    /// Band-passed signal.
+    pub band: &'a [f32],
+    /// Low-passed (not detrended) signal, for stillness.
+    pub low: &'a [f32],
+    /// Whether each sample came from valid input.
+    pub valid: &'a [bool],
+    /// Time of the newest sample, s.
+    pub t_end_s: f64,
+}
+
+/// Reusable window analyser (FFT plan and scratch buffers made once).
+#[derive(Debug)]
+pub struct WindowProcessor {
+    hz: f64,
+    apnea_min_s: f64,
+    spectral: SpectralRate,
+    breaths: Vec<DetectedBreath>,
+    pauses: Vec<Pause>,
+    blocks: BreathScratch,
+    scratch: Vec<f32>,
+    /// Stillness threshold of the latest window (signal units).
+    pub theta: Option<f32>,
+    /// Quality breakdown of the latest window.
+    pub quality: Quality,
+}
+
+impl WindowProcessor {
+    /// For windows of up to `max_len` samples at `hz`.
+    pub fn new(max_len: usize, hz: f64, apnea_min_s: f64) -> Self {
+        Self {
+            hz,
+            apnea_min_s,
+            spectral: SpectralRate::new(max_len, hz),
+            breaths: Vec::with_capacity(max_len / 10 + 8),
+            pauses: Vec::with_capacity(max_len / 20 + 8),
+            blocks: BreathScratch::default(),
+            scratch: Vec::with_capacity(max_len),
+            theta: None,
+            quality: Quality::default(),
+        }
+    }
+
+    /// Robust peak-to-trough amplitude (95th − 5th percentile) of `x`.
+    fn amplitude(&mut self, x: &[f32]) -> f32 {
+        self.scratch.clear();
+        self.scratch.extend_from_slice(x);
+        let n = self.scratch.len();
+        if n < 2 {
+            return 0.0;
+        }
+        let hi = *self
+            .scratch
+            .select_nth_unstable_by(n * 95 / 100, f32::total_cmp)
+            .1;
+        let lo = *self
+            .scratch
+            .select_nth_unstable_by(n * 5 / 100, f32::total_cmp)
+            .1;
+        hi - lo
+    }
+
+    /// Analyse one window.
+    pub fn analyze<'a>(&'a mut self, w: WindowInput<'a>) -> WindowAnalysis<'a> {
+        let hz = self.hz;
+        let n = w
+            .raw
+            .len()
+            .min(w.band.len())
+            .min(w.low.len())
+            .min(w.valid.len());
+        let t0 = w.t_end_s - n.saturating_sub(1) as f64 / hz;
+        self.quality = assess(
+            &w.raw[..n],
+            &w.band[..n],
+            &w.valid[..n],
+            hz,
+            &mut self.scratch,
+        );
+        let sigma = self.quality.noise_sigma;
+        let amplitude = self.amplitude(&w.band[..n]);
+        detect_breaths(
+            &w.band[..n],
+            hz,
+            t0,
+            amplitude,
+            3.0 * sigma,
+            &mut self.blocks,
+            &mut self.breaths,
+        );
+        let theta = (0.15 * amplitude).max(2.5 * sigma);
+        self.theta = (theta > 0.0).then_some(theta);
+        find_pauses(&w.low[..n], hz, t0, theta, PAUSE_MIN_S, &mut self.pauses);
+        let peak = self.spectral.peak(&w.band[..n]);
+        let count = count_rate_bpm(&self.breaths, self.apnea_min_s);
+        let quality = self.quality.index;
+        let rate_bpm = if quality < MIN_RATE_QUALITY || self.breaths.len() < MIN_BREATHS {
+            None
+        } else {
+            match (peak, count) {
+                (Some(p), Some(c)) if (p.rate_bpm - c).abs() <= (0.05 * p.rate_bpm).max(1.0) => {
+                    Some(c)
+                }
+                (_, Some(c)) if interval_cv(&self.breaths, self.apnea_min_s) < MAX_REGULAR_CV => {
+                    Some(c)
+                }
+                (Some(p), _) if p.prominence >= MIN_PROMINENCE => Some(p.rate_bpm),
+                _ => None,
+            }
+        };
+        WindowAnalysis {
+            hz,
+            t_end_s: w.t_end_s,
+            samples: &w.band[..n],
+            breaths: &self.breaths,
+            pauses: &self.pauses,
+            apnea_min_s: self.apnea_min_s,
+            spectral_rate_bpm: peak.map(|p| p.rate_bpm),
+            spectral_prominence: peak.map_or(0.0, |p| p.prominence),
+            count_rate_bpm: count,
+            rate_bpm,
+            quality,
+            amplitude,
+        }
+    }
+}
