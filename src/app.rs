@@ -4,16 +4,15 @@
 use crate::breathing::baseline::RuleBaseline;
 use crate::breathing::PatternClassifier;
 use crate::camera::simulated::{SimCamera, SimCameraSettings};
-use crate::camera::FrameSource;
 use crate::cli::{BreathingArgs, Cli, Command, DaemonArgs, EvalArgs, SimulateArgs};
 use crate::config::{ClassifierKind, ConfigError, Settings};
 use crate::daemon::{RunOptions, Speed};
 use crate::pipeline::Pipeline;
 use crate::records::sink::{EventSink, FileSink, JsonLines};
 use crate::respiration::roi::ChestSettings;
-use crate::rsm::{Rsm, RsmParams};
+use crate::rsm::Rsm;
 use crate::types::Pattern;
-use anyhow::{bail, Context};
+use anyhow::Context;
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
@@ -93,7 +92,7 @@ pub fn sim_camera_settings(settings: &Settings) -> SimCameraSettings {
         height: c.height_px,
         fps: c.fps as f64,
         depth_unit_m: (c.depth_unit_mm / 1000.0) as f32,
-        distance_m: s.distance_m,
+        subject_distance_m: s.distance_m as f32,
         noise_scale: s.noise_scale as f32,
         sway: s.sway,
         motion_artefacts: s.motion_artefacts,
@@ -124,14 +123,13 @@ fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
         None => settings.sim_pattern,
     };
     let seed = args.seed.unwrap_or(settings.simulation.seed);
-    let mut params = RsmParams::typical(pattern);
     let rate = args.rate.unwrap_or(settings.simulation.rate_bpm);
-    if rate != 0.0 {
-        params = params.with_rate(rate as f32).map_err(|e| usage(format!("--rate: {e}")))?;
-    }
+    // Each seed draws its own subject (depth, I:E, variability, pauses) inside the pattern's ranges.
+    let params = crate::rsm::io::params_for(pattern, (rate != 0.0).then_some(rate as f32), seed)
+        .map_err(|e| usage(format!("--rate: {e}")))?;
     let mut cam = sim_camera_settings(settings);
     if let Some(d) = args.distance {
-        cam.distance_m = d;
+        cam.subject_distance_m = d as f32;
     }
     let source = SimCamera::new(cam, Rsm::new(params, seed), seed).map_err(|e| usage(format!("simulated camera: {e}")))?;
     if let Some(d) = args.duration {
@@ -145,7 +143,8 @@ fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
     let display = if display_spec.is_empty() {
         None
     } else {
-        Some(crate::display::open_display(&display_spec, &display_settings(settings)).map_err(|e| usage(e.to_string()))?)
+        let ds = display_settings(settings);
+        Some(crate::display::open_display(&display_spec, ds).map_err(|e| usage(e.to_string()))?)
     };
     let cls = classifier(settings);
     let opts = RunOptions {
@@ -210,11 +209,31 @@ fn spawn_signal_handler(token: CancellationToken) {
 }
 
 fn simulate(a: &SimulateArgs) -> anyhow::Result<()> {
-    todo_simulate(a)
-}
-
-fn todo_simulate(_a: &SimulateArgs) -> anyhow::Result<()> {
-    bail!("simulate: wired after the RSM lands")
+    if a.bulk {
+        let spec = crate::rsm::dataset::DatasetSpec {
+            per_pattern: a.per_pattern,
+            window_s: a.seconds,
+            hz: a.hz,
+            base_seed: a.seed,
+            ..Default::default()
+        };
+        let n = crate::rsm::dataset::write_dataset(&spec, &a.out).map_err(|e| usage(format!("simulate --bulk: {e}")))?;
+        eprintln!("wrote {n} labelled windows to {}", a.out.join("windows.csv").display());
+        return Ok(());
+    }
+    let name = a.pattern.as_deref().unwrap_or_default();
+    let pattern: Pattern = name.parse().map_err(|e| usage(format!("--pattern: {e}")))?;
+    let rec = crate::rsm::io::simulate_to_file(pattern, a.rate, a.seconds, a.hz, a.seed, &a.out)
+        .map_err(|e| usage(format!("simulate: {e}")))?;
+    eprintln!(
+        "wrote {} samples of {} at {} Hz to {} (truth: {})",
+        rec.resp_mm.len(),
+        pattern,
+        a.hz,
+        a.out.display(),
+        crate::rsm::io::truth_path(&a.out).display()
+    );
+    Ok(())
 }
 
 fn breathing(settings: &Settings, a: &BreathingArgs) -> anyhow::Result<()> {

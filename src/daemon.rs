@@ -9,9 +9,9 @@
 //! camera is reported, shown and retried with back-off.
 
 use crate::camera::{CameraError, FrameSource};
-use crate::display::{Display, Readout};
+use crate::display::{CameraStatus, Display, Readout};
 use crate::handoff::{Handoff, Policy, Taken};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, PipelineState};
 use crate::records::events::{Event, FrameStats};
 use crate::records::sink::EventSink;
 use crate::types::DepthFrame;
@@ -236,12 +236,13 @@ fn wait_or_cancel(shutdown: &CancellationToken, d: Duration) -> bool {
 
 fn process_loop(
     mut pipeline: Pipeline,
-    mut display: Option<Box<dyn Display>>,
+    display: Option<Box<dyn Display>>,
     handoff: &Handoff,
     shared: &Shared,
     tx: &mpsc::Sender<Event>,
     opts: &RunOptions,
 ) {
+    let mut screen = display.map(|display| Screen { display, readout: Readout::default(), errors: 0 });
     let mut events = Vec::with_capacity(16);
     let mut next_stats_t = opts.frames_interval_s;
     let mut idle_since = Instant::now();
@@ -252,7 +253,9 @@ fn process_loop(
             Taken::TimedOut => {
                 // No frames: keep the display honest (camera lost / waiting) on the wall clock.
                 let now_s = shared.last_t() + idle_since.elapsed().as_secs_f64();
-                refresh_display(&mut display, &pipeline, shared, now_s);
+                if let Some(s) = screen.as_mut() {
+                    s.refresh(&pipeline, shared.camera_lost.load(Relaxed), now_s);
+                }
                 continue;
             }
         };
@@ -271,14 +274,52 @@ fn process_loop(
                 return;
             }
         }
-        refresh_display(&mut display, &pipeline, shared, t_s);
+        if let Some(s) = screen.as_mut() {
+            s.refresh(&pipeline, shared.camera_lost.load(Relaxed), t_s);
+        }
     }
 }
 
-fn refresh_display(display: &mut Option<Box<dyn Display>>, pipeline: &Pipeline, shared: &Shared, now_s: f64) {
-    let Some(d) = display.as_mut() else { return };
-    let readout = Readout::from_state(pipeline.state(), shared.camera_lost.load(Relaxed));
-    if let Err(e) = d.update(now_s, &readout) {
-        log::warn!("display: {e}");
+/// The display and the readout it shows, refreshed in place.
+struct Screen {
+    display: Box<dyn Display>,
+    readout: Readout,
+    errors: u64,
+}
+
+impl Screen {
+    fn refresh(&mut self, pipeline: &Pipeline, camera_lost: bool, now_s: f64) {
+        fill_readout(&mut self.readout, pipeline.state(), camera_lost, now_s);
+        if let Err(e) = self.display.update(now_s, &self.readout) {
+            self.errors += 1;
+            // A display fault must not stop screening; say so, but not at every refresh.
+            if self.errors.is_power_of_two() {
+                log::warn!("display: {e} ({} failed refreshes)", self.errors);
+            }
+        }
+    }
+}
+
+/// Copies the pipeline's state into the readout.
+pub fn fill_readout(r: &mut Readout, st: &PipelineState, camera_lost: bool, now_s: f64) {
+    r.person_present = st.person_present;
+    r.camera = if camera_lost { CameraStatus::Lost } else { CameraStatus::Ok };
+    r.elapsed_s = now_s;
+    r.apnea_s = st.apnea_since_s.map(|s| (now_s - s).max(0.0) as f32);
+    match &st.last_reading {
+        Some(reading) => {
+            r.rate_bpm = reading.rate_bpm;
+            r.pattern = Some(reading.scores.best());
+            r.quality = reading.quality;
+        }
+        None => {
+            r.rate_bpm = None;
+            r.pattern = None;
+            r.quality = 0.0;
+        }
+    }
+    r.waveform.clear();
+    for v in st.waveform.oldest_ordered() {
+        r.waveform.push(*v);
     }
 }

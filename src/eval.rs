@@ -15,9 +15,8 @@ use crate::pipeline::Pipeline;
 use crate::records::events::Event;
 use crate::respiration::roi::ChestSettings;
 use crate::respiration::RespirationSettings;
-use crate::rsm::{Rsm, RsmParams};
+use crate::rsm::Rsm;
 use crate::types::{ApneaInterval, DepthFrame, Pattern, PatternScores};
-use rand::SeedableRng;
 use serde::Serialize;
 
 /// One evaluation run's set-up.
@@ -106,11 +105,10 @@ pub fn run_all(spec: &EvalSpec) -> Result<Vec<RunResult>, String> {
 
 /// Drives one simulated run through the pipeline and scores it.
 pub fn run_one(run: &RunSpec, spec: &EvalSpec) -> Result<RunResult, String> {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(run.seed ^ ((run.pattern.index() as u64) << 32));
-    let params = RsmParams::draw(run.pattern, &mut rng);
+    let params = crate::rsm::io::params_for(run.pattern, None, run.seed).map_err(|e| e.to_string())?;
     let true_rate_bpm = params.rate_bpm;
     let rsm = Rsm::new(params, run.seed);
-    let cam_settings = SimCameraSettings { distance_m: run.distance_m, ..spec.camera.clone() };
+    let cam_settings = SimCameraSettings { subject_distance_m: run.distance_m as f32, ..spec.camera.clone() };
     let mut camera = SimCamera::new(cam_settings, rsm, run.seed).map_err(|e| e.to_string())?;
     let mut pipeline = Pipeline::new(spec.chest.clone(), &spec.respiration, Box::new(RuleBaseline::default()));
     let mut frame = DepthFrame::new(0, 0, 0.001);

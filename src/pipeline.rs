@@ -10,7 +10,7 @@ use crate::respiration::analyzer::{BreathAnalyzer, RespEvent};
 use crate::respiration::roi::{ChestSettings, ChestTracker};
 use crate::respiration::RespirationSettings;
 use crate::types::{BreathingReading, DepthFrame};
-use heapless::HistoryBuf;
+use heapless::HistoryBuffer;
 
 /// Samples kept for the display's waveform: 30 s at [`WAVEFORM_HZ`].
 pub const WAVEFORM_LEN: usize = 300;
@@ -29,7 +29,7 @@ pub struct PipelineState {
     /// Time of the latest frame, s.
     pub t_s: f64,
     /// Recent chest displacement, mm, oldest first, at [`WAVEFORM_HZ`].
-    pub waveform: HistoryBuf<f32, WAVEFORM_LEN>,
+    pub waveform: HistoryBuffer<f32, WAVEFORM_LEN>,
 }
 
 /// Depth frames in, screening events out.
@@ -54,7 +54,7 @@ impl Pipeline {
                 last_reading: None,
                 apnea_since_s: None,
                 t_s: 0.0,
-                waveform: HistoryBuf::new(),
+                waveform: HistoryBuffer::new(),
             },
             next_wave_t: f64::NEG_INFINITY,
             unusable: 0,
