@@ -7,12 +7,12 @@
 //!                ─▶ rate (FFT + breath detection), apneas, quality ─▶ classifier ─▶ RespEvent
 //! ```
 //! Live: [`analyzer::BreathAnalyzer`]; offline (a recording): [`offline::analyze_series`]. Both run
-//! the same fixed-rate chain ([`core::SignalCore`] and [`window::WindowProcessor`]).
+//! the same fixed-rate chain ([`chain::SignalChain`] and [`window::WindowProcessor`]).
 
 pub mod analyzer;
 pub mod apnea;
 pub mod breaths;
-pub mod core;
+pub mod chain;
 pub mod filter;
 pub mod offline;
 pub mod polarity;
