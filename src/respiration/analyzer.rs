@@ -133,8 +133,16 @@ impl BreathAnalyzer {
         }
         self.last_input_s = Some(t_s);
         let inner = &mut self.inner;
-        self.resampler
+        let gap = self
+            .resampler
             .push(t_s, displacement_mm, |tg, v| inner.on_sample(tg, v, out));
+        if let Some(g) = gap {
+            log::debug!(
+                "no valid chest signal from {:.1} s to {:.1} s (samples marked invalid)",
+                g.start_s,
+                g.end_s
+            );
+        }
     }
 
     /// Whether an apnea is in progress, and since when (s).
