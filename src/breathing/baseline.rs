@@ -9,9 +9,11 @@
 //!   of the window and `longest` the longest one; apneas are those of `apnea_min_s` or more;
 //! * clusters: runs of breaths between significant pauses; `cluster_size` is the mean number of
 //!   breaths of the clusters bounded by pauses on both sides (all clusters if none is);
-//! * depth modulation `waxwane` in 0..1: the best least-squares sinusoid of period 40-120 s fitted to
-//!   breath depth against time (fraction of depth variance explained, R²), times how strongly depth
-//!   varies (coefficient of variation ramping from 0.2 to 0.45).
+//! * depth modulation `waxwane` in 0..1, the larger of: the best least-squares sinusoid of period
+//!   40-120 s fitted to breath depth against time (fraction of depth variance explained, R²), times
+//!   how strongly depth varies (coefficient of variation ramping from 0.2 to 0.45); and, over the
+//!   clusters of at least 4 breaths, the correlation of depth with a crescendo-decrescendo (half-sine)
+//!   template times the within-cluster depth CV ramping from 0.15 to 0.35.
 //!
 //! Soft evidence (σ = logistic), normalised with `PatternScores::from_evidence`:
 //! * `paused = max(σ((longest − (apnea_min − 1)) / 0.7), σ((pause_frac − 0.1) / 0.03))`
@@ -92,6 +94,37 @@ fn sinusoid_r2(t: &[f64], d: &[f64]) -> f64 {
     best.clamp(0.0, 1.0)
 }
 
+/// Crescendo-decrescendo evidence from the clusters of at least 4 breaths: the mean correlation
+/// of breath depth with a half-sine template over each cluster (negative counts as 0), times how
+/// strongly depth varies within the clusters (CV ramping from 0.15 to 0.35).
+fn cluster_crescendo(depths: &[f64], bounds: &[(usize, usize)]) -> f64 {
+    let (mut corr_sum, mut cv_sum, mut n) = (0.0, 0.0, 0usize);
+    for &(a, b) in bounds {
+        let Some(d) = depths.get(a..b) else { continue };
+        if d.len() < 4 {
+            continue;
+        }
+        let m = d.len() as f64;
+        let tpl: Vec<f64> = (0..d.len())
+            .map(|k| (std::f64::consts::PI * (k as f64 + 0.5) / m).sin())
+            .collect();
+        let (dm, tm) = (d.iter().sum::<f64>() / m, tpl.iter().sum::<f64>() / m);
+        let cov: f64 = d.iter().zip(&tpl).map(|(x, y)| (x - dm) * (y - tm)).sum();
+        let vd: f64 = d.iter().map(|x| (x - dm).powi(2)).sum();
+        let vt: f64 = tpl.iter().map(|y| (y - tm).powi(2)).sum();
+        if vd > 0.0 && vt > 0.0 && dm > 0.0 {
+            corr_sum += (cov / (vd * vt).sqrt()).max(0.0);
+            cv_sum += (vd / m).sqrt() / dm;
+            n += 1;
+        }
+    }
+    if n == 0 {
+        return 0.0;
+    }
+    let cv = cv_sum / n as f64;
+    corr_sum / n as f64 * ((cv - 0.15) / 0.2).clamp(0.0, 1.0)
+}
+
 impl Features {
     /// Compute the features of a window.
     pub fn of(w: &WindowAnalysis<'_>) -> Self {
@@ -118,6 +151,7 @@ impl Features {
         let mut all_sizes = Vec::new();
         let mut cur = 0usize;
         let mut bounded_left = false;
+        let mut bounds = Vec::new();
         for (i, b) in br.iter().enumerate() {
             cur += 1;
             let next = br.get(i + 1).map_or(f64::INFINITY, |n| n.peak_s);
@@ -127,6 +161,7 @@ impl Features {
             });
             if split || i + 1 == br.len() {
                 all_sizes.push(cur as f32);
+                bounds.push((i + 1 - cur, i + 1));
                 if split && bounded_left {
                     sizes.push(cur as f32);
                 }
@@ -152,7 +187,8 @@ impl Features {
             longest_pause_s: longest as f32,
             pauses: sig.len(),
             cluster_size,
-            waxwane: sinusoid_r2(&t, &d) as f32 * ramp,
+            waxwane: ((sinusoid_r2(&t, &d) * ramp as f64).max(cluster_crescendo(&d, &bounds)))
+                as f32,
             depth_cv: cv,
         }
     }
@@ -249,6 +285,21 @@ mod tests {
             let s = PatternScores::from_evidence(RuleBaseline::evidence(&f, 10.0));
             assert_eq!(s.best().0, p, "{f:?} {s:?}");
         }
+    }
+
+    #[test]
+    fn crescendo_clusters_score_and_steady_clusters_do_not() {
+        let cres: Vec<f64> = (0..10)
+            .map(|k| 1.0 + 4.0 * (std::f64::consts::PI * (k as f64 + 0.5) / 10.0).sin())
+            .collect();
+        let steady: Vec<f64> = (0..10).map(|k| 5.0 + 0.2 * (k % 2) as f64).collect();
+        assert!(cluster_crescendo(&cres, &[(0, 10)]) > 0.9);
+        assert!(cluster_crescendo(&steady, &[(0, 10)]) < 0.01);
+        assert_eq!(
+            cluster_crescendo(&cres, &[(0, 3)]),
+            0.0,
+            "too short a cluster"
+        );
     }
 
     #[test]

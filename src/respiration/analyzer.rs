@@ -5,7 +5,7 @@
 //! `window_s` and classifies it. Step-driven, no clock, no allocation per sample after construction.
 
 use super::apnea::{ApneaChange, ApneaTracker};
-use super::core::SignalCore;
+use super::chain::SignalChain;
 use super::resample::Resampler;
 use super::window::MIN_RATE_QUALITY;
 use super::RespirationSettings;
@@ -41,7 +41,7 @@ pub fn temper_scores(scores: PatternScores, quality: f32) -> PatternScores {
 /// Everything but the resampler (so the resampler's output closure can borrow it).
 struct Inner {
     settings: RespirationSettings,
-    core: SignalCore,
+    core: SignalChain,
     tracker: ApneaTracker,
     classifier: Box<dyn PatternClassifier>,
     next_update_s: Option<f64>,
@@ -101,13 +101,15 @@ impl std::fmt::Debug for BreathAnalyzer {
 }
 
 impl BreathAnalyzer {
-    /// An analyser for validated `settings`, classifying windows with `classifier`.
+    /// An analyser for validated `settings` (as `firmware-config` loading checks them: e.g.
+    /// `resample_hz` 2-100 Hz, `window_s` at least 30 s), classifying windows with `classifier`.
+    /// All buffers are allocated here, sized by `window_s × resample_hz`.
     pub fn new(settings: &RespirationSettings, classifier: Box<dyn PatternClassifier>) -> Self {
         Self {
             resampler: Resampler::new(settings.resample_hz, MAX_BRIDGE_S, settings.window_s),
             inner: Inner {
                 settings: settings.clone(),
-                core: SignalCore::new(settings),
+                core: SignalChain::new(settings),
                 tracker: ApneaTracker::new(settings.resample_hz, settings.apnea_min_s),
                 classifier,
                 next_update_s: None,
@@ -131,8 +133,16 @@ impl BreathAnalyzer {
         }
         self.last_input_s = Some(t_s);
         let inner = &mut self.inner;
-        self.resampler
+        let gap = self
+            .resampler
             .push(t_s, displacement_mm, |tg, v| inner.on_sample(tg, v, out));
+        if let Some(g) = gap {
+            log::debug!(
+                "no valid chest signal from {:.1} s to {:.1} s (samples marked invalid)",
+                g.start_s,
+                g.end_s
+            );
+        }
     }
 
     /// Whether an apnea is in progress, and since when (s).

@@ -7,13 +7,13 @@
 //!                ─▶ rate (FFT + breath detection), apneas, quality ─▶ classifier ─▶ RespEvent
 //! ```
 //! Live: [`analyzer::BreathAnalyzer`]; offline (a recording): [`offline::analyze_series`]. Both run
-//! the same fixed-rate chain ([`core::SignalCore`] and [`window::WindowProcessor`]).
+//! the same fixed-rate chain ([`chain::SignalChain`] and [`window::WindowProcessor`]).
 
 pub mod analyzer;
 pub mod apnea;
 pub mod breaths;
+pub mod chain;
 mod chest;
-pub mod core;
 pub mod filter;
 pub mod offline;
 pub mod polarity;

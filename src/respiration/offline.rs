@@ -6,7 +6,7 @@
 //! (3) estimate polarity ([`super::polarity`]) and flip if inverted; (4) scale so the band-passed
 //! signal's robust peak-to-trough amplitude (95th − 5th percentile) is [`NORMALISED_AMPLITUDE`]
 //! (about a chest breath in mm, so the live thresholds apply); (5) feed the samples through the same
-//! [`SignalCore`] as live and analyse every full `window_s` window at a hop of
+//! [`SignalChain`] as live and analyse every full `window_s` window at a hop of
 //! `max(update_interval_s, 10 s)` plus the final one (or one window over the whole recording when
 //! 60 s ≤ length < `window_s`); (6) session verdict ([`SessionVerdict`]): mean scores, median rate.
 //!
@@ -15,7 +15,7 @@
 //! of the windows' pauses, merged where they overlap, of at least `apnea_min_s`.
 
 use super::analyzer::temper_scores;
-use super::core::SignalCore;
+use super::chain::SignalChain;
 use super::filter::BandPass;
 use super::polarity::polarity_score;
 use super::window::MIN_RATE_QUALITY;
@@ -26,15 +26,20 @@ use crate::types::{ApneaInterval, Pattern, PatternScores};
 
 /// Shortest recording analysed, s.
 pub const MIN_RECORDING_S: f64 = 60.0;
+/// Lowest and highest fixed rate accepted, Hz (the breathing band needs ≥ 2 Hz sampling; more than
+/// 100 Hz is pointless for breathing and would make the windows needlessly large).
+pub const MIN_RATE_HZ: f64 = 2.0;
+/// See [`MIN_RATE_HZ`].
+pub const MAX_RATE_HZ: f64 = 100.0;
 /// Robust breath amplitude after normalisation (signal units ≈ mm).
 pub const NORMALISED_AMPLITUDE: f32 = 8.0;
 
 /// Why a recording cannot be analysed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AnalysisError {
-    /// The sample rate is not finite and positive, or differs from `settings.resample_hz`.
+    /// The sample rate is outside 2-100 Hz or differs from `settings.resample_hz`.
     #[error(
-        "sample rate {hz} Hz is invalid (expected {expected} Hz, the configured resample rate)"
+        "sample rate {hz} Hz is invalid (expected {expected} Hz, the configured resample rate, within 2-100 Hz)"
     )]
     BadRate {
         /// Rate given, Hz.
@@ -85,7 +90,8 @@ fn percentile(sorted: &[f32], p: f64) -> f32 {
 
 fn validate(samples: &[f32], hz: f64, settings: &RespirationSettings) -> Result<(), AnalysisError> {
     let expected = settings.resample_hz;
-    if !(hz.is_finite() && hz > 0.0) || (hz - expected).abs() > 1e-6 * expected {
+    let plausible = (MIN_RATE_HZ..=MAX_RATE_HZ).contains(&hz);
+    if !plausible || (hz - expected).abs() > 1e-6 * expected {
         return Err(AnalysisError::BadRate { hz, expected });
     }
     if let Some(index) = samples.iter().position(|v| !v.is_finite()) {
@@ -155,9 +161,11 @@ pub fn analyze_series(
 ) -> Result<RecordingAnalysis, AnalysisError> {
     validate(samples, hz, settings)?;
     let (x, polarity_inverted) = normalise(samples, settings)?;
-    let window_n = ((settings.window_s * hz).round() as usize).clamp(8, x.len());
+    let window_n = ((settings.window_s * hz).round() as usize)
+        .max(8)
+        .min(x.len());
     let hop_n = ((settings.update_interval_s.max(10.0) * hz).round() as usize).max(1);
-    let mut core = SignalCore::new(settings);
+    let mut core = SignalChain::new(settings);
     let mut session = SessionVerdict::new();
     let mut pauses: Vec<ApneaInterval> = Vec::new();
     for (i, v) in x.iter().enumerate() {

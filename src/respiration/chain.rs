@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 
 /// Filters, rings and the window processor.
 #[derive(Debug)]
-pub struct SignalCore {
+pub struct SignalChain {
     hz: f64,
     cap: usize,
     band_pass: BandPass,
@@ -27,7 +27,7 @@ pub struct SignalCore {
     pub processor: WindowProcessor,
 }
 
-impl SignalCore {
+impl SignalChain {
     /// A chain for `settings` (samples at `settings.resample_hz`).
     pub fn new(settings: &RespirationSettings) -> Self {
         let hz = settings.resample_hz;
