@@ -29,6 +29,8 @@ pub(crate) struct Layers {
     pub background: Vec<i32>,
     /// Background depth-noise sigma, as `body_sigma`.
     pub background_sigma: Vec<i32>,
+    /// Per row, the columns from the first to the last body (or shadow) pixel.
+    pub spans: Vec<std::ops::Range<usize>>,
     /// Torso box at the nominal position, see [`StaticScene::torso_box`].
     pub torso_box: Roi,
 }
@@ -66,7 +68,7 @@ impl Units {
 impl Layers {
     /// Convert `scene` to integer layers in `u`'s units.
     pub(crate) fn new(scene: &StaticScene, u: &Units) -> Self {
-        let body = scene
+        let body: Vec<i32> = scene
             .body_mm
             .iter()
             .map(|&z| match z {
@@ -75,7 +77,16 @@ impl Layers {
                 _ => NONE_Q,
             })
             .collect();
+        let spans = body
+            .chunks_exact(scene.width.max(1))
+            .map(|row| {
+                let first = row.iter().position(|&v| v != NONE_Q).unwrap_or(0);
+                let last = row.iter().rposition(|&v| v != NONE_Q).map_or(0, |i| i + 1);
+                first..last.max(first)
+            })
+            .collect();
         Self {
+            spans,
             body,
             body_sigma: scene
                 .body_mm
@@ -118,6 +129,8 @@ pub(crate) struct BodyRow<'a> {
     pub depth: &'a [i32],
     pub sigma: &'a [i32],
     pub weight: &'a [i16],
+    /// Columns of this row that hold body (or shadow) pixels; background elsewhere.
+    pub span: std::ops::Range<usize>,
     pub dx: i64,
 }
 
@@ -158,14 +171,12 @@ impl FrameParams {
         let Some(b) = body else {
             return self.background(out, r, 0..w);
         };
-        // Output columns lo..hi see body columns src..src + (hi - lo).
+        // Output columns lo..hi show the row's body span, shifted by dx; the rest is background.
         let wi = w as i64;
-        let (lo, hi) = (
-            b.dx.clamp(0, wi) as usize,
-            (wi + b.dx).clamp(0, wi) as usize,
-        );
-        let src =
-            (lo as i64 - b.dx).clamp(0, wi) as usize..(hi as i64 - b.dx).clamp(0, wi) as usize;
+        let (s0, s1) = (b.span.start as i64, b.span.end.max(b.span.start) as i64);
+        let (lo, hi) = ((s0 + b.dx).clamp(0, wi), (s1 + b.dx).clamp(0, wi));
+        let src = (lo - b.dx).clamp(0, wi) as usize..(hi - b.dx).clamp(0, wi) as usize;
+        let (lo, hi) = (lo as usize, hi as usize);
         let (Some(bd), Some(bs), Some(bw)) = (
             b.depth.get(src.clone()),
             b.sigma.get(src.clone()),
@@ -199,6 +210,76 @@ impl FrameParams {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Naive reference: every output column looks up its body column and picks body or
+    /// background, with no spans or segments.
+    fn naive_row(p: &FrameParams, r: &RowInputs, b: &BodyRow) -> Vec<u16> {
+        (0..r.gauss.len())
+            .map(|x| {
+                let xs = x as i64 - b.dx;
+                let body = usize::try_from(xs)
+                    .ok()
+                    .and_then(|s| b.depth.get(s).map(|&z| (s, z)));
+                let (z, sig) = match body {
+                    Some((s, zb)) if zb != NONE_Q => {
+                        let w = i32::from(b.weight[s]);
+                        (zb + p.away_q - ((p.chest_q * w) >> 8), b.sigma[s])
+                    }
+                    _ => (r.background[x], r.background_sigma[x]),
+                };
+                pixel(z, sig, r.gauss[x], r.drop[x], p.dropout)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn row_kernel_matches_naive_reference() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..300 {
+            let w = rng.gen_range(1..64usize);
+            let gauss: Vec<i8> = (0..w).map(|_| rng.gen()).collect();
+            let drop: Vec<i8> = (0..w).map(|_| rng.gen()).collect();
+            let background: Vec<i32> = (0..w).map(|_| rng.gen_range(0..60_000 * 16)).collect();
+            let background_sigma: Vec<i32> = (0..w).map(|_| rng.gen_range(0..2000)).collect();
+            // A body run with a shadow pixel inside a row of background.
+            let (a, z) = (rng.gen_range(0..w), rng.gen_range(0..=w));
+            let span = a.min(z)..a.max(z);
+            let depth: Vec<i32> = (0..w)
+                .map(|x| match x {
+                    x if !span.contains(&x) => NONE_Q,
+                    x if x == span.start + 1 => INVALID_Q,
+                    _ => rng.gen_range(8000..30_000),
+                })
+                .collect();
+            let sigma: Vec<i32> = (0..w).map(|_| rng.gen_range(0..500)).collect();
+            let weight: Vec<i16> = (0..w).map(|_| rng.gen_range(0..=256)).collect();
+            let p = FrameParams {
+                away_q: rng.gen_range(-800..800),
+                chest_q: rng.gen_range(-300..300),
+                dropout: rng.gen_range(90..129),
+            };
+            let r = RowInputs {
+                gauss: &gauss,
+                drop: &drop,
+                background: &background,
+                background_sigma: &background_sigma,
+            };
+            let dx = rng.gen_range(-(w as i64) - 2..w as i64 + 2);
+            let b = BodyRow {
+                depth: &depth,
+                sigma: &sigma,
+                weight: &weight,
+                span,
+                dx,
+            };
+            let mut out = vec![7u16; w];
+            let expect = naive_row(&p, &r, &b);
+            p.render_row(&mut out, &r, Some(b));
+            assert_eq!(out, expect);
+        }
+    }
 
     #[test]
     fn pixel_rounds_adds_noise_and_drops() {

@@ -60,6 +60,8 @@ pub(crate) struct StaticScene {
     pub background_mm: Vec<f32>,
     /// Torso (shoulder line to waist, full width without arms) at the nominal position, pixels.
     pub torso_box: Roi,
+    /// Image width, pixels (the row length of every layer).
+    pub width: usize,
 }
 
 // Body dimensions, metres, relative to mid-sternum (y down).
@@ -151,6 +153,7 @@ impl StaticScene {
             weight: vec![0.0; w * h],
             background_mm: vec![0.0; w * h],
             torso_box: torso_box(layout, k),
+            width: w,
         };
         for v in 0..h {
             let ry = (v as f32 - k.cy) / k.fy;

@@ -275,12 +275,14 @@ impl SimCamera {
                 background_sigma: l.background_sigma.get(row).unwrap_or(&[]),
             };
             let ys = y as i64 - dy;
-            let body = (present && ys >= 0).then(|| ys as usize * w..(ys as usize + 1) * w);
-            let body = body.and_then(|r| {
+            let body = (present && ys >= 0).then_some(ys as usize);
+            let body = body.and_then(|ys| {
+                let r = ys * w..(ys + 1) * w;
                 Some(BodyRow {
                     depth: l.body.get(r.clone())?,
                     sigma: l.body_sigma.get(r.clone())?,
                     weight: l.weight.get(r)?,
+                    span: l.spans.get(ys)?.clone(),
                     dx,
                 })
             });

@@ -52,6 +52,77 @@ impl Default for ChestSettings {
     }
 }
 
+/// A chest setting outside its allowed range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("chest tracker: {name} = {value} is outside the allowed range {range}")]
+pub struct ChestSettingError {
+    /// Name of the field in [`ChestSettings`].
+    pub name: &'static str,
+    /// The rejected value, formatted.
+    pub value: String,
+    /// The allowed range, in words.
+    pub range: String,
+}
+
+fn check(name: &'static str, v: f64, lo: f64, hi: f64) -> Result<(), ChestSettingError> {
+    if v.is_finite() && (lo..=hi).contains(&v) {
+        return Ok(());
+    }
+    Err(ChestSettingError {
+        name,
+        value: v.to_string(),
+        range: format!("{lo}..={hi}"),
+    })
+}
+
+impl ChestSettings {
+    /// Check every field against its allowed range. [`ChestTracker`] never panics on settings
+    /// that fail this, but it may never find a chest with them.
+    pub fn validate(&self) -> Result<(), ChestSettingError> {
+        let min = f64::from(self.min_distance_m);
+        check("min_distance_m", min, 0.1, 5.0)?;
+        check(
+            "max_distance_m",
+            self.max_distance_m.into(),
+            min + 0.1,
+            10.0,
+        )?;
+        check(
+            "horizontal_fov_deg",
+            self.horizontal_fov_deg.into(),
+            30.0,
+            150.0,
+        )?;
+        check("redetect_interval_s", self.redetect_interval_s, 0.0, 60.0)?;
+        check("gate_mm", self.gate_mm.into(), 5.0, 1000.0)?;
+        check(
+            "min_valid_fraction",
+            self.min_valid_fraction.into(),
+            0.01,
+            1.0,
+        )?;
+        check("move_threshold_m", self.move_threshold_m.into(), 0.0, 0.5)?;
+        check(
+            "present_after_frames",
+            self.present_after_frames.into(),
+            1.0,
+            1000.0,
+        )?;
+        check(
+            "absent_after_frames",
+            self.absent_after_frames.into(),
+            1.0,
+            10_000.0,
+        )?;
+        check(
+            "lost_after_frames",
+            self.lost_after_frames.into(),
+            1.0,
+            10_000.0,
+        )
+    }
+}
+
 /// One frame's chest measurement.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ChestSample {

@@ -363,11 +363,47 @@ fn nonsense_settings_do_not_panic() {
             ..ChestSettings::default()
         },
     ];
+    assert_eq!(ChestSettings::default().validate(), Ok(()));
     for s in bad {
+        assert!(s.validate().is_err(), "accepted {s:?}");
         let mut tr = ChestTracker::new(s.clone());
         for _ in 0..3 {
             let out = tr.process(&f);
             assert!((0.0..=1.0).contains(&out.valid_fraction), "{s:?}");
         }
+    }
+}
+
+#[test]
+fn roi_lands_on_the_chest_at_other_resolutions() {
+    for (w, h) in [(424u32, 240u32), (640, 480), (1280, 720)] {
+        let s = SimCameraSettings {
+            width: w,
+            height: h,
+            sway: false,
+            motion_artefacts: false,
+            ..SimCameraSettings::default()
+        };
+        let rsm = Rsm::new(RsmParams::typical(Pattern::Eupnea), 12);
+        let mut cam = SimCamera::new(s, rsm, 12).unwrap_or_else(|e| panic!("{e}"));
+        let mut tr = ChestTracker::new(ChestSettings::default());
+        let mut f = DepthFrame::new(1, 1, 0.001);
+        let mut roi = None;
+        for _ in 0..5 {
+            let _ = cam.read_frame(&mut f);
+            roi = tr.process(&f).roi;
+        }
+        let (roi, torso) = (
+            roi.unwrap_or_else(|| panic!("no ROI at {w}x{h}")),
+            cam.torso_box(),
+        );
+        assert!(
+            inside(roi, torso, 0),
+            "{w}x{h}: ROI {roi:?} outside torso {torso:?}"
+        );
+        assert!(
+            roi.width() * 20 >= torso.width() * 7,
+            "{w}x{h}: ROI {roi:?} too narrow"
+        );
     }
 }
