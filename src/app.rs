@@ -49,7 +49,13 @@ fn load_settings(path: Option<&Path>) -> anyhow::Result<Settings> {
         Some(p) => Settings::load(p),
         None => Settings::embedded(),
     };
-    r.map_err(|e: ConfigError| Exit { code: EXIT_USAGE, message: e.to_string() }.into())
+    r.map_err(|e: ConfigError| {
+        Exit {
+            code: EXIT_USAGE,
+            message: e.to_string(),
+        }
+        .into()
+    })
 }
 
 fn check_config(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
@@ -65,7 +71,11 @@ fn check_config(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
 }
 
 fn usage(message: impl Into<String>) -> anyhow::Error {
-    Exit { code: EXIT_USAGE, message: message.into() }.into()
+    Exit {
+        code: EXIT_USAGE,
+        message: message.into(),
+    }
+    .into()
 }
 
 fn classifier(settings: &Settings) -> Box<dyn PatternClassifier> {
@@ -106,13 +116,18 @@ fn parse_speed(text: Option<&str>) -> anyhow::Result<Speed> {
         "max" => Ok(Speed::Max),
         other => match other.parse::<f64>() {
             Ok(f) if f.is_finite() && (0.1..=1000.0).contains(&f) => Ok(Speed::Paced(f)),
-            _ => Err(usage(format!("--speed {other:?}: expected `realtime`, `max` or a factor 0.1-1000"))),
+            _ => Err(usage(format!(
+                "--speed {other:?}: expected `realtime`, `max` or a factor 0.1-1000"
+            ))),
         },
     }
 }
 
 fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
-    let camera = args.camera.clone().unwrap_or_else(|| settings.camera.source.clone());
+    let camera = args
+        .camera
+        .clone()
+        .unwrap_or_else(|| settings.camera.source.clone());
     if camera != "sim" {
         return Err(usage(format!(
             "--camera {camera}: RealSense cameras are not supported by this build yet (use --camera sim)"
@@ -131,15 +146,21 @@ fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
     if let Some(d) = args.distance {
         cam.subject_distance_m = d as f32;
     }
-    let source = SimCamera::new(cam, Rsm::new(params, seed), seed).map_err(|e| usage(format!("simulated camera: {e}")))?;
+    let source = SimCamera::new(cam, Rsm::new(params, seed), seed)
+        .map_err(|e| usage(format!("simulated camera: {e}")))?;
     if let Some(d) = args.duration {
         if !(d.is_finite() && d > 0.0) {
-            return Err(usage(format!("--duration {d}: expected a positive number of seconds")));
+            return Err(usage(format!(
+                "--duration {d}: expected a positive number of seconds"
+            )));
         }
     }
     let speed = parse_speed(args.speed.as_deref())?;
     let sink = open_sink(args.events.as_deref().unwrap_or(&settings.events.output))?;
-    let display_spec = args.display.clone().unwrap_or_else(|| settings.display.target.clone());
+    let display_spec = args
+        .display
+        .clone()
+        .unwrap_or_else(|| settings.display.target.clone());
     let display = if display_spec.is_empty() {
         None
     } else {
@@ -154,12 +175,20 @@ fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
         classifier: cls.name().to_string(),
     };
     let pipeline = Pipeline::new(chest_settings(settings), &settings.respiration, cls);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let shutdown = CancellationToken::new();
         spawn_signal_handler(shutdown.clone());
-        let summary = crate::daemon::run(Box::new(source), pipeline, sink, display, opts, shutdown).await?;
-        log::info!("run ended: {} ({} frames processed)", summary.reason, summary.stats.processed);
+        let summary =
+            crate::daemon::run(Box::new(source), pipeline, sink, display, opts, shutdown).await?;
+        log::info!(
+            "run ended: {} ({} frames processed)",
+            summary.reason,
+            summary.stats.processed
+        );
         Ok(())
     })
 }
@@ -217,8 +246,12 @@ fn simulate(a: &SimulateArgs) -> anyhow::Result<()> {
             base_seed: a.seed,
             ..Default::default()
         };
-        let n = crate::rsm::dataset::write_dataset(&spec, &a.out).map_err(|e| usage(format!("simulate --bulk: {e}")))?;
-        eprintln!("wrote {n} labelled windows to {}", a.out.join("windows.csv").display());
+        let n = crate::rsm::dataset::write_dataset(&spec, &a.out)
+            .map_err(|e| usage(format!("simulate --bulk: {e}")))?;
+        eprintln!(
+            "wrote {n} labelled windows to {}",
+            a.out.join("windows.csv").display()
+        );
         return Ok(());
     }
     let name = a.pattern.as_deref().unwrap_or_default();
@@ -254,7 +287,14 @@ fn breathing(settings: &Settings, a: &BreathingArgs) -> anyhow::Result<()> {
         }
     }
     if failed > 0 {
-        return Err(Exit { code: 1, message: format!("{failed} of {} file(s) could not be classified", a.files.len()) }.into());
+        return Err(Exit {
+            code: 1,
+            message: format!(
+                "{failed} of {} file(s) could not be classified",
+                a.files.len()
+            ),
+        }
+        .into());
     }
     Ok(())
 }
@@ -264,8 +304,13 @@ fn breathing_one(settings: &Settings, file: &Path) -> anyhow::Result<serde_json:
     let hz = settings.respiration.resample_hz;
     let samples = crate::recording::resample(&rec, hz);
     let mut cls = classifier(settings);
-    let a = crate::respiration::offline::analyze_series(&samples, hz, &settings.respiration, cls.as_mut())
-        .with_context(|| file.display().to_string())?;
+    let a = crate::respiration::offline::analyze_series(
+        &samples,
+        hz,
+        &settings.respiration,
+        cls.as_mut(),
+    )
+    .with_context(|| file.display().to_string())?;
     Ok(serde_json::json!({
         "file": file.display().to_string(),
         "pattern": a.pattern.name(),
@@ -281,12 +326,16 @@ fn breathing_one(settings: &Settings, file: &Path) -> anyhow::Result<serde_json:
 }
 
 fn print_breathing_human(v: &serde_json::Value) {
-    let rate = v["rate_bpm"].as_f64().map_or("--".to_string(), |r| format!("{r:.1} breaths/min"));
+    let rate = v["rate_bpm"]
+        .as_f64()
+        .map_or("--".to_string(), |r| format!("{r:.1} breaths/min"));
     println!(
         "{}: {} (score {:.2}), rate {}, quality {:.2} [screening aid, not a diagnosis]",
         v["file"].as_str().unwrap_or("?"),
         v["pattern"].as_str().unwrap_or("?"),
-        v["scores"][v["pattern"].as_str().unwrap_or("")].as_f64().unwrap_or(0.0),
+        v["scores"][v["pattern"].as_str().unwrap_or("")]
+            .as_f64()
+            .unwrap_or(0.0),
         rate,
         v["quality"].as_f64().unwrap_or(0.0),
     );
@@ -296,9 +345,17 @@ fn eval(settings: &Settings, a: &EvalArgs) -> anyhow::Result<()> {
     let patterns = if a.patterns.is_empty() {
         Pattern::ALL.to_vec()
     } else {
-        a.patterns.iter().map(|p| p.parse()).collect::<Result<Vec<Pattern>, _>>().map_err(|e| usage(format!("--patterns: {e}")))?
+        a.patterns
+            .iter()
+            .map(|p| p.parse())
+            .collect::<Result<Vec<Pattern>, _>>()
+            .map_err(|e| usage(format!("--patterns: {e}")))?
     };
-    let camera = SimCameraSettings { width: a.width, height: a.height, ..sim_camera_settings(settings) };
+    let camera = SimCameraSettings {
+        width: a.width,
+        height: a.height,
+        ..sim_camera_settings(settings)
+    };
     let spec = crate::eval::EvalSpec {
         patterns,
         seeds: a.seeds,
@@ -311,7 +368,10 @@ fn eval(settings: &Settings, a: &EvalArgs) -> anyhow::Result<()> {
     let results = crate::eval::run_all(&spec).map_err(|e| anyhow::anyhow!(e))?;
     let summary = crate::eval::summarize(&results);
     if a.json {
-        println!("{}", serde_json::json!({ "runs": results, "summary": summary }));
+        println!(
+            "{}",
+            serde_json::json!({ "runs": results, "summary": summary })
+        );
     } else {
         crate::eval::print_report(&results, &summary);
     }

@@ -97,7 +97,11 @@ pub async fn run(
     opts: RunOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<RunSummary> {
-    let policy = if opts.speed == Speed::Max { Policy::Lossless } else { Policy::LatestWins };
+    let policy = if opts.speed == Speed::Max {
+        Policy::Lossless
+    } else {
+        Policy::LatestWins
+    };
     let handoff = Arc::new(Handoff::new(policy));
     let shared = Arc::new(Shared::default());
     let (tx, rx) = mpsc::channel::<Event>(1024);
@@ -112,7 +116,12 @@ pub async fn run(
 
     let sink_task = tokio::task::spawn_blocking(move || sink_loop(sink, rx));
     let capture = {
-        let (h, s, t, tok) = (Arc::clone(&handoff), Arc::clone(&shared), tx.clone(), shutdown.clone());
+        let (h, s, t, tok) = (
+            Arc::clone(&handoff),
+            Arc::clone(&shared),
+            tx.clone(),
+            shutdown.clone(),
+        );
         let o = opts.clone();
         tokio::task::spawn_blocking(move || capture_loop(source, &h, &s, &t, &o, &tok))
     };
@@ -130,11 +139,21 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| "signal".into());
     let stats = shared.stats(&handoff);
-    tx.send(Event::Stopped { t_s: shared.last_t(), reason: reason.clone(), stats }).await.ok();
+    tx.send(Event::Stopped {
+        t_s: shared.last_t(),
+        reason: reason.clone(),
+        stats,
+    })
+    .await
+    .ok();
     drop(tx);
     let sink_errors = sink_task.await?;
     log::info!("stopped ({reason}): {stats:?}");
-    Ok(RunSummary { reason, stats, sink_errors })
+    Ok(RunSummary {
+        reason,
+        stats,
+        sink_errors,
+    })
 }
 
 fn sink_loop(mut sink: Box<dyn EventSink>, mut rx: mpsc::Receiver<Event>) -> u64 {
@@ -167,7 +186,12 @@ fn capture_loop(
             Ok(()) => {
                 if shared.camera_lost.swap(false, Relaxed) {
                     let message = "frames are arriving again".to_string();
-                    tx.blocking_send(Event::Camera { t_s: buf.timestamp_s, status: "recovered", message }).ok();
+                    tx.blocking_send(Event::Camera {
+                        t_s: buf.timestamp_s,
+                        status: "recovered",
+                        message,
+                    })
+                    .ok();
                 }
                 backoff = Duration::from_millis(250);
                 if opts.duration_s.is_some_and(|d| buf.timestamp_s >= d) {
@@ -176,7 +200,8 @@ fn capture_loop(
                 }
                 if let Speed::Paced(factor) = opts.speed {
                     let (t0, ts0) = *pace_origin.get_or_insert((Instant::now(), buf.timestamp_s));
-                    let due = t0 + Duration::from_secs_f64(((buf.timestamp_s - ts0) / factor).max(0.0));
+                    let due =
+                        t0 + Duration::from_secs_f64(((buf.timestamp_s - ts0) / factor).max(0.0));
                     let now = Instant::now();
                     if due > now && wait_or_cancel(shutdown, due - now) {
                         break;
@@ -199,7 +224,12 @@ fn capture_loop(
             Err(CameraError::Disconnected(why)) => {
                 if !shared.camera_lost.swap(true, Relaxed) {
                     log::warn!("camera lost: {why}");
-                    tx.blocking_send(Event::Camera { t_s: shared.last_t(), status: "lost", message: why }).ok();
+                    tx.blocking_send(Event::Camera {
+                        t_s: shared.last_t(),
+                        status: "lost",
+                        message: why,
+                    })
+                    .ok();
                 }
                 if wait_or_cancel(shutdown, backoff) {
                     break;
@@ -212,7 +242,12 @@ fn capture_loop(
             }
             Err(CameraError::Fatal(why)) => {
                 log::error!("camera: {why}");
-                tx.blocking_send(Event::Camera { t_s: shared.last_t(), status: "error", message: why.clone() }).ok();
+                tx.blocking_send(Event::Camera {
+                    t_s: shared.last_t(),
+                    status: "error",
+                    message: why.clone(),
+                })
+                .ok();
                 shared.set_reason(&format!("camera error: {why}"));
                 break;
             }
@@ -242,7 +277,11 @@ fn process_loop(
     tx: &mpsc::Sender<Event>,
     opts: &RunOptions,
 ) {
-    let mut screen = display.map(|display| Screen { display, readout: Readout::default(), errors: 0 });
+    let mut screen = display.map(|display| Screen {
+        display,
+        readout: Readout::default(),
+        errors: 0,
+    });
     let mut events = Vec::with_capacity(16);
     let mut next_stats_t = opts.frames_interval_s;
     let mut idle_since = Instant::now();
@@ -267,7 +306,10 @@ fn process_loop(
         handoff.recycle(frame);
         if t_s >= next_stats_t {
             next_stats_t = t_s + opts.frames_interval_s;
-            events.push(Event::Frames { t_s, stats: shared.stats(handoff) });
+            events.push(Event::Frames {
+                t_s,
+                stats: shared.stats(handoff),
+            });
         }
         for ev in events.drain(..) {
             if tx.blocking_send(ev).is_err() {
@@ -303,7 +345,11 @@ impl Screen {
 /// Copies the pipeline's state into the readout.
 pub fn fill_readout(r: &mut Readout, st: &PipelineState, camera_lost: bool, now_s: f64) {
     r.person_present = st.person_present;
-    r.camera = if camera_lost { CameraStatus::Lost } else { CameraStatus::Ok };
+    r.camera = if camera_lost {
+        CameraStatus::Lost
+    } else {
+        CameraStatus::Ok
+    };
     r.elapsed_s = now_s;
     r.apnea_s = st.apnea_since_s.map(|s| (now_s - s).max(0.0) as f32);
     match &st.last_reading {

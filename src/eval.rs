@@ -78,11 +78,17 @@ pub fn run_all(spec: &EvalSpec) -> Result<Vec<RunResult>, String> {
     for &pattern in &spec.patterns {
         for &distance_m in &spec.distances {
             for seed in 1..=spec.seeds {
-                runs.push(RunSpec { pattern, seed, distance_m });
+                runs.push(RunSpec {
+                    pattern,
+                    seed,
+                    distance_m,
+                });
             }
         }
     }
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(runs.len().max(1));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(runs.len().max(1));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new(vec![None; runs.len()]);
     std::thread::scope(|s| {
@@ -105,12 +111,20 @@ pub fn run_all(spec: &EvalSpec) -> Result<Vec<RunResult>, String> {
 
 /// Drives one simulated run through the pipeline and scores it.
 pub fn run_one(run: &RunSpec, spec: &EvalSpec) -> Result<RunResult, String> {
-    let params = crate::rsm::io::params_for(run.pattern, None, run.seed).map_err(|e| e.to_string())?;
+    let params =
+        crate::rsm::io::params_for(run.pattern, None, run.seed).map_err(|e| e.to_string())?;
     let true_rate_bpm = params.rate_bpm;
     let rsm = Rsm::new(params, run.seed);
-    let cam_settings = SimCameraSettings { subject_distance_m: run.distance_m as f32, ..spec.camera.clone() };
+    let cam_settings = SimCameraSettings {
+        subject_distance_m: run.distance_m as f32,
+        ..spec.camera.clone()
+    };
     let mut camera = SimCamera::new(cam_settings, rsm, run.seed).map_err(|e| e.to_string())?;
-    let mut pipeline = Pipeline::new(spec.chest.clone(), &spec.respiration, Box::new(RuleBaseline::default()));
+    let mut pipeline = Pipeline::new(
+        spec.chest.clone(),
+        &spec.respiration,
+        Box::new(RuleBaseline::default()),
+    );
     let mut frame = DepthFrame::new(0, 0, 0.001);
     let mut events = Vec::new();
     let n_frames = (spec.seconds * camera.fps()).round() as u64;
@@ -122,7 +136,13 @@ pub fn run_one(run: &RunSpec, spec: &EvalSpec) -> Result<RunResult, String> {
     Ok(score(run.clone(), true_rate_bpm, &events, &truth, spec))
 }
 
-fn score(spec_run: RunSpec, true_rate_bpm: f32, events: &[Event], truth: &crate::rsm::GroundTruth, spec: &EvalSpec) -> RunResult {
+fn score(
+    spec_run: RunSpec,
+    true_rate_bpm: f32,
+    events: &[Event],
+    truth: &crate::rsm::GroundTruth,
+    spec: &EvalSpec,
+) -> RunResult {
     let window = spec.respiration.window_s;
     let mut rate_errors = Vec::new();
     let mut sum = [0f32; 6];
@@ -140,7 +160,9 @@ fn score(spec_run: RunSpec, true_rate_bpm: f32, events: &[Event], truth: &crate:
                 }
                 // Rates are scored once the window is full, against the truth over that window.
                 if spec_run.pattern.is_regular() && r.t_s >= window {
-                    if let (Some(est), Some(t)) = (r.rate_bpm, truth.mean_rate_bpm(r.t_s - window, r.t_s)) {
+                    if let (Some(est), Some(t)) =
+                        (r.rate_bpm, truth.mean_rate_bpm(r.t_s - window, r.t_s))
+                    {
                         rate_errors.push((est - t).abs());
                     }
                 }
@@ -154,14 +176,20 @@ fn score(spec_run: RunSpec, true_rate_bpm: f32, events: &[Event], truth: &crate:
         }
     }
     if let Some(start_s) = open {
-        detected.push(ApneaInterval { start_s, end_s: spec.seconds });
+        detected.push(ApneaInterval {
+            start_s,
+            end_s: spec.seconds,
+        });
     }
     // Apneas are scored after a warm-up (the detector needs breaths to know what "no breath" is)
     // and only when they ended before the run did.
     let warm_up = 30.0;
     let in_span = |a: &ApneaInterval| a.start_s >= warm_up && a.end_s <= spec.seconds - 1.0;
     let true_apneas: Vec<&ApneaInterval> = truth.apneas.iter().filter(|a| in_span(a)).collect();
-    let detected_apneas = true_apneas.iter().filter(|t| detected.iter().any(|d| d.overlaps(t))).count();
+    let detected_apneas = true_apneas
+        .iter()
+        .filter(|t| detected.iter().any(|d| d.overlaps(t)))
+        .count();
     let false_alarms = detected
         .iter()
         .filter(|d| d.start_s >= warm_up)
@@ -203,7 +231,10 @@ pub struct Summary {
 
 /// Sums up run results.
 pub fn summarize(results: &[RunResult]) -> Summary {
-    let errs: Vec<f32> = results.iter().flat_map(|r| r.rate_errors_bpm.iter().copied()).collect();
+    let errs: Vec<f32> = results
+        .iter()
+        .flat_map(|r| r.rate_errors_bpm.iter().copied())
+        .collect();
     let within = errs.iter().filter(|e| **e <= 1.0).count();
     let apneas: usize = results.iter().map(|r| r.true_apneas).sum();
     let det: usize = results.iter().map(|r| r.detected_apneas).sum();
@@ -217,23 +248,41 @@ pub fn summarize(results: &[RunResult]) -> Summary {
     }
     Summary {
         rate_readings: errs.len(),
-        rate_within_1bpm: if errs.is_empty() { 0.0 } else { within as f64 / errs.len() as f64 },
+        rate_within_1bpm: if errs.is_empty() {
+            0.0
+        } else {
+            within as f64 / errs.len() as f64
+        },
         rate_max_error_bpm: errs.iter().copied().fold(0.0, f32::max),
         apneas,
-        apnea_sensitivity: if apneas == 0 { 1.0 } else { det as f64 / apneas as f64 },
-        false_alarms_per_10min: if scored_min > 0.0 { fa as f64 * 10.0 / scored_min } else { 0.0 },
+        apnea_sensitivity: if apneas == 0 {
+            1.0
+        } else {
+            det as f64 / apneas as f64
+        },
+        false_alarms_per_10min: if scored_min > 0.0 {
+            fa as f64 * 10.0 / scored_min
+        } else {
+            0.0
+        },
         confusion,
     }
 }
 
 /// Prints a human-readable report: one line per run, then the totals and the confusion matrix.
 pub fn print_report(results: &[RunResult], s: &Summary) {
-    println!("{:<14} {:>4} {:>6} {:>9} {:>9} {:>8} {:>5} {:<14}", "pattern", "seed", "dist_m", "rate_bpm", "rate_err", "apneas", "FA", "verdict");
+    println!(
+        "{:<14} {:>4} {:>6} {:>9} {:>9} {:>8} {:>5} {:<14}",
+        "pattern", "seed", "dist_m", "rate_bpm", "rate_err", "apneas", "FA", "verdict"
+    );
     for r in results {
         let err = if r.rate_errors_bpm.is_empty() {
             "-".to_string()
         } else {
-            format!("{:.2}", r.rate_errors_bpm.iter().sum::<f32>() / r.rate_errors_bpm.len() as f32)
+            format!(
+                "{:.2}",
+                r.rate_errors_bpm.iter().sum::<f32>() / r.rate_errors_bpm.len() as f32
+            )
         };
         println!(
             "{:<14} {:>4} {:>6.2} {:>9.1} {:>9} {:>4}/{:<3} {:>5} {:<14}",

@@ -182,7 +182,10 @@ mod tests {
             h.recycle(f);
         }
         producer.join().unwrap();
-        assert!(matches!(h.take_timeout(std::time::Duration::from_millis(1)), Taken::Closed));
+        assert!(matches!(
+            h.take_timeout(std::time::Duration::from_millis(1)),
+            Taken::Closed
+        ));
         assert_eq!(seen, (0..200).collect::<Vec<_>>());
         assert_eq!(h.dropped(), 0);
     }
@@ -190,9 +193,14 @@ mod tests {
     #[test]
     fn take_timeout_returns_when_nothing_arrives() {
         let h = Handoff::new(Policy::LatestWins);
-        assert!(matches!(h.take_timeout(std::time::Duration::from_millis(5)), Taken::TimedOut));
+        assert!(matches!(
+            h.take_timeout(std::time::Duration::from_millis(5)),
+            Taken::TimedOut
+        ));
         h.put(frame(3)).unwrap();
-        assert!(matches!(h.take_timeout(std::time::Duration::from_millis(5)), Taken::Frame(f) if f.seq == 3));
+        assert!(
+            matches!(h.take_timeout(std::time::Duration::from_millis(5)), Taken::Frame(f) if f.seq == 3)
+        );
     }
 
     #[test]
@@ -204,6 +212,10 @@ mod tests {
         let got = h.take().unwrap();
         h.recycle(got);
         let next = h.put(frame(2)).unwrap();
-        assert_eq!(next.data.as_ptr(), ptr, "the recycled buffer comes back to capture");
+        assert_eq!(
+            next.data.as_ptr(),
+            ptr,
+            "the recycled buffer comes back to capture"
+        );
     }
 }

@@ -16,16 +16,16 @@
 
 #![warn(missing_docs)]
 
+pub mod app;
 pub mod breathing;
 pub mod camera;
+pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod display;
+pub mod eval;
 pub mod handoff;
 pub mod pipeline;
-pub mod daemon;
-pub mod cli;
-pub mod app;
-pub mod eval;
 pub mod recording;
 pub mod records;
 pub mod respiration;

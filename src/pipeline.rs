@@ -44,7 +44,11 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A pipeline with the given settings and breathing classifier.
-    pub fn new(chest: ChestSettings, respiration: &RespirationSettings, classifier: Box<dyn PatternClassifier>) -> Self {
+    pub fn new(
+        chest: ChestSettings,
+        respiration: &RespirationSettings,
+        classifier: Box<dyn PatternClassifier>,
+    ) -> Self {
         Self {
             tracker: ChestTracker::new(chest),
             analyzer: BreathAnalyzer::new(respiration, classifier),
@@ -68,7 +72,10 @@ impl Pipeline {
         self.state.t_s = t_s;
         if sample.person_present != self.state.person_present {
             self.state.person_present = sample.person_present;
-            out.push(Event::Person { t_s, present: sample.person_present });
+            out.push(Event::Person {
+                t_s,
+                present: sample.person_present,
+            });
             if !sample.person_present {
                 self.analyzer.reset();
                 self.state.last_reading = None;
@@ -97,7 +104,11 @@ impl Pipeline {
                 }
                 RespEvent::ApneaEnded(interval) => {
                     self.state.apnea_since_s = None;
-                    Event::ApneaEnded { t_s, interval, duration_s: interval.duration_s() }
+                    Event::ApneaEnded {
+                        t_s,
+                        interval,
+                        duration_s: interval.duration_s(),
+                    }
                 }
             });
         }

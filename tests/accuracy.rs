@@ -30,14 +30,30 @@ fn rate_and_apnea_accuracy_over_simulated_camera_runs() {
     let s = summarize(&results);
     edge_screen::eval::print_report(&results, &s);
     // Rate within 1 breath/min for regular patterns.
-    assert!(s.rate_readings >= 100, "only {} rate readings", s.rate_readings);
-    assert!(s.rate_within_1bpm >= 0.95, "{:.3} of readings within 1/min", s.rate_within_1bpm);
+    assert!(
+        s.rate_readings >= 100,
+        "only {} rate readings",
+        s.rate_readings
+    );
+    assert!(
+        s.rate_within_1bpm >= 0.95,
+        "{:.3} of readings within 1/min",
+        s.rate_within_1bpm
+    );
     for r in results.iter().filter(|r| r.spec.pattern.is_regular()) {
         let mean = r.rate_errors_bpm.iter().sum::<f32>() / r.rate_errors_bpm.len().max(1) as f32;
         assert!(mean <= 1.0, "{:?}: mean rate error {mean}", r.spec);
     }
     // Apneas of 10 s or more: at least 95% detected, at most 1 false alarm per 10 minutes.
     assert!(s.apneas >= 20, "only {} apneas simulated", s.apneas);
-    assert!(s.apnea_sensitivity >= 0.95, "apnea sensitivity {:.3}", s.apnea_sensitivity);
-    assert!(s.false_alarms_per_10min <= 1.0, "{:.2} false alarms / 10 min", s.false_alarms_per_10min);
+    assert!(
+        s.apnea_sensitivity >= 0.95,
+        "apnea sensitivity {:.3}",
+        s.apnea_sensitivity
+    );
+    assert!(
+        s.false_alarms_per_10min <= 1.0,
+        "{:.2} false alarms / 10 min",
+        s.false_alarms_per_10min
+    );
 }

@@ -4,13 +4,35 @@ mod util;
 use util::*;
 
 /// Simulates a recording with the real `simulate` command; returns (csv path, true mean rate).
-fn simulate(dir: &std::path::Path, pattern: &str, hz: &str, seed: &str, seconds: &str) -> (std::path::PathBuf, f64) {
+fn simulate(
+    dir: &std::path::Path,
+    pattern: &str,
+    hz: &str,
+    seed: &str,
+    seconds: &str,
+) -> (std::path::PathBuf, f64) {
     let out = dir.join(format!("{pattern}-{seed}.csv"));
-    let o = run(&["simulate", "--pattern", pattern, "--seconds", seconds, "--hz", hz, "--seed", seed, "--out", out.to_str().unwrap()]);
+    let o = run(&[
+        "simulate",
+        "--pattern",
+        pattern,
+        "--seconds",
+        seconds,
+        "--hz",
+        hz,
+        "--seed",
+        seed,
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "simulate failed: {}", stderr(&o));
     let truth_path = out.with_extension("truth.json");
-    let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&truth_path).expect("truth file")).unwrap();
-    let rate = truth["mean_rate_bpm"].as_f64().or_else(|| truth["params"]["rate_bpm"].as_f64()).expect("truth rate");
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&truth_path).expect("truth file")).unwrap();
+    let rate = truth["mean_rate_bpm"]
+        .as_f64()
+        .or_else(|| truth["params"]["rate_bpm"].as_f64())
+        .expect("truth rate");
     (out, rate)
 }
 
@@ -77,23 +99,78 @@ fn bad_files_are_refused_with_the_problem_named() {
     let cases: Vec<(std::path::PathBuf, &str)> = vec![
         (write(d, "empty.csv", ""), "no samples"),
         (write(d, "header.csv", "t_s,resp\n"), "no samples"),
-        (write(d, "text.csv", "t_s,resp\n0,1\n0.1,abc\n"), "not a number"),
+        (
+            write(d, "text.csv", "t_s,resp\n0,1\n0.1,abc\n"),
+            "not a number",
+        ),
         (write(d, "nan.csv", "t_s,resp\n0,1\n0.1,NaN\n"), "NaN"),
-        (write(d, "unsorted.csv", "t_s,resp\n0,1\n0.2,1\n0.1,2\n"), "strictly increase"),
-        (write(d, "dup.csv", "t_s,resp\n0,1\n0.1,1\n0.1,2\n"), "duplicate"),
-        (write(d, "short.csv", &format!("t_s,resp\n{}", long(&|i| if i < 300 { format!("{},{}\n", i as f64 / 10.0, (i as f64).sin()) } else { String::new() }))), "at least 60 s"),
-        (write(d, "constant.csv", &format!("t_s,resp\n{}", long(&|i| format!("{},5\n", i as f64 / 10.0)))), "constant"),
-        (write(d, "gap.csv", &format!("t_s,resp\n{}", long(&|i| if (300..330).contains(&i) { String::new() } else { format!("{},{}\n", i as f64 / 10.0, (i as f64 / 7.0).sin()) }))), "gap"),
+        (
+            write(d, "unsorted.csv", "t_s,resp\n0,1\n0.2,1\n0.1,2\n"),
+            "strictly increase",
+        ),
+        (
+            write(d, "dup.csv", "t_s,resp\n0,1\n0.1,1\n0.1,2\n"),
+            "duplicate",
+        ),
+        (
+            write(
+                d,
+                "short.csv",
+                &format!(
+                    "t_s,resp\n{}",
+                    long(&|i| if i < 300 {
+                        format!("{},{}\n", i as f64 / 10.0, (i as f64).sin())
+                    } else {
+                        String::new()
+                    })
+                ),
+            ),
+            "at least 60 s",
+        ),
+        (
+            write(
+                d,
+                "constant.csv",
+                &format!(
+                    "t_s,resp\n{}",
+                    long(&|i| format!("{},5\n", i as f64 / 10.0))
+                ),
+            ),
+            "constant",
+        ),
+        (
+            write(
+                d,
+                "gap.csv",
+                &format!(
+                    "t_s,resp\n{}",
+                    long(&|i| if (300..330).contains(&i) {
+                        String::new()
+                    } else {
+                        format!("{},{}\n", i as f64 / 10.0, (i as f64 / 7.0).sin())
+                    })
+                ),
+            ),
+            "gap",
+        ),
     ];
     for (path, needle) in &cases {
         let o = run(&["breathing", "--json", path.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(1), "{}: should fail", path.display());
         let e = stderr(&o);
-        assert!(e.contains(path.to_str().unwrap()) && e.contains(needle), "{}: expected '{needle}' in: {e}", path.display());
+        assert!(
+            e.contains(path.to_str().unwrap()) && e.contains(needle),
+            "{}: expected '{needle}' in: {e}",
+            path.display()
+        );
         assert!(!e.contains("panicked"), "{e}");
         assert!(stdout(&o).is_empty());
     }
-    let o = run(&["breathing", "--json", d.join("missing.csv").to_str().unwrap()]);
+    let o = run(&[
+        "breathing",
+        "--json",
+        d.join("missing.csv").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("missing.csv"));
 }
@@ -103,7 +180,12 @@ fn a_bad_file_does_not_stop_the_batch() {
     let dir = tempfile::tempdir().unwrap();
     let (good, _) = simulate(dir.path(), "eupnea", "10", "5", "90");
     let bad = write(dir.path(), "bad.csv", "t_s,resp\n");
-    let o = run(&["breathing", "--json", bad.to_str().unwrap(), good.to_str().unwrap()]);
+    let o = run(&[
+        "breathing",
+        "--json",
+        bad.to_str().unwrap(),
+        good.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(1));
     let v = json_lines(&stdout(&o));
     assert_eq!(v.len(), 1);
@@ -125,11 +207,23 @@ fn real_recordings_get_rates_and_patterns_consistent_with_their_rates() {
     ] {
         let v = classify(&dir.join(file));
         let est = v["rate_bpm"].as_f64().unwrap_or(f64::NAN);
-        assert!((est - rate).abs() <= tol, "{file}: rate {est} vs ~{rate}: {v}");
-        let expected = if est > 20.0 { "tachypnea" } else if est < 12.0 { "bradypnea" } else { "eupnea" };
+        assert!(
+            (est - rate).abs() <= tol,
+            "{file}: rate {est} vs ~{rate}: {v}"
+        );
+        let expected = if est > 20.0 {
+            "tachypnea"
+        } else if est < 12.0 {
+            "bradypnea"
+        } else {
+            "eupnea"
+        };
         // Near a class boundary either neighbour is consistent with the rate.
         let near_boundary = (est - 20.0).abs() < 1.0 || (est - 12.0).abs() < 1.0;
         let p = v["pattern"].as_str().unwrap();
-        assert!(p == expected || (near_boundary && ["eupnea", "tachypnea", "bradypnea"].contains(&p)), "{file}: {p} at {est}/min");
+        assert!(
+            p == expected || (near_boundary && ["eupnea", "tachypnea", "bradypnea"].contains(&p)),
+            "{file}: {p} at {est}/min"
+        );
     }
 }

@@ -13,8 +13,21 @@ fn max_speed_run_emits_breathing_events_and_a_readout() {
     let events = dir.path().join("events.jsonl");
     let png = dir.path().join("readout.png");
     let o = run(&[
-        "--camera", "sim", "--pattern", "tachypnea", "--rate", "26", "--seed", "3", "--duration", "75",
-        "--speed", "max", "--events", events.to_str().unwrap(), "--display",
+        "--camera",
+        "sim",
+        "--pattern",
+        "tachypnea",
+        "--rate",
+        "26",
+        "--seed",
+        "3",
+        "--duration",
+        "75",
+        "--speed",
+        "max",
+        "--events",
+        events.to_str().unwrap(),
+        "--display",
         &format!("png:{}", png.display()),
     ]);
     assert!(o.status.success(), "stderr: {}", stderr(&o));
@@ -22,21 +35,35 @@ fn max_speed_run_emits_breathing_events_and_a_readout() {
     let kinds: Vec<&str> = ev.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(kinds.first(), Some(&"started"));
     assert_eq!(kinds.last(), Some(&"stopped"));
-    assert!(kinds.contains(&"person") && kinds.contains(&"frames"), "{kinds:?}");
+    assert!(
+        kinds.contains(&"person") && kinds.contains(&"frames"),
+        "{kinds:?}"
+    );
     let stopped = ev.last().unwrap();
     assert_eq!(stopped["reason"], "duration");
     // 75 s at 30 fps, every frame processed in simulated time: none dropped.
     assert_eq!(stopped["processed"], 75 * 30);
     assert_eq!(stopped["dropped"], 0);
-    let readings: Vec<&serde_json::Value> = ev.iter().filter(|e| e["type"] == "breathing").collect();
+    let readings: Vec<&serde_json::Value> =
+        ev.iter().filter(|e| e["type"] == "breathing").collect();
     assert!(!readings.is_empty(), "no breathing events");
     let last = readings.last().unwrap();
     for key in ["rate_bpm", "pattern", "scores", "quality"] {
-        assert!(last.get(key).is_some(), "breathing event lacks {key}: {last}");
+        assert!(
+            last.get(key).is_some(),
+            "breathing event lacks {key}: {last}"
+        );
     }
-    let sum: f64 = last["scores"].as_object().unwrap().values().map(|v| v.as_f64().unwrap()).sum();
+    let sum: f64 = last["scores"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
     assert!((sum - 1.0).abs() < 1e-4, "scores sum to {sum}");
-    let rate = last["rate_bpm"].as_f64().expect("a rate for regular breathing");
+    let rate = last["rate_bpm"]
+        .as_f64()
+        .expect("a rate for regular breathing");
     assert!((rate - 26.0).abs() < 2.0, "rate {rate} vs 26");
     let bytes = std::fs::read(&png).expect("readout PNG written");
     assert_eq!(&bytes[1..4], b"PNG");
@@ -46,10 +73,24 @@ fn max_speed_run_emits_breathing_events_and_a_readout() {
 fn same_seed_gives_the_same_events_at_max_speed() {
     let run_once = |dir: &std::path::Path| {
         let events = dir.join("e.jsonl");
-        let o = run(&["--camera", "sim", "--seed", "9", "--duration", "40", "--speed", "max", "--events", events.to_str().unwrap()]);
+        let o = run(&[
+            "--camera",
+            "sim",
+            "--seed",
+            "9",
+            "--duration",
+            "40",
+            "--speed",
+            "max",
+            "--events",
+            events.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         // Breathing events only: `frames` events carry wall-clock-dependent nothing, but keep it strict.
-        events_of(&events).into_iter().filter(|e| e["type"] != "started").collect::<Vec<_>>()
+        events_of(&events)
+            .into_iter()
+            .filter(|e| e["type"] != "started")
+            .collect::<Vec<_>>()
     };
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     assert_eq!(run_once(a.path()), run_once(b.path()));
@@ -76,7 +117,10 @@ fn bad_flags_and_config_are_named() {
     let o = run(&["--config", cfg.to_str().unwrap(), "--duration", "1"]);
     assert_eq!(o.status.code(), Some(2));
     let e = stderr(&o);
-    assert!(e.contains("bad.toml") && e.contains("respiration.window_s") && e.contains("30-300 s"), "{e}");
+    assert!(
+        e.contains("bad.toml") && e.contains("respiration.window_s") && e.contains("30-300 s"),
+        "{e}"
+    );
 }
 
 #[cfg(unix)]
@@ -92,7 +136,10 @@ fn sigterm_stops_a_realtime_run_cleanly() {
         .spawn()
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2500));
-    let kill = std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(kill.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "exit {status:?}");
@@ -102,5 +149,8 @@ fn sigterm_stops_a_realtime_run_cleanly() {
     assert_eq!(stopped["reason"], "signal");
     // About 2.5 s of real time at 30 fps: paced, not flat out.
     let received = stopped["received"].as_u64().unwrap();
-    assert!((30..=120).contains(&received), "received {received} frames in ~2.5 s");
+    assert!(
+        (30..=120).contains(&received),
+        "received {received} frames in ~2.5 s"
+    );
 }

@@ -25,6 +25,8 @@ const SHOULDER_WIDTH_M: f32 = 0.30;
 const ROI_TOP_M: f32 = 0.09;
 const ROI_BOTTOM_M: f32 = 0.29;
 const ROI_HALF_W_M: f32 = 0.08;
+/// Depth clusters tried as the person, nearest first.
+const CANDIDATES: usize = 3;
 /// Gaps (grid cells) bridged when following a row's run of body cells.
 const MAX_GAP: usize = 2;
 
@@ -77,8 +79,23 @@ impl Detector {
         }
         let unit_mm = frame.depth_unit_m * 1000.0;
         self.sample_grid(frame, unit_mm);
-        let person_mm = self.nearest_cluster(s)?;
         let fx = 0.5 * frame.width as f32 / (0.5 * s.horizontal_fov_deg.to_radians()).tan();
+        // The nearest cluster is usually the person, but a lap, a knee or an arm rest can be
+        // nearer: try the clusters from near to far until one has a torso.
+        self.clusters(s)
+            .into_iter()
+            .flatten()
+            .find_map(|person_mm| self.torso_at(frame, person_mm, fx, unit_mm))
+    }
+
+    /// The chest of a torso at `person_mm`, if the body mask at that distance has one.
+    fn torso_at(
+        &mut self,
+        frame: &DepthFrame,
+        person_mm: f32,
+        fx: f32,
+        unit_mm: f32,
+    ) -> Option<Detection> {
         let cell_m = self.step as f32 * person_mm / 1000.0 / fx;
         if !(cell_m.is_finite() && cell_m > 1e-5) {
             return None;
@@ -109,8 +126,9 @@ impl Detector {
         }
     }
 
-    /// Distance of the nearest depth cluster in the central columns holding at least 3 % of them.
-    fn nearest_cluster(&self, s: &ChestSettings) -> Option<f32> {
+    /// Distances of the nearest [`CANDIDATES`] depth clusters (histogram peaks) in the central
+    /// columns holding at least 3 % of their cells, near to far.
+    fn clusters(&self, s: &ChestSettings) -> [Option<f32>; CANDIDATES] {
         let (lo, hi) = (s.min_distance_m * 1000.0, s.max_distance_m * 1000.0);
         let bin = ((hi - lo) / BINS as f32).max(1.0);
         let mut hist = [0u32; BINS];
@@ -129,11 +147,24 @@ impl Detector {
             let a = if i > 0 { hist[i - 1] } else { 0 };
             a + hist[i] + hist.get(i + 1).copied().unwrap_or(0)
         };
-        let mut i = (0..BINS).find(|&i| smooth(i) >= need)?;
-        while i + 1 < BINS && smooth(i + 1) >= smooth(i) {
+        let mut found = [None; CANDIDATES];
+        let mut i = 0;
+        for slot in found.iter_mut() {
+            let Some(start) = (i..BINS).find(|&i| smooth(i) >= need) else {
+                break;
+            };
+            i = start;
+            while i + 1 < BINS && smooth(i + 1) >= smooth(i) {
+                i += 1;
+            }
+            *slot = Some(lo + (i as f32 + 0.5) * bin);
+            // Step past this peak's slope before looking for the next cluster.
+            while i + 1 < BINS && smooth(i + 1) < smooth(i) && smooth(i + 1) >= need {
+                i += 1;
+            }
             i += 1;
         }
-        Some(lo + (i as f32 + 0.5) * bin)
+        found
     }
 
     fn in_body(&self, gx: usize, gy: usize, person_mm: f32) -> bool {
@@ -203,15 +234,17 @@ impl Detector {
         }
     }
 
-    /// First grid row of a torso: two rows at least shoulder-wide, and 0.25 m of rows at least
-    /// 0.25 m wide below it.
+    /// First grid row of a torso: two rows at least shoulder-wide, and below it 0.25 m of rows
+    /// of which at least 80 % are 0.25 m wide (a hole in the depth image may break a row's run).
     fn shoulder_row(&self, cell_m: f32) -> Option<usize> {
         let wide = |gy: usize| self.run_width_m(gy, cell_m) >= SHOULDER_WIDTH_M;
-        let top = (0..self.gh.saturating_sub(1)).find(|&gy| wide(gy) && wide(gy + 1))?;
-        let torso_rows = (top..self.gh)
-            .take_while(|&gy| self.run_width_m(gy, cell_m) >= 0.25)
-            .count();
-        (torso_rows as f32 * cell_m >= 0.25).then_some(top)
+        let span = ((0.25 / cell_m).ceil() as usize).max(1);
+        let torso_below = |top: usize| {
+            let rows =
+                (top..(top + span).min(self.gh)).filter(|&gy| self.run_width_m(gy, cell_m) >= 0.25);
+            top + span <= self.gh && rows.count() * 5 >= span * 4
+        };
+        (0..self.gh.saturating_sub(1)).find(|&gy| wide(gy) && wide(gy + 1) && torso_below(gy))
     }
 
     /// Chest ROI below the shoulder row, centred on the body runs it covers, in pixels.
