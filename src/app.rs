@@ -105,9 +105,19 @@ pub fn sim_camera_settings(settings: &Settings) -> SimCameraSettings {
         subject_distance_m: s.distance_m as f32,
         noise_scale: s.noise_scale as f32,
         sway: s.sway,
-        motion_artefacts: s.motion_artefacts,
         ..SimCameraSettings::default()
     }
+}
+
+/// Applies `[simulation] motion_artefacts = false` (no sudden movements of the simulated person).
+pub fn subject_motion(
+    mut params: crate::rsm::RsmParams,
+    sim: &crate::config::RawSimulation,
+) -> crate::rsm::RsmParams {
+    if !sim.motion_artefacts {
+        params.artefacts_per_min = 0.0;
+    }
+    params
 }
 
 fn parse_speed(text: Option<&str>) -> anyhow::Result<Speed> {
@@ -142,6 +152,7 @@ fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
     // Each seed draws its own subject (depth, I:E, variability, pauses) inside the pattern's ranges.
     let params = crate::rsm::io::params_for(pattern, (rate != 0.0).then_some(rate as f32), seed)
         .map_err(|e| usage(format!("--rate: {e}")))?;
+    let params = subject_motion(params, &settings.simulation);
     let mut cam = sim_camera_settings(settings);
     if let Some(d) = args.distance {
         cam.subject_distance_m = d as f32;

@@ -50,8 +50,9 @@ pub struct SimCameraSettings {
     pub invalid_fraction: f32,
     /// Apply the RSM's whole-body motion (posture sway, drift, its motion artefacts).
     pub sway: bool,
-    /// Add the camera's own occasional larger movements (shifting in the seat every 30-90 s).
-    pub motion_artefacts: bool,
+    /// Add frequent extra seat shifts (every 30-90 s, up to 60 mm sideways and 25 mm in depth) on
+    /// top of the RSM's own motion artefacts: a stress test of chest tracking, off by default.
+    pub seat_shifts: bool,
     /// Intervals `(start_s, end_s)` during which nobody is in front of the camera, seconds.
     pub absent: Vec<(f64, f64)>,
     /// Probability (0..=1) that a frame is a fault frame made entirely of zeros.
@@ -71,7 +72,7 @@ impl Default for SimCameraSettings {
             noise_scale: 1.0,
             invalid_fraction: 0.02,
             sway: true,
-            motion_artefacts: true,
+            seat_shifts: false,
             absent: Vec::new(),
             fault_probability: 0.0,
         }
@@ -185,7 +186,7 @@ impl SimCamera {
         let noise = NoiseTable::new(settings.width as usize, seed);
         let dropout_threshold = noise.abs_threshold(settings.invalid_fraction);
         Ok(Self {
-            shifts: ShiftEvents::new(seed, settings.motion_artefacts),
+            shifts: ShiftEvents::new(seed, settings.seat_shifts),
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0x0066_6175_6c74),
             settings,
             rsm,

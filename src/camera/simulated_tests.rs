@@ -15,7 +15,7 @@ fn camera(settings: SimCameraSettings, seed: u64) -> SimCamera {
 fn still() -> SimCameraSettings {
     SimCameraSettings {
         sway: false,
-        motion_artefacts: false,
+        seat_shifts: false,
         ..SimCameraSettings::default()
     }
 }
@@ -222,7 +222,7 @@ fn lateral_shift_moves_the_torso_box() {
     assert!(m.is_some(), "no lateral shift drawn");
     let mut cam = camera(
         SimCameraSettings {
-            motion_artefacts: true,
+            seat_shifts: true,
             sway: false,
             ..Default::default()
         },

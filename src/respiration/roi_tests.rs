@@ -76,7 +76,7 @@ fn camera(d: f32, sway: bool, artefacts: bool, seed: u64) -> SimCamera {
     let s = SimCameraSettings {
         subject_distance_m: d,
         sway,
-        motion_artefacts: artefacts,
+        seat_shifts: artefacts,
         ..SimCameraSettings::default()
     };
     let rsm = Rsm::new(RsmParams::typical(Pattern::Eupnea), seed);
@@ -381,7 +381,7 @@ fn roi_lands_on_the_chest_at_other_resolutions() {
             width: w,
             height: h,
             sway: false,
-            motion_artefacts: false,
+            seat_shifts: false,
             ..SimCameraSettings::default()
         };
         let rsm = Rsm::new(RsmParams::typical(Pattern::Eupnea), 12);
