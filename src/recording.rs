@@ -112,10 +112,11 @@ pub struct RawRecording {
 }
 
 impl RawRecording {
-    /// Length from first to last sample, s.
+    /// Length covered by the samples, s: first to last time plus one sampling interval (60 000
+    /// samples at 1000 Hz are 60 s).
     pub fn duration_s(&self) -> f64 {
         match (self.t_s.first(), self.t_s.last()) {
-            (Some(a), Some(b)) => b - a,
+            (Some(a), Some(b)) => b - a + 1.0 / self.hz,
             _ => 0.0,
         }
     }
@@ -142,6 +143,7 @@ pub fn load_csv(path: &Path) -> Result<RawRecording, RecordingError> {
 pub fn parse_csv(text: &str) -> Result<RawRecording, (Option<usize>, Problem)> {
     let mut t_s = Vec::new();
     let mut values = Vec::new();
+    let mut first_duplicate: Option<(usize, f64)> = None;
     for (i, raw_line) in text.lines().enumerate() {
         let line_no = i + 1;
         let line = raw_line.trim();
@@ -165,8 +167,8 @@ pub fn parse_csv(text: &str) -> Result<RawRecording, (Option<usize>, Problem)> {
         let t = parse_field(fields[0], "t_s").map_err(|p| (Some(line_no), p))?;
         let v = parse_field(fields[1], "resp").map_err(|p| (Some(line_no), p))?;
         if let Some(&prev) = t_s.last() {
-            if t == prev {
-                return Err((Some(line_no), Problem::DuplicateTime(t)));
+            if t == prev && first_duplicate.is_none() {
+                first_duplicate = Some((line_no, t));
             }
             if t < prev {
                 return Err((Some(line_no), Problem::Unsorted { prev, now: t }));
@@ -175,7 +177,40 @@ pub fn parse_csv(text: &str) -> Result<RawRecording, (Option<usize>, Problem)> {
         t_s.push(t);
         values.push(v);
     }
+    if let Some((line_no, t)) = first_duplicate {
+        // Repeated times are acceptable only when the time column was merely rounded coarser
+        // than the sampling interval of an evenly sampled signal.
+        if !retime_uniform(&mut t_s) {
+            return Err((Some(line_no), Problem::DuplicateTime(t)));
+        }
+        log::warn!("times repeat (rounded time column): assuming even sampling");
+    }
     validate(t_s, values)
+}
+
+/// Replaces `t` by an even grid from its first to its last time when every time lies within
+/// three quarters of a sampling interval of that grid (a time column rounded coarser than the
+/// sampling, e.g. 125 Hz written with 0.01 s resolution); returns whether it did.
+fn retime_uniform(t: &mut [f64]) -> bool {
+    let n = t.len();
+    if n < 3 {
+        return false;
+    }
+    let (t0, t1) = (t[0], t[n - 1]);
+    let dt = (t1 - t0) / (n - 1) as f64;
+    if !(dt > 0.0) {
+        return false;
+    }
+    let fits = t
+        .iter()
+        .enumerate()
+        .all(|(i, &ti)| (ti - (t0 + i as f64 * dt)).abs() <= 0.75 * dt);
+    if fits {
+        for (i, ti) in t.iter_mut().enumerate() {
+            *ti = t0 + i as f64 * dt;
+        }
+    }
+    fits
 }
 
 fn parse_field(text: &str, column: &'static str) -> Result<f64, Problem> {
@@ -214,7 +249,8 @@ fn validate(t_s: Vec<f64>, values: Vec<f64>) -> Result<RawRecording, (Option<usi
         ));
     }
     let rec = RawRecording { t_s, values, hz };
-    if rec.duration_s() < MIN_DURATION_S {
+    // A microsecond of slack absorbs rounding in the time column.
+    if rec.duration_s() < MIN_DURATION_S - 1e-6 {
         return Err((None, Problem::TooShort(rec.duration_s())));
     }
     let (lo, hi) = rec
@@ -299,7 +335,7 @@ mod tests {
     fn accepts_a_clean_recording_and_reports_its_rate() {
         let rec = parse_csv(&csv_of(125.0, 70.0, |t| (t * 1.5).sin())).unwrap();
         assert!((rec.hz - 125.0).abs() < 1e-6, "hz {}", rec.hz);
-        assert!((rec.duration_s() - 70.0).abs() < 1e-6);
+        assert!((rec.duration_s() - 70.008).abs() < 1e-6);
     }
 
     #[test]
@@ -330,7 +366,7 @@ mod tests {
             (Some(3), Problem::Unsorted { .. })
         ));
         assert!(
-            matches!(problem(&csv_of(10.0, 30.0, f64::sin)).1, Problem::TooShort(d) if (d - 30.0).abs() < 1e-9)
+            matches!(problem(&csv_of(10.0, 30.0, f64::sin)).1, Problem::TooShort(d) if (d - 30.1).abs() < 1e-9)
         );
         assert!(
             matches!(problem(&csv_of(10.0, 70.0, |_| 2.5)).1, Problem::Constant(v) if v == 2.5)
@@ -343,6 +379,34 @@ mod tests {
             problem(&csv_of(5000.0, 61.0, f64::sin)).1,
             Problem::RateOutOfRange(_)
         ));
+    }
+
+    #[test]
+    fn a_rounded_time_column_is_read_as_even_sampling() {
+        // 125 Hz with times rounded to 0.01 s: 0.00, 0.01, 0.02, 0.02, 0.03, ...
+        let mut text = String::from("t_s,resp\n");
+        for i in 0..(125 * 70) {
+            let t = (i as f64 * 0.008 * 100.0).round() / 100.0;
+            text.push_str(&format!("{t:.2},{}\n", (i as f64 * 0.01).sin()));
+        }
+        let rec = parse_csv(&text).unwrap();
+        assert!((rec.hz - 125.0).abs() < 0.01, "hz {}", rec.hz);
+        assert!(rec
+            .t_s
+            .windows(2)
+            .all(|w| (w[1] - w[0] - 0.008).abs() < 1e-6));
+    }
+
+    #[test]
+    fn samples_per_duration_define_the_length() {
+        // 60 000 samples at 1000 Hz cover exactly 60 s: accepted.
+        let text = csv_of(1000.0, 59.999, |t| (t * 1.3).sin());
+        let rec = parse_csv(&text).unwrap();
+        assert!(
+            (rec.duration_s() - 60.0).abs() < 1e-6,
+            "{}",
+            rec.duration_s()
+        );
     }
 
     #[test]
