@@ -80,7 +80,7 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
 
 fn classifier(settings: &Settings) -> Box<dyn PatternClassifier> {
     match settings.classifier {
-        ClassifierKind::RuleBaseline => Box::new(RuleBaseline::default()),
+        ClassifierKind::RuleBaseline => Box::new(RuleBaseline),
     }
 }
 

@@ -440,7 +440,6 @@ impl Settings {
             band_low_hz: r.band_low_hz,
             band_high_hz: r.band_high_hz,
             apnea_min_s: r.apnea_min_s,
-            ..Default::default()
         };
         Ok(Settings {
             origin: origin.to_path_buf(),

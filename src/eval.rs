@@ -129,7 +129,7 @@ pub fn run_one(run: &RunSpec, spec: &EvalSpec) -> Result<RunResult, String> {
     let mut pipeline = Pipeline::new(
         spec.chest.clone(),
         &spec.respiration,
-        Box::new(RuleBaseline::default()),
+        Box::new(RuleBaseline),
     );
     let mut frame = DepthFrame::new(0, 0, 0.001);
     let mut events = Vec::new();

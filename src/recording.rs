@@ -198,7 +198,7 @@ fn retime_uniform(t: &mut [f64]) -> bool {
     }
     let (t0, t1) = (t[0], t[n - 1]);
     let dt = (t1 - t0) / (n - 1) as f64;
-    if !(dt > 0.0) {
+    if dt.is_nan() || dt <= 0.0 {
         return false;
     }
     let fits = t
