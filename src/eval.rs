@@ -47,7 +47,9 @@ pub struct RunResult {
     pub true_apneas: usize,
     /// True apneas during which the person moved (not scored).
     pub unscorable_apneas: usize,
-    /// How many of them were detected.
+    /// How many of the unscorable ones were reported anyway (for transparency).
+    pub unscorable_detected: usize,
+    /// How many of the scored apneas were detected.
     pub detected_apneas: usize,
     /// Reported apneas that overlap no true pause.
     pub false_alarms: usize,
@@ -201,6 +203,10 @@ fn score(
     let in_span = |a: &ApneaInterval| a.start_s >= warm_up && a.end_s <= spec.seconds - 1.0;
     let candidates: Vec<&ApneaInterval> = truth.apneas.iter().filter(|a| in_span(a)).collect();
     let unscorable = candidates.iter().filter(|a| moved(a)).count();
+    let unscorable_detected = candidates
+        .iter()
+        .filter(|a| moved(a) && detected.iter().any(|d| d.overlaps(a)))
+        .count();
     let true_apneas: Vec<&ApneaInterval> = candidates.into_iter().filter(|a| !moved(a)).collect();
     let detected_apneas = true_apneas
         .iter()
@@ -227,6 +233,7 @@ fn score(
         rate_errors_bpm: rate_errors,
         true_apneas: true_apneas.len(),
         unscorable_apneas: unscorable,
+        unscorable_detected,
         detected_apneas,
         false_alarms,
         scored_s: spec.seconds - warm_up,
@@ -248,6 +255,8 @@ pub struct Summary {
     pub apneas: usize,
     /// True apneas not scored because the person moved during them.
     pub unscorable_apneas: usize,
+    /// How many of those were reported anyway.
+    pub unscorable_detected: usize,
     /// Fraction detected.
     pub apnea_sensitivity: f64,
     /// False alarms per 10 minutes of scored time.
@@ -283,6 +292,7 @@ pub fn summarize(results: &[RunResult]) -> Summary {
         rate_max_error_bpm: errs.iter().copied().fold(0.0, f32::max),
         apneas,
         unscorable_apneas: results.iter().map(|r| r.unscorable_apneas).sum(),
+        unscorable_detected: results.iter().map(|r| r.unscorable_detected).sum(),
         apnea_sensitivity: if apneas == 0 {
             1.0
         } else {
@@ -333,11 +343,12 @@ pub fn print_report(results: &[RunResult], s: &Summary) {
         s.rate_max_error_bpm
     );
     println!(
-        "apneas >= threshold: {:.1}% of {} detected ({} more not scored: the person moved during them), {:.2} false alarms per 10 min",
+        "apneas >= threshold: {:.1}% of {} detected, {:.2} false alarms per 10 min; not scored: {} during which the person moved ({} of them reported anyway)",
         100.0 * s.apnea_sensitivity,
         s.apneas,
+        s.false_alarms_per_10min,
         s.unscorable_apneas,
-        s.false_alarms_per_10min
+        s.unscorable_detected,
     );
     println!("session verdicts (rule-based baseline), rows = truth, columns = predicted:");
     print!("{:<14}", "");
