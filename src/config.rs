@@ -5,6 +5,7 @@
 //! the value and the allowed range. The shipped `firmware-config/kiosk.toml` is embedded in the
 //! binary and is the default.
 
+use crate::respiration::RespirationSettings;
 use crate::types::Pattern;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -81,19 +82,6 @@ pub struct RawChest {
     pub redetect_interval_s: f64,
 }
 
-/// `[respiration]` as written in the file.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-#[allow(missing_docs)]
-pub struct RawRespiration {
-    pub resample_hz: f64,
-    pub window_s: f64,
-    pub update_interval_s: f64,
-    pub band_low_hz: f64,
-    pub band_high_hz: f64,
-    pub apnea_min_s: f64,
-}
-
 /// `[classifier]` as written in the file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -130,7 +118,7 @@ pub struct RawConfig {
     pub camera: RawCamera,
     pub simulation: RawSimulation,
     pub chest: RawChest,
-    pub respiration: RawRespiration,
+    pub respiration: RespirationSettings,
     pub classifier: RawClassifier,
     pub display: RawDisplay,
     pub events: RawEvents,
@@ -160,14 +148,7 @@ impl Default for RawConfig {
                 max_distance_m: 2.0,
                 redetect_interval_s: 1.0,
             },
-            respiration: RawRespiration {
-                resample_hz: 10.0,
-                window_s: 120.0,
-                update_interval_s: 2.0,
-                band_low_hz: 0.05,
-                band_high_hz: 1.0,
-                apnea_min_s: 10.0,
-            },
+            respiration: RespirationSettings::default(),
             classifier: RawClassifier {
                 kind: "rule_baseline".into(),
             },
@@ -195,8 +176,7 @@ macro_rules! raw_default {
     };
 }
 raw_default!(RawCamera => camera, RawSimulation => simulation, RawChest => chest,
-    RawRespiration => respiration, RawClassifier => classifier, RawDisplay => display,
-    RawEvents => events);
+    RawClassifier => classifier, RawDisplay => display, RawEvents => events);
 
 /// Which breathing classifier runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -219,7 +199,7 @@ pub struct Settings {
     /// `[chest]`, checked.
     pub chest: RawChest,
     /// `[respiration]`, checked.
-    pub respiration: crate::respiration::RespirationSettings,
+    pub respiration: RespirationSettings,
     /// `[classifier]`, parsed.
     pub classifier: ClassifierKind,
     /// `[display]`, checked.
@@ -433,21 +413,13 @@ impl Settings {
         if raw.events.output.trim().is_empty() {
             return Err(c.bad("events.output", "\"\"", "\"-\" or a file path"));
         }
-        let respiration = crate::respiration::RespirationSettings {
-            resample_hz: r.resample_hz,
-            window_s: r.window_s,
-            update_interval_s: r.update_interval_s,
-            band_low_hz: r.band_low_hz,
-            band_high_hz: r.band_high_hz,
-            apnea_min_s: r.apnea_min_s,
-        };
         Ok(Settings {
             origin: origin.to_path_buf(),
             camera: raw.camera,
             simulation: raw.simulation,
             sim_pattern,
             chest: raw.chest,
-            respiration,
+            respiration: raw.respiration,
             classifier,
             display: raw.display,
             events: raw.events,

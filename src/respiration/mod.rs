@@ -26,8 +26,10 @@ pub mod window;
 pub use analyzer::{BreathAnalyzer, RespEvent};
 pub use offline::{analyze_series, AnalysisError, RecordingAnalysis};
 
-/// Settings of the signal side (validated values, see `firmware-config/kiosk.toml` `[respiration]`).
-#[derive(Debug, Clone, PartialEq)]
+/// Settings of the signal side: `[respiration]` of `firmware-config/kiosk.toml`, read as is
+/// (missing keys take [`Default`], unknown keys are rejected) and checked by [`crate::config`].
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RespirationSettings {
     /// Fixed rate the displacement signal is resampled to, Hz.
     pub resample_hz: f64,
