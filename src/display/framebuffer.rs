@@ -5,7 +5,6 @@
 //! packed row by row into RGB565 (16 bpp) or XRGB8888 (32 bpp) and written at the top-left of
 //! the framebuffer with positioned writes, so no `mmap` or `unsafe` is needed.
 
-use super::draw::draw_readout;
 use super::image::RgbImage;
 use super::readout::Readout;
 use super::settings::{DisplaySettings, RefreshLimiter};
@@ -175,10 +174,7 @@ impl Display for FramebufferDisplay {
         if !self.limiter.due(now_s) {
             return Ok(false);
         }
-        match draw_readout(&mut self.image, r) {
-            Ok(()) => {}
-            Err(never) => match never {},
-        }
+        self.image.render(r);
         let row_bytes = self.image.width as usize * 3;
         for (y, rgb) in self.image.pixels.chunks_exact(row_bytes.max(1)).enumerate() {
             pack_row(self.format, rgb, &mut self.row);

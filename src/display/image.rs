@@ -61,6 +61,16 @@ impl RgbImage {
     }
 }
 
+impl RgbImage {
+    /// Draws `r` over the whole image (drawing into memory cannot fail).
+    pub fn render(&mut self, r: &super::Readout) {
+        match super::draw_readout(self, r) {
+            Ok(()) => {}
+            Err(never) => match never {},
+        }
+    }
+}
+
 impl OriginDimensions for RgbImage {
     fn size(&self) -> Size {
         Size::new(self.width, self.height)

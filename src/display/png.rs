@@ -2,7 +2,6 @@
 //! atomically (write `PATH.tmp`, then rename), at most `max_refresh_hz` times per second of the
 //! caller's clock. Also reads PNGs back, for the golden tests.
 
-use super::draw::draw_readout;
 use super::image::RgbImage;
 use super::readout::Readout;
 use super::settings::{DisplaySettings, RefreshLimiter};
@@ -133,10 +132,7 @@ impl Display for PngDisplay {
         if !self.limiter.due(now_s) {
             return Ok(false);
         }
-        match draw_readout(&mut self.image, r) {
-            Ok(()) => {}
-            Err(never) => match never {},
-        }
+        self.image.render(r);
         write_png_atomic(&self.image, &self.path)?;
         log::trace!("display: wrote {}", self.path.display());
         Ok(true)
