@@ -6,27 +6,9 @@ use edge_screen::camera::FrameSource;
 use edge_screen::respiration::roi::{ChestSettings, ChestTracker};
 use edge_screen::rsm::{Rsm, RsmParams};
 use edge_screen::types::{DepthFrame, Pattern};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// Counts every allocation and reallocation made through it.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        System.alloc(layout)
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout)
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::SeqCst);
-        System.realloc(ptr, layout, new_size)
-    }
-}
+#[path = "util/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{allocations, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -50,14 +32,14 @@ fn steady_state_frames_allocate_nothing() {
         assert!(cam.read_frame(&mut frame).is_ok());
         let _ = tracker.process(&frame);
     }
-    let before = ALLOCATIONS.load(Ordering::SeqCst);
+    let before = allocations();
     let mut measured = 0;
     for _ in 0..300 {
         let ok = cam.read_frame(&mut frame).is_ok();
         let s = tracker.process(&frame);
         measured += usize::from(ok && s.displacement_mm.is_some());
     }
-    let after = ALLOCATIONS.load(Ordering::SeqCst);
+    let after = allocations();
     assert!(measured >= 280, "only {measured} of 300 frames measured");
     assert_eq!(
         after - before,

@@ -4,25 +4,9 @@
 use edge_screen::breathing::{PatternClassifier, WindowAnalysis};
 use edge_screen::respiration::{BreathAnalyzer, RespEvent, RespirationSettings};
 use edge_screen::types::PatternScores;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
-struct Counting;
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.alloc(l)
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        System.dealloc(p, l)
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        System.realloc(p, l, n)
-    }
-}
+#[path = "util/counting_alloc.rs"]
+mod counting_alloc;
+use counting_alloc::{allocations, Counting};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -62,7 +46,7 @@ fn steady_state_push_and_analysis_do_not_allocate() {
         an.push(t, v, &mut out);
         out.clear();
     }
-    let before = ALLOCS.load(Ordering::Relaxed);
+    let before = allocations();
     let mut readings = 0;
     for i in warm..warm + 200 * 30 {
         let (t, v) = signal(i);
@@ -73,7 +57,7 @@ fn steady_state_push_and_analysis_do_not_allocate() {
             .count();
         out.clear();
     }
-    let allocs = ALLOCS.load(Ordering::Relaxed) - before;
+    let allocs = allocations() - before;
     assert!(readings >= 99, "{readings} readings");
     assert_eq!(allocs, 0, "{allocs} allocations in 200 s of steady state");
 }
