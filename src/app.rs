@@ -1,7 +1,6 @@
 //! Turns the command line and the configuration into running components, one function per
 //! command. `main.rs` only parses, calls [`run`] and maps the error to an exit code.
 
-use crate::breathing::baseline::RuleBaseline;
 use crate::breathing::PatternClassifier;
 use crate::camera::simulated::{SimCamera, SimCameraSettings};
 use crate::cli::{BreathingArgs, Cli, Command, DaemonArgs, EvalArgs, SimulateArgs};
@@ -34,10 +33,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::CheckConfig { files }) = &cli.command {
         return check_config(files);
     }
-    let settings = load_settings(cli.config.as_deref())?;
+    let mut settings = load_settings(cli.config.as_deref())?;
+    if let Some(kind) = &cli.classifier {
+        let model = match &settings.classifier {
+            ClassifierKind::BiAtGru { model } => model.clone(),
+            ClassifierKind::RuleBaseline => None,
+        };
+        settings.classifier = ClassifierKind::parse(kind, model).ok_or_else(|| {
+            usage(format!(
+                "--classifier: unknown classifier '{kind}' (bi_at_gru or rule_baseline)"
+            ))
+        })?;
+    }
     match cli.command {
         None => run_daemon(&settings, &cli.daemon),
-        Some(Command::Simulate(a)) => simulate(&a),
+        Some(Command::Simulate(a)) => simulate(&settings, &a),
         Some(Command::Breathing(a)) => breathing(&settings, &a),
         Some(Command::Eval(a)) => eval(&settings, &a),
         Some(Command::CheckConfig { .. }) => Ok(()),
@@ -61,10 +71,12 @@ fn load_settings(path: Option<&Path>) -> anyhow::Result<Settings> {
 fn check_config(files: &[std::path::PathBuf]) -> anyhow::Result<()> {
     if files.is_empty() {
         let s = load_settings(None)?;
+        classifier(&s.classifier)?;
         println!("<embedded kiosk.toml>: ok\n{s:#?}");
     }
     for f in files {
         let s = load_settings(Some(f))?;
+        classifier(&s.classifier).with_context(|| f.display().to_string())?;
         println!("{}: ok\n{s:#?}", f.display());
     }
     Ok(())
@@ -78,10 +90,10 @@ fn usage(message: impl Into<String>) -> anyhow::Error {
     .into()
 }
 
-fn classifier(settings: &Settings) -> Box<dyn PatternClassifier> {
-    match settings.classifier {
-        ClassifierKind::RuleBaseline => Box::new(RuleBaseline),
-    }
+/// The configured breathing classifier, loaded and optimised once (a model that cannot be loaded
+/// is a configuration error naming the file).
+pub fn classifier(kind: &ClassifierKind) -> anyhow::Result<Box<dyn PatternClassifier>> {
+    crate::breathing::build_classifier(kind).map_err(|e| usage(format!("classifier.model: {e}")))
 }
 
 /// Chest-finding settings from the configuration.
@@ -178,7 +190,7 @@ fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
         let ds = display_settings(settings);
         Some(crate::display::open_display(&display_spec, ds).map_err(|e| usage(e.to_string()))?)
     };
-    let cls = classifier(settings);
+    let cls = classifier(&settings.classifier)?;
     let opts = RunOptions {
         speed,
         duration_s: args.duration,
@@ -248,7 +260,32 @@ fn spawn_signal_handler(token: CancellationToken) {
     });
 }
 
-fn simulate(a: &SimulateArgs) -> anyhow::Result<()> {
+fn simulate(settings: &Settings, a: &SimulateArgs) -> anyhow::Result<()> {
+    if a.training_set {
+        let spec = crate::training_set::SetSpec {
+            split: a
+                .split
+                .parse()
+                .map_err(|e| usage(format!("--split: {e}")))?,
+            per_pattern: a.per_pattern,
+            seconds: a.seconds,
+            camera_share: a.camera_share,
+            seed: a.seed,
+            hop_s: a.hop,
+            width: a.width,
+            height: a.height,
+        };
+        let started = std::time::Instant::now();
+        let n = crate::training_set::write_set(&spec, &settings.respiration, &a.out)
+            .map_err(|e| usage(format!("simulate --training-set: {e}")))?;
+        eprintln!(
+            "wrote {n} windows of {} sessions to {} ({:.0} s)",
+            6 * a.per_pattern,
+            a.out.display(),
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
     if a.bulk {
         let spec = crate::rsm::dataset::DatasetSpec {
             per_pattern: a.per_pattern,
@@ -282,8 +319,9 @@ fn simulate(a: &SimulateArgs) -> anyhow::Result<()> {
 
 fn breathing(settings: &Settings, a: &BreathingArgs) -> anyhow::Result<()> {
     let mut failed = 0;
+    let mut cls = classifier(&settings.classifier)?;
     for file in &a.files {
-        match breathing_one(settings, file) {
+        match breathing_one(settings, cls.as_mut(), file) {
             Ok(v) => {
                 if a.json {
                     println!("{v}");
@@ -310,18 +348,16 @@ fn breathing(settings: &Settings, a: &BreathingArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn breathing_one(settings: &Settings, file: &Path) -> anyhow::Result<serde_json::Value> {
+fn breathing_one(
+    settings: &Settings,
+    cls: &mut dyn PatternClassifier,
+    file: &Path,
+) -> anyhow::Result<serde_json::Value> {
     let rec = crate::recording::load_csv(file)?;
     let hz = settings.respiration.resample_hz;
     let samples = crate::recording::resample(&rec, hz);
-    let mut cls = classifier(settings);
-    let a = crate::respiration::offline::analyze_series(
-        &samples,
-        hz,
-        &settings.respiration,
-        cls.as_mut(),
-    )
-    .with_context(|| file.display().to_string())?;
+    let a = crate::respiration::offline::analyze_series(&samples, hz, &settings.respiration, cls)
+        .with_context(|| file.display().to_string())?;
     Ok(serde_json::json!({
         "file": file.display().to_string(),
         "pattern": a.pattern.name(),
@@ -375,6 +411,7 @@ fn eval(settings: &Settings, a: &EvalArgs) -> anyhow::Result<()> {
         camera,
         chest: chest_settings(settings),
         respiration: settings.respiration.clone(),
+        classifier: settings.classifier.clone(),
     };
     let results = crate::eval::run_all(&spec).map_err(|e| anyhow::anyhow!(e))?;
     let summary = crate::eval::summarize(&results);

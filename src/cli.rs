@@ -17,6 +17,9 @@ pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace); logs go to standard error.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Breathing classifier, overriding `[classifier] kind`: bi_at_gru or rule_baseline.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub classifier: Option<String>,
     /// Daemon options (used when no subcommand is given).
     #[command(flatten)]
     pub daemon: DaemonArgs,
@@ -79,7 +82,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// Breathing pattern (single-recording mode).
-    #[arg(long, value_name = "NAME", required_unless_present = "bulk")]
+    #[arg(long, value_name = "NAME", required_unless_present_any = ["bulk", "training_set"])]
     pub pattern: Option<String>,
     /// Breathing rate, breaths/min (default: typical for the pattern).
     #[arg(long, value_name = "BPM")]
@@ -99,9 +102,29 @@ pub struct SimulateArgs {
     /// Write a labelled data set: many seeds and parameter draws for every pattern.
     #[arg(long)]
     pub bulk: bool,
-    /// Bulk mode: recordings per pattern.
+    /// Bulk and training-set modes: recordings (sessions) per pattern.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub per_pattern: usize,
+    /// Write model inputs for training the learned classifiers: sessions through the simulated
+    /// camera and the respiration pipeline, or through the recording path with sensor-like
+    /// variations (see `training/README.md`). `--seconds` is the session length.
+    #[arg(long, conflicts_with = "bulk")]
+    pub training_set: bool,
+    /// Training-set mode: which split (train, val or test); each has its own subjects.
+    #[arg(long, value_name = "SPLIT", default_value = "train")]
+    pub split: String,
+    /// Training-set mode: share of sessions rendered through the simulated camera, 0-1.
+    #[arg(long, value_name = "F", default_value_t = 0.5)]
+    pub camera_share: f64,
+    /// Training-set mode: seconds between two kept windows of a session.
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    pub hop: f64,
+    /// Training-set mode: simulated camera width, px.
+    #[arg(long, value_name = "PX", default_value_t = 424)]
+    pub width: u32,
+    /// Training-set mode: simulated camera height, px.
+    #[arg(long, value_name = "PX", default_value_t = 240)]
+    pub height: u32,
 }
 
 /// `edge-screen breathing`.

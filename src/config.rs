@@ -88,6 +88,7 @@ pub struct RawChest {
 #[allow(missing_docs)]
 pub struct RawClassifier {
     pub kind: String,
+    pub model: String,
 }
 
 /// `[display]` as written in the file.
@@ -150,7 +151,8 @@ impl Default for RawConfig {
             },
             respiration: RespirationSettings::default(),
             classifier: RawClassifier {
-                kind: "rule_baseline".into(),
+                kind: "bi_at_gru".into(),
+                model: String::new(),
             },
             display: RawDisplay {
                 target: String::new(),
@@ -179,10 +181,27 @@ raw_default!(RawCamera => camera, RawSimulation => simulation, RawChest => chest
     RawClassifier => classifier, RawDisplay => display, RawEvents => events);
 
 /// Which breathing classifier runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClassifierKind {
     /// The rule-based baseline (`rule_baseline`).
     RuleBaseline,
+    /// The BI-AT-GRU (`bi_at_gru`) run with tract.
+    BiAtGru {
+        /// ONNX file to load; `None` = the model built into the program. A relative path in a
+        /// file is relative to that file's folder.
+        model: Option<PathBuf>,
+    },
+}
+
+impl ClassifierKind {
+    /// Parse a `classifier.kind` value (with an optional model path).
+    pub fn parse(kind: &str, model: Option<PathBuf>) -> Option<Self> {
+        match kind {
+            "rule_baseline" => Some(ClassifierKind::RuleBaseline),
+            "bi_at_gru" => Some(ClassifierKind::BiAtGru { model }),
+            _ => None,
+        }
+    }
 }
 
 /// Validated settings. Fields keep the file's names and units.
@@ -363,16 +382,27 @@ impl Settings {
             60.0,
             "5-60 s",
         )?;
-        let classifier = match raw.classifier.kind.as_str() {
-            "rule_baseline" => ClassifierKind::RuleBaseline,
-            other => {
-                return Err(c.bad(
-                    "classifier.kind",
-                    &format!("{other:?}"),
-                    "\"rule_baseline\"",
-                ))
+        let model = (!raw.classifier.model.is_empty()).then(|| {
+            let p = PathBuf::from(&raw.classifier.model);
+            match origin.parent() {
+                Some(dir) if p.is_relative() && !dir.as_os_str().is_empty() => dir.join(p),
+                _ => p,
             }
+        });
+        let Some(classifier) = ClassifierKind::parse(&raw.classifier.kind, model) else {
+            return Err(c.bad(
+                "classifier.kind",
+                &format!("{:?}", raw.classifier.kind),
+                "\"bi_at_gru\" or \"rule_baseline\"",
+            ));
         };
+        if classifier == ClassifierKind::RuleBaseline && !raw.classifier.model.is_empty() {
+            return Err(c.bad(
+                "classifier.model",
+                &format!("{:?}", raw.classifier.model),
+                "empty for kind \"rule_baseline\" (only bi_at_gru loads a model)",
+            ));
+        }
         let d = &raw.display;
         c.range(
             "display.width_px",

@@ -8,7 +8,6 @@
 //!   overlaps it; a reported apnea that overlaps no true pause is a false alarm;
 //! - pattern: the session verdict (mean of the window scores) against the simulated pattern.
 
-use crate::breathing::baseline::RuleBaseline;
 use crate::camera::simulated::{SimCamera, SimCameraSettings};
 use crate::camera::FrameSource;
 use crate::pipeline::Pipeline;
@@ -78,6 +77,8 @@ pub struct EvalSpec {
     pub chest: ChestSettings,
     /// Signal settings.
     pub respiration: RespirationSettings,
+    /// The breathing classifier (one instance per run).
+    pub classifier: crate::config::ClassifierKind,
 }
 
 /// Runs every combination, using all cores; results in spec order.
@@ -131,7 +132,7 @@ pub fn run_one(run: &RunSpec, spec: &EvalSpec) -> Result<RunResult, String> {
     let mut pipeline = Pipeline::new(
         spec.chest.clone(),
         &spec.respiration,
-        Box::new(RuleBaseline),
+        crate::breathing::build_classifier(&spec.classifier).map_err(|e| e.to_string())?,
     );
     let mut frame = DepthFrame::new(0, 0, 0.001);
     let mut events = Vec::new();

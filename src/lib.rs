@@ -53,4 +53,5 @@ pub mod recording;
 pub mod records;
 pub mod respiration;
 pub mod rsm;
+pub mod training_set;
 pub mod types;

@@ -25,6 +25,7 @@ fn rate_and_apnea_accuracy_over_simulated_camera_runs() {
         camera,
         chest: chest_settings(&settings),
         respiration: settings.respiration.clone(),
+        classifier: edge_screen::config::ClassifierKind::RuleBaseline,
     };
     let results = run_all(&spec).expect("runs complete");
     let s = summarize(&results);

@@ -2,10 +2,13 @@
 //! ([`WindowAnalysis`]), the classifier trait ([`PatternClassifier`]), the rule-based baseline
 //! ([`baseline::RuleBaseline`]) and the session verdict ([`session::SessionVerdict`]).
 //!
-//! The baseline stays in the product as the named comparator for learned models (the BI-AT-GRU of the
-//! next issue will implement the same trait and read `samples` normalised by `amplitude`).
+//! The product's classifier is the BI-AT-GRU ([`gru::BiAtGru`], run with tract on the tensor of
+//! [`model_input`]); the baseline stays in the product as the named comparator
+//! (`[classifier] kind = "rule_baseline"` or `--classifier rule_baseline`).
 
 pub mod baseline;
+pub mod gru;
+pub mod model_input;
 pub mod session;
 
 use crate::respiration::apnea::Pause;
@@ -58,4 +61,22 @@ pub trait PatternClassifier: Send {
     fn name(&self) -> &'static str;
     /// Scores (non-negative, summing to 1) for the window.
     fn classify(&mut self, w: &WindowAnalysis<'_>) -> PatternScores;
+}
+
+/// The classifier named by `kind`, its model loaded, checked and optimised once.
+pub fn build_classifier(
+    kind: &crate::config::ClassifierKind,
+) -> Result<Box<dyn PatternClassifier>, gru::ModelError> {
+    use crate::config::ClassifierKind;
+    Ok(match kind {
+        ClassifierKind::RuleBaseline => Box::new(baseline::RuleBaseline),
+        ClassifierKind::BiAtGru { model } => {
+            let m = match model {
+                Some(path) => gru::BreathingModel::load(path),
+                None => gru::BreathingModel::embedded(),
+            }?;
+            log::info!("breathing model: {}", m.origin());
+            Box::new(gru::BiAtGru::new(m))
+        }
+    })
 }

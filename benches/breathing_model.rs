@@ -1,0 +1,136 @@
+//! Window → pattern scores with the shipped BI-AT-GRU, run by tract on one core, and beside it, in
+//! the same run, onnxruntime on the same ONNX file with one thread (`training/time_onnxruntime.py`).
+//!
+//! * `breathing_model/tract_run`: one run of the optimised plan on a prepared window (what
+//!   onnxruntime is compared with);
+//! * `breathing_model/window_to_scores`: preparation of a 120 s, 10 Hz window
+//!   ([`InputPrep`]) plus the run: the classifier's whole cost per reading.
+//!
+//! After criterion, the bench times the same golden windows with both runtimes (2000 runs each, the
+//! same cycling order) and prints `ratio tract/onnxruntime`. onnxruntime is timed through its Python
+//! binding, which adds a few µs per call, so the ratio slightly favours tract; the model card states
+//! this. Set `EDGE_SCREEN_PYTHON` to the interpreter with onnxruntime (default
+//! `training/.venv/bin/python`); without it, the comparison is skipped with a message.
+
+use criterion::{black_box, Criterion};
+use edge_screen::breathing::gru::BreathingModel;
+use edge_screen::breathing::model_input::{InputPrep, INPUT_LEN};
+use std::path::Path;
+use std::time::Instant;
+
+const ITERS: usize = 2000;
+
+fn golden_inputs() -> Vec<[f32; INPUT_LEN]> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/breathing/golden.json");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    v["cases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("golden.json: no cases"))
+        .iter()
+        .map(|c| {
+            let x: Vec<f32> = c["input"]
+                .as_array()
+                .unwrap_or_else(|| panic!("golden.json: case without input"))
+                .iter()
+                .map(|v| v.as_f64().unwrap_or(0.0) as f32)
+                .collect();
+            x.try_into()
+                .unwrap_or_else(|_| panic!("golden input is not 1320 values"))
+        })
+        .collect()
+}
+
+fn model() -> BreathingModel {
+    BreathingModel::embedded().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn bench(c: &mut Criterion) {
+    let mut m = model();
+    let inputs = golden_inputs();
+    let mut g = c.benchmark_group("breathing_model");
+    let mut i = 0;
+    g.bench_function("tract_run", |b| {
+        b.iter(|| {
+            i = (i + 1) % inputs.len();
+            black_box(m.run(black_box(&inputs[i])).unwrap_or([0.0; 6]))
+        })
+    });
+    // A 120 s window of tidal breathing at 10 Hz, as the analyser hands it over.
+    let samples: Vec<f32> = (0..1200)
+        .map(|k| {
+            let t = k as f32 / 10.0;
+            4.0 * (t * 0.27 * std::f32::consts::TAU).sin() + 0.3 * (t * 1.9).sin()
+        })
+        .collect();
+    let mut prep = InputPrep::new();
+    let mut buf = Box::new([0.0f32; INPUT_LEN]);
+    g.bench_function("window_to_scores", |b| {
+        b.iter(|| {
+            let _ = prep.prepare_samples(black_box(&samples), 10.0, &mut buf);
+            black_box(m.run(&buf).unwrap_or([0.0; 6]))
+        })
+    });
+    g.finish();
+}
+
+/// Mean µs per run of tract over the golden inputs, cycling as the onnxruntime script does.
+fn tract_mean_us() -> f64 {
+    let mut m = model();
+    let inputs = golden_inputs();
+    for k in 0..200 {
+        black_box(m.run(&inputs[k % inputs.len()]).ok());
+    }
+    let t = Instant::now();
+    for k in 0..ITERS {
+        black_box(m.run(&inputs[k % inputs.len()]).ok());
+    }
+    t.elapsed().as_secs_f64() * 1e6 / ITERS as f64
+}
+
+fn onnxruntime_mean_us() -> Result<f64, String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = std::env::var("EDGE_SCREEN_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| root.join("training/.venv/bin/python"));
+    if !python.exists() {
+        return Err(format!(
+            "{} not found (run training/setup.sh or set EDGE_SCREEN_PYTHON)",
+            python.display()
+        ));
+    }
+    let out = std::process::Command::new(&python)
+        .arg(root.join("training/time_onnxruntime.py"))
+        .args(["--threads", "1", "--iters", &ITERS.to_string(), "--model"])
+        .arg(root.join("models/breathing/bi_at_gru.onnx"))
+        .arg("--golden")
+        .arg(root.join("models/breathing/golden.json"))
+        .output()
+        .map_err(|e| format!("{}: {e}", python.display()))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    let line = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value =
+        serde_json::from_str(line.trim()).map_err(|e| format!("{e}: {line}"))?;
+    v["mean_us"]
+        .as_f64()
+        .ok_or_else(|| format!("no mean_us in {line}"))
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    bench(&mut c);
+    c.final_summary();
+    let tract = tract_mean_us();
+    match onnxruntime_mean_us() {
+        Ok(ort) => println!(
+            "breathing_model: tract {tract:.1} us, onnxruntime {ort:.1} us per window (1 thread); \
+             ratio tract/onnxruntime {:.2}",
+            tract / ort
+        ),
+        Err(e) => {
+            println!("breathing_model: tract {tract:.1} us per window; onnxruntime skipped: {e}")
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The BI-AT-GRU breathing-pattern classifier (bidirectional GRU with attention pooling, trained
+//! only on RSM data; see `models/breathing/MODEL_CARD.md`), run with tract.
+//!
+//! The ONNX model is loaded, checked and optimised once ([`BreathingModel::embedded`] or
+//! [`BreathingModel::load`]); each window then costs one preparation
+//! ([`super::model_input::InputPrep`]) and one run of the optimised plan. A window the model cannot
+//! be given (too short, constant, non-finite) gets uniform scores: "insufficient signal", never a
+//! confident label.
+
+use super::model_input::{InputPrep, FEATURES, INPUT_LEN, STEPS};
+use super::{PatternClassifier, WindowAnalysis};
+use crate::types::PatternScores;
+use std::path::Path;
+use std::sync::Arc;
+use tract_onnx::prelude::*;
+
+/// The model built into the program (`models/breathing/bi_at_gru.onnx`).
+pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/breathing/bi_at_gru.onnx");
+
+/// Largest model file accepted, bytes.
+pub const MAX_MODEL_BYTES: u64 = 16 << 20;
+
+/// Why a model cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The file cannot be read.
+    #[error("{origin}: cannot read the model: {reason}")]
+    Read {
+        /// File path or "built-in model".
+        origin: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The file is not an ONNX model tract can run with the expected shapes.
+    #[error("{origin}: not a usable breathing model: {reason}")]
+    Invalid {
+        /// File path or "built-in model".
+        origin: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Inference failed.
+    #[error("breathing model run failed: {0}")]
+    Run(String),
+}
+
+/// A loaded, optimised breathing model: input `[1, 120, 11]` f32, output `[1, 6]` probabilities.
+#[derive(Debug)]
+pub struct BreathingModel {
+    plan: Arc<TypedRunnableModel>,
+    origin: String,
+}
+
+impl BreathingModel {
+    /// The model built into the program.
+    pub fn embedded() -> Result<Self, ModelError> {
+        Self::from_bytes(EMBEDDED_MODEL, "built-in model")
+    }
+
+    /// The ONNX model at `path`.
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let origin = path.display().to_string();
+        let read = |reason: String| ModelError::Read {
+            origin: origin.clone(),
+            reason,
+        };
+        let meta = std::fs::metadata(path).map_err(|e| read(e.to_string()))?;
+        if meta.len() > MAX_MODEL_BYTES {
+            return Err(read(format!(
+                "{} bytes is more than the {MAX_MODEL_BYTES} allowed",
+                meta.len()
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(|e| read(e.to_string()))?;
+        Self::from_bytes(&bytes, &origin)
+    }
+
+    /// Parse, check and optimise an ONNX model held in memory; `origin` names it in errors.
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self, ModelError> {
+        let invalid = |reason: String| ModelError::Invalid {
+            origin: origin.to_string(),
+            reason,
+        };
+        let plan = tract_onnx::onnx()
+            .model_for_read(&mut &bytes[..])
+            .and_then(|m| m.with_input_fact(0, f32::fact([1, STEPS, FEATURES]).into()))
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(|e| invalid(format!("{e:#}")))?;
+        let outputs = plan
+            .model()
+            .output_outlets()
+            .map_err(|e| invalid(e.to_string()))?;
+        if outputs.len() != 1 {
+            return Err(invalid(format!("{} outputs, expected 1", outputs.len())));
+        }
+        let fact = plan
+            .model()
+            .outlet_fact(outputs[0])
+            .map_err(|e| invalid(e.to_string()))?;
+        let shape = fact.shape.as_concrete().map(|s| s.to_vec());
+        if shape.as_deref() != Some(&[1, 6][..]) {
+            return Err(invalid(format!(
+                "output shape {:?}, expected [1, 6] (six pattern scores)",
+                fact.shape
+            )));
+        }
+        let mut model = Self {
+            plan,
+            origin: origin.to_string(),
+        };
+        // A flat window must give finite probabilities summing to 1.
+        let mut probe = [0.0f32; INPUT_LEN];
+        for s in 0..STEPS {
+            probe[s * FEATURES + FEATURES - 1] = 1.0;
+        }
+        let p = model.run(&probe).map_err(|e| invalid(e.to_string()))?;
+        let sum: f32 = p.iter().sum();
+        if p.iter().any(|v| !v.is_finite() || *v < 0.0) || (sum - 1.0).abs() > 1e-3 {
+            return Err(invalid(format!(
+                "outputs {p:?} are not probabilities (they must be a softmax)"
+            )));
+        }
+        Ok(model)
+    }
+
+    /// Where the model came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Scores of one prepared window.
+    pub fn run(&mut self, input: &[f32; INPUT_LEN]) -> Result<[f32; 6], ModelError> {
+        let t = Tensor::from_shape(&[1, STEPS, FEATURES], &input[..])
+            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let out = self
+            .plan
+            .run(tvec!(t.into()))
+            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let view = out[0]
+            .to_plain_array_view::<f32>()
+            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let mut p = [0.0f32; 6];
+        for (o, v) in p.iter_mut().zip(view.iter()) {
+            *o = *v;
+        }
+        Ok(p)
+    }
+}
+
+/// The BI-AT-GRU as a [`PatternClassifier`].
+#[derive(Debug)]
+pub struct BiAtGru {
+    model: BreathingModel,
+    prep: InputPrep,
+    buf: Box<[f32; INPUT_LEN]>,
+}
+
+impl BiAtGru {
+    /// A classifier running `model`.
+    pub fn new(model: BreathingModel) -> Self {
+        Self {
+            model,
+            prep: InputPrep::new(),
+            buf: Box::new([0.0; INPUT_LEN]),
+        }
+    }
+
+    /// Scores for `w`, or why the model could not be given the window.
+    pub fn try_classify(&mut self, w: &WindowAnalysis<'_>) -> Result<PatternScores, String> {
+        self.prep
+            .prepare(w, &mut self.buf)
+            .map_err(|e| e.to_string())?;
+        let p = self.model.run(&self.buf).map_err(|e| e.to_string())?;
+        if p.iter().any(|v| !v.is_finite()) {
+            return Err("model gave a non-finite score".into());
+        }
+        Ok(PatternScores::from_evidence(p))
+    }
+}
+
+impl PatternClassifier for BiAtGru {
+    fn name(&self) -> &'static str {
+        "bi_at_gru"
+    }
+
+    fn classify(&mut self, w: &WindowAnalysis<'_>) -> PatternScores {
+        match self.try_classify(w) {
+            Ok(s) => s,
+            Err(e) => {
+                log::debug!("bi_at_gru: insufficient signal: {e}");
+                PatternScores::from_evidence([1.0; 6])
+            }
+        }
+    }
+}

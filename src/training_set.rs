@@ -1,0 +1,378 @@
+//! Training, validation and test sets for the learned breathing classifiers, made from the RSM by the
+//! product's own code (`edge-screen simulate --training-set`).
+//!
+//! Every session simulates one subject drawn by [`crate::rsm::RsmParams::draw`] for one pattern and
+//! turns it into model inputs ([`crate::breathing::model_input`]) by one of two paths:
+//! * **camera**: RSM → simulated depth camera (random distance 0.7-1.6 m, sensor noise ×0.5-2) →
+//!   chest tracking → the live respiration analyser; its windows grow from 30 s to the full
+//!   120 s, exactly as on the kiosk;
+//! * **signal**: RSM → a recording as a contact sensor or another device would give it (random
+//!   sample rate 4-100 Hz, units and offset, polarity, white and drift noise, quantisation, a
+//!   random monotone distortion of the breath shape) → the `edge-screen breathing` path (resample
+//!   to 10 Hz, polarity fix, normalise, 120 s windows every 10 s, or one shorter window for a
+//!   60-119 s recording).
+//!
+//! A window is kept every [`SetSpec::hop_s`] seconds. With each window the rule-based baseline's
+//! label for the same window is stored, so that both are scored on identical inputs.
+//!
+//! Seeds: the subject seed of session `k` of a pattern is a hash of (split, base seed, pattern,
+//! k), so train, validation and test never share a subject or a parameter draw (the training
+//! script checks this from `windows.csv`).
+//!
+//! Output folder: `inputs.f32` (little-endian f32, N × [`STEPS`] × [`FEATURES`]), `windows.csv`
+//! (`index,pattern,source,session,seed,t_end_s,length_s,rate_bpm,baseline,quality`) and
+//! `spec.json`.
+
+use crate::breathing::baseline::RuleBaseline;
+use crate::breathing::model_input::{InputPrep, FEATURES, INPUT_LEN, MODEL_HZ, STEPS};
+use crate::breathing::{PatternClassifier, WindowAnalysis};
+use crate::camera::simulated::{SimCamera, SimCameraSettings};
+use crate::camera::FrameSource;
+use crate::pipeline::Pipeline;
+use crate::recording::RawRecording;
+use crate::respiration::roi::ChestSettings;
+use crate::respiration::RespirationSettings;
+use crate::rsm::Rsm;
+use crate::types::{DepthFrame, Pattern, PatternScores};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::io::Write;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Which split a set is (it changes every subject seed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// Used to fit the weights.
+    Train,
+    /// Used to choose the epoch.
+    Val,
+    /// Used only for the reported metrics.
+    Test,
+}
+
+impl std::str::FromStr for Split {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "train" => Ok(Split::Train),
+            "val" => Ok(Split::Val),
+            "test" => Ok(Split::Test),
+            _ => Err(format!("unknown split '{s}' (train, val or test)")),
+        }
+    }
+}
+
+/// What to generate.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetSpec {
+    /// The split.
+    pub split: Split,
+    /// Sessions per pattern.
+    pub per_pattern: usize,
+    /// Length of a session, s (signal sessions are sometimes shorter: 60-119 s, one in six).
+    pub seconds: f64,
+    /// Share of sessions that go through the simulated camera, 0..=1.
+    pub camera_share: f64,
+    /// Base seed.
+    pub seed: u64,
+    /// Time between two kept windows of a session, s.
+    pub hop_s: f64,
+    /// Simulated camera size, px.
+    pub width: u32,
+    /// See `width`.
+    pub height: u32,
+}
+
+/// One kept window.
+#[derive(Debug, Clone)]
+struct Row {
+    input: Vec<f32>,
+    t_end_s: f64,
+    steps: usize,
+    rate_bpm: Option<f32>,
+    baseline: Pattern,
+    quality: f32,
+}
+
+/// A classifier that records the model input of every `every`-th window and answers like the rule
+/// baseline (so the pipeline behaves as in the product).
+struct Recorder {
+    rows: Arc<Mutex<Vec<Row>>>,
+    prep: InputPrep,
+    buf: Box<[f32; INPUT_LEN]>,
+    calls: usize,
+    every: usize,
+}
+
+impl PatternClassifier for Recorder {
+    fn name(&self) -> &'static str {
+        "recorder"
+    }
+
+    fn classify(&mut self, w: &WindowAnalysis<'_>) -> PatternScores {
+        let scores = RuleBaseline.classify(w);
+        self.calls += 1;
+        if (self.calls - 1) % self.every == 0 {
+            if let Ok(p) = self.prep.prepare(w, &mut self.buf) {
+                let row = Row {
+                    input: self.buf.to_vec(),
+                    t_end_s: w.t_end_s,
+                    steps: p.steps,
+                    rate_bpm: w.rate_bpm,
+                    baseline: scores.best().0,
+                    quality: w.quality,
+                };
+                self.rows
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(row);
+            }
+        }
+        scores
+    }
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The subject seed of session `k` of `pattern` in `split` (distinct across splits).
+pub fn session_seed(split: Split, base: u64, pattern: Pattern, k: usize) -> u64 {
+    let tag = split as u64 + 1;
+    let p = Pattern::ALL.iter().position(|x| *x == pattern).unwrap_or(0) as u64;
+    splitmix(splitmix(splitmix(base ^ (tag << 56)) ^ p) ^ k as u64)
+}
+
+struct Session {
+    pattern: Pattern,
+    seed: u64,
+    camera: bool,
+}
+
+fn camera_session(
+    s: &Session,
+    spec: &SetSpec,
+    settings: &RespirationSettings,
+    rows: Arc<Mutex<Vec<Row>>>,
+) -> Result<(), String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0xCA3E);
+    let params = crate::rsm::io::params_for(s.pattern, None, s.seed).map_err(|e| e.to_string())?;
+    let cam = SimCameraSettings {
+        width: spec.width,
+        height: spec.height,
+        subject_distance_m: rng.gen_range(0.7..1.6),
+        noise_scale: rng.gen_range(0.5..2.0),
+        ..SimCameraSettings::default()
+    };
+    let mut camera =
+        SimCamera::new(cam, Rsm::new(params, s.seed), s.seed).map_err(|e| e.to_string())?;
+    let every = (spec.hop_s / settings.update_interval_s).round().max(1.0) as usize;
+    let recorder = Recorder {
+        rows,
+        prep: InputPrep::new(),
+        buf: Box::new([0.0; INPUT_LEN]),
+        calls: 0,
+        every,
+    };
+    let mut pipeline = Pipeline::new(ChestSettings::default(), settings, Box::new(recorder));
+    let mut frame = DepthFrame::new(0, 0, 0.001);
+    let mut events = Vec::new();
+    let n = (spec.seconds * camera.fps()).round() as u64;
+    for _ in 0..n {
+        camera.read_frame(&mut frame).map_err(|e| e.to_string())?;
+        pipeline.push(&frame, &mut events);
+        events.clear();
+    }
+    Ok(())
+}
+
+/// A recording of the subject as another sensor would give it (see the module doc).
+pub fn augmented_recording(
+    pattern: Pattern,
+    seed: u64,
+    seconds: f64,
+) -> Result<RawRecording, String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x516A);
+    let params = crate::rsm::io::params_for(pattern, None, seed).map_err(|e| e.to_string())?;
+    let depth = params.depth_mm as f64;
+    // Sample rate: log-uniform 4-100 Hz.
+    let hz = (rng.gen_range(4f64.ln()..100f64.ln())).exp();
+    let rec = Rsm::new(params, seed).sample(hz, seconds);
+    let scale = 10f64.powf(rng.gen_range(-3.0..3.0)) * if rng.gen_bool(0.5) { -1.0 } else { 1.0 };
+    let offset = rng.gen_range(-1e3..1e3) * scale.abs();
+    let white = rng.gen_range(0.0..0.12) * depth;
+    let drift = rng.gen_range(0.0..0.5) * depth;
+    let skew = rng.gen_range(-0.25..0.25);
+    let quant = if rng.gen_bool(0.3) {
+        rng.gen_range(0.005..0.05) * depth
+    } else {
+        0.0
+    };
+    let normal = rand_distr::Normal::new(0.0, 1.0).map_err(|e| e.to_string())?;
+    let mut walk = 0.0f64;
+    let step = drift * (1.0 / hz / 30.0).sqrt();
+    let values = rec
+        .resp_mm
+        .iter()
+        .map(|&v| {
+            let x = v as f64 / depth.max(0.1);
+            // A monotone distortion of the breath shape (sharper peaks or troughs).
+            let shaped = depth * (x + skew * x * x.abs());
+            walk = 0.999 * walk + step * rng.sample::<f64, _>(normal);
+            let mut y = shaped + walk + white * rng.sample::<f64, _>(normal);
+            if quant > 0.0 {
+                y = (y / quant).round() * quant;
+            }
+            offset + scale * y
+        })
+        .collect();
+    Ok(RawRecording {
+        t_s: rec.t_s.clone(),
+        values,
+        hz,
+    })
+}
+
+fn signal_session(
+    s: &Session,
+    spec: &SetSpec,
+    settings: &RespirationSettings,
+    rows: Arc<Mutex<Vec<Row>>>,
+) -> Result<(), String> {
+    let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x5E55);
+    let seconds = if rng.gen_bool(1.0 / 6.0) {
+        rng.gen_range(60.0..119.0)
+    } else {
+        spec.seconds
+    };
+    let rec = augmented_recording(s.pattern, s.seed, seconds)?;
+    let hz = settings.resample_hz;
+    let samples = crate::recording::resample(&rec, hz);
+    let mut recorder = Recorder {
+        rows,
+        prep: InputPrep::new(),
+        buf: Box::new([0.0; INPUT_LEN]),
+        calls: 0,
+        every: (spec.hop_s / settings.update_interval_s.max(10.0))
+            .round()
+            .max(1.0) as usize,
+    };
+    crate::respiration::offline::analyze_series(&samples, hz, settings, &mut recorder)
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Generate the set into `out_dir`; returns the number of windows. Uses all cores.
+pub fn write_set(
+    spec: &SetSpec,
+    settings: &RespirationSettings,
+    out_dir: &Path,
+) -> Result<usize, String> {
+    if spec.per_pattern == 0 || !(60.0..=3600.0).contains(&spec.seconds) {
+        return Err("--per-pattern must be at least 1 and --seconds 60-3600".into());
+    }
+    if !(0.0..=1.0).contains(&spec.camera_share) || !(2.0..=3600.0).contains(&spec.hop_s) {
+        return Err("--camera-share must be 0-1 and the hop at least 2 s".into());
+    }
+    if (settings.resample_hz - MODEL_HZ).abs() > 1e-9 || settings.window_s < STEPS as f64 {
+        return Err(format!(
+            "the training set needs respiration.resample_hz = {MODEL_HZ} and window_s >= {STEPS}"
+        ));
+    }
+    let mut sessions = Vec::new();
+    for &pattern in &Pattern::ALL {
+        let n_cam = (spec.per_pattern as f64 * spec.camera_share).round() as usize;
+        for k in 0..spec.per_pattern {
+            sessions.push(Session {
+                pattern,
+                seed: session_seed(spec.split, spec.seed, pattern, k),
+                camera: k < n_cam,
+            });
+        }
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(sessions.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    type SessionResult = Option<Result<Vec<Row>, String>>;
+    let results: Mutex<Vec<SessionResult>> =
+        Mutex::new((0..sessions.len()).map(|_| None).collect());
+    std::thread::scope(|sc| {
+        for _ in 0..threads {
+            sc.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(s) = sessions.get(i) else { break };
+                let rows = Arc::new(Mutex::new(Vec::new()));
+                let r = if s.camera {
+                    camera_session(s, spec, settings, rows.clone())
+                } else {
+                    signal_session(s, spec, settings, rows.clone())
+                };
+                let r = r
+                    .map(|()| std::mem::take(&mut *rows.lock().unwrap_or_else(|e| e.into_inner())));
+                results.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+            });
+        }
+    });
+    std::fs::create_dir_all(out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let io = |p: &Path, e: std::io::Error| format!("{}: {e}", p.display());
+    let inputs_path = out_dir.join("inputs.f32");
+    let csv_path = out_dir.join("windows.csv");
+    let mut inputs = std::io::BufWriter::new(
+        std::fs::File::create(&inputs_path).map_err(|e| io(&inputs_path, e))?,
+    );
+    let mut csv =
+        std::io::BufWriter::new(std::fs::File::create(&csv_path).map_err(|e| io(&csv_path, e))?);
+    writeln!(
+        csv,
+        "index,pattern,source,session,seed,t_end_s,length_s,rate_bpm,baseline,quality"
+    )
+    .map_err(|e| io(&csv_path, e))?;
+    let mut index = 0usize;
+    let results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    for (i, (s, r)) in sessions.iter().zip(results).enumerate() {
+        let rows = r.unwrap_or_else(|| Err("session did not finish".into()))?;
+        for row in rows {
+            for v in &row.input {
+                inputs
+                    .write_all(&v.to_le_bytes())
+                    .map_err(|e| io(&inputs_path, e))?;
+            }
+            writeln!(
+                csv,
+                "{index},{},{},{i},{},{:.1},{},{},{},{:.3}",
+                s.pattern.name(),
+                if s.camera { "camera" } else { "signal" },
+                s.seed,
+                row.t_end_s,
+                row.steps,
+                row.rate_bpm.map_or(String::new(), |r| format!("{r:.2}")),
+                row.baseline.name(),
+                row.quality,
+            )
+            .map_err(|e| io(&csv_path, e))?;
+            index += 1;
+        }
+    }
+    inputs.flush().map_err(|e| io(&inputs_path, e))?;
+    csv.flush().map_err(|e| io(&csv_path, e))?;
+    let spec_path = out_dir.join("spec.json");
+    let meta = serde_json::json!({
+        "steps": STEPS,
+        "features": FEATURES,
+        "hz": MODEL_HZ,
+        "classes": Pattern::ALL.iter().map(|p| p.name()).collect::<Vec<_>>(),
+        "windows": index,
+        "sessions": sessions.len(),
+        "spec": spec,
+        "generator": format!("edge-screen {}", env!("CARGO_PKG_VERSION")),
+    });
+    std::fs::write(&spec_path, format!("{meta:#}\n")).map_err(|e| io(&spec_path, e))?;
+    Ok(index)
+}

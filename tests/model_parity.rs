@@ -1,0 +1,96 @@
+//! Parity of the shipped breathing model: tract, as the product runs it, reproduces the scores the
+//! exporter (onnxruntime on the same ONNX file, see `training/train.py`) wrote to
+//! `models/breathing/golden.json`, within 1e-4 per score.
+
+use edge_screen::breathing::gru::{BreathingModel, ModelError};
+use edge_screen::breathing::model_input::INPUT_LEN;
+use serde::Deserialize;
+use std::path::Path;
+
+/// Largest allowed difference between a tract score and the exporter's.
+const TOLERANCE: f32 = 1e-4;
+
+#[derive(Deserialize)]
+struct Golden {
+    input_shape: Vec<usize>,
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    input: Vec<f32>,
+    scores: Vec<f32>,
+}
+
+fn golden() -> Golden {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/breathing/golden.json");
+    let text = std::fs::read_to_string(&path).expect("golden.json is committed");
+    serde_json::from_str(&text).expect("golden.json parses")
+}
+
+fn check(model: &mut BreathingModel, g: &Golden) {
+    assert_eq!(g.input_shape, [1, 120, 11]);
+    assert!(g.cases.len() >= 7, "every class and a flat case");
+    for case in &g.cases {
+        let input: [f32; INPUT_LEN] = case.input.as_slice().try_into().expect("1320 inputs");
+        let got = model.run(&input).expect("runs");
+        assert_eq!(case.scores.len(), 6, "{}", case.name);
+        let worst = got
+            .iter()
+            .zip(&case.scores)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(
+            worst <= TOLERANCE,
+            "{}: tract {got:?} vs exporter {:?} (max difference {worst:e})",
+            case.name,
+            case.scores
+        );
+    }
+}
+
+#[test]
+fn embedded_model_matches_the_exporter() {
+    let mut m = BreathingModel::embedded().expect("the built-in model loads");
+    check(&mut m, &golden());
+}
+
+#[test]
+fn model_file_matches_the_exporter() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/breathing/bi_at_gru.onnx");
+    let mut m = BreathingModel::load(&path).expect("the committed model loads");
+    check(&mut m, &golden());
+    let embedded = edge_screen::breathing::gru::EMBEDDED_MODEL;
+    assert_eq!(
+        std::fs::read(&path).expect("reads"),
+        embedded,
+        "the built-in model is the committed file"
+    );
+    assert!(embedded.len() < 1 << 20, "model under 1 MB");
+}
+
+#[test]
+fn bad_model_files_are_named_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing.onnx");
+    let e = BreathingModel::load(&missing).expect_err("missing");
+    assert!(matches!(e, ModelError::Read { .. }));
+    assert!(e.to_string().contains("missing.onnx"), "{e}");
+
+    let garbage = dir.path().join("garbage.onnx");
+    std::fs::write(&garbage, b"this is not a protobuf at all").expect("write");
+    let e = BreathingModel::load(&garbage).expect_err("garbage");
+    assert!(matches!(e, ModelError::Invalid { .. }), "{e}");
+    assert!(e.to_string().contains("garbage.onnx"), "{e}");
+
+    let bytes = edge_screen::breathing::gru::EMBEDDED_MODEL;
+    let truncated = dir.path().join("truncated.onnx");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).expect("write");
+    let e = BreathingModel::load(&truncated).expect_err("truncated");
+    assert!(e.to_string().contains("truncated.onnx"), "{e}");
+
+    let empty = dir.path().join("empty.onnx");
+    std::fs::write(&empty, b"").expect("write");
+    assert!(BreathingModel::load(&empty).is_err());
+}

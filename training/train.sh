@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One command: make the RSM data sets with the product's own code, train and compare the four
+# models, export the BI-AT-GRU with its golden files and metrics.
+#
+#   bash training/train.sh            # full run: writes models/breathing/ (about 40 min on 2 cores)
+#   bash training/train.sh --smoke    # tiny data, 1 epoch, writes to $OUT (default a temp folder)
+#
+# Environment: DATA (data folder, default training/data), OUT (model folder, default
+# models/breathing; the smoke run defaults to a temporary folder so the shipped model is untouched),
+# THREADS (torch threads, default: all cores), SEED (base seed of the data and of training, default 1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+smoke=0
+[ "${1:-}" = "--smoke" ] && smoke=1
+DATA=${DATA:-training/data}
+SEED=${SEED:-1}
+THREADS=${THREADS:-$(nproc)}
+if [ $smoke = 1 ]; then
+  OUT=${OUT:-$(mktemp -d)}
+  DATA=$(mktemp -d)
+else
+  OUT=${OUT:-models/breathing}
+fi
+
+bash training/setup.sh
+cargo build --release --quiet
+bin=${CARGO_TARGET_DIR:-target}/release/edge-screen
+
+# Sessions per pattern and the share rendered through the simulated camera, per split. Every split
+# has its own subjects (see src/training_set.rs); the test split's numbers are the reported ones.
+if [ $smoke = 1 ]; then
+  splits=("train 4 0.25 240" "val 2 0.5 240" "test 2 1.0 240")
+else
+  splits=("train 150 0.4 300" "val 24 0.5 300" "test 40 0.75 300")
+fi
+for s in "${splits[@]}"; do
+  read -r split per share secs <<<"$s"
+  if [ -f "$DATA/$split/spec.json" ] && [ $smoke = 0 ] && grep -q "\"per_pattern\": $per," "$DATA/$split/spec.json"; then
+    echo "train.sh: $DATA/$split exists, reusing it (delete it to regenerate)"
+    continue
+  fi
+  "$bin" simulate --training-set --split "$split" --per-pattern "$per" --camera-share "$share" \
+    --seconds "$secs" --seed "$SEED" --out "$DATA/$split"
+done
+
+args=(--data "$DATA" --out "$OUT" --seed "$SEED" --threads "$THREADS")
+[ $smoke = 1 ] && args+=(--smoke)
+training/.venv/bin/python training/train.py "${args[@]}"
+echo "train.sh: model, golden.json and metrics in $OUT"
