@@ -11,6 +11,7 @@
 //! binding, which adds a few µs per call, so the ratio slightly favours tract; the model card states
 //! this. Set `EDGE_SCREEN_PYTHON` to the interpreter with onnxruntime (default
 //! `training/.venv/bin/python`); without it, the comparison is skipped with a message.
+//! `EDGE_SCREEN_BREATHING_MODEL=DIR/x.onnx` times another model (with its `DIR/golden.json`).
 
 use criterion::{black_box, Criterion};
 use edge_screen::breathing::gru::BreathingModel;
@@ -21,7 +22,7 @@ use std::time::Instant;
 const ITERS: usize = 2000;
 
 fn golden_inputs() -> Vec<[f32; INPUT_LEN]> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/breathing/golden.json");
+    let path = model_path().with_file_name("golden.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
     v["cases"]
@@ -41,8 +42,20 @@ fn golden_inputs() -> Vec<[f32; INPUT_LEN]> {
         .collect()
 }
 
+/// The built-in model, or the file named by `EDGE_SCREEN_BREATHING_MODEL` (to compare variants).
 fn model() -> BreathingModel {
-    BreathingModel::embedded().unwrap_or_else(|e| panic!("{e}"))
+    match std::env::var_os("EDGE_SCREEN_BREATHING_MODEL") {
+        Some(p) => BreathingModel::load(Path::new(&p)),
+        None => BreathingModel::embedded(),
+    }
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn model_path() -> std::path::PathBuf {
+    std::env::var_os("EDGE_SCREEN_BREATHING_MODEL").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("models/breathing/bi_at_gru.onnx"),
+        std::path::PathBuf::from,
+    )
 }
 
 fn bench(c: &mut Criterion) {
@@ -102,9 +115,9 @@ fn onnxruntime_mean_us() -> Result<f64, String> {
     let out = std::process::Command::new(&python)
         .arg(root.join("training/time_onnxruntime.py"))
         .args(["--threads", "1", "--iters", &ITERS.to_string(), "--model"])
-        .arg(root.join("models/breathing/bi_at_gru.onnx"))
+        .arg(model_path())
         .arg("--golden")
-        .arg(root.join("models/breathing/golden.json"))
+        .arg(model_path().with_file_name("golden.json"))
         .output()
         .map_err(|e| format!("{}: {e}", python.display()))?;
     if !out.status.success() {

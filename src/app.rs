@@ -358,9 +358,13 @@ fn breathing_one(
     let samples = crate::recording::resample(&rec, hz);
     let a = crate::respiration::offline::analyze_series(&samples, hz, &settings.respiration, cls)
         .with_context(|| file.display().to_string())?;
+    // Below the rate-quality threshold no pattern is claimed: the scores are tempered toward
+    // uniform and `pattern` is null ("insufficient signal"), never a confident label.
+    let sufficient = a.quality >= crate::respiration::window::MIN_RATE_QUALITY;
     Ok(serde_json::json!({
         "file": file.display().to_string(),
-        "pattern": a.pattern.name(),
+        "pattern": sufficient.then(|| a.pattern.name()),
+        "insufficient_signal": !sufficient,
         "scores": a.scores,
         "rate_bpm": a.rate_bpm,
         "quality": a.quality,
@@ -376,14 +380,13 @@ fn print_breathing_human(v: &serde_json::Value) {
     let rate = v["rate_bpm"]
         .as_f64()
         .map_or("--".to_string(), |r| format!("{r:.1} breaths/min"));
+    let pattern = match v["pattern"].as_str() {
+        Some(p) => format!("{p} (score {:.2})", v["scores"][p].as_f64().unwrap_or(0.0)),
+        None => "insufficient signal".to_string(),
+    };
     println!(
-        "{}: {} (score {:.2}), rate {}, quality {:.2} [screening aid, not a diagnosis]",
+        "{}: {pattern}, rate {rate}, quality {:.2} [screening aid, not a diagnosis]",
         v["file"].as_str().unwrap_or("?"),
-        v["pattern"].as_str().unwrap_or("?"),
-        v["scores"][v["pattern"].as_str().unwrap_or("")]
-            .as_f64()
-            .unwrap_or(0.0),
-        rate,
         v["quality"].as_f64().unwrap_or(0.0),
     );
 }

@@ -8,7 +8,8 @@
 //!   120 s, exactly as on the kiosk;
 //! * **signal**: RSM → a recording as a contact sensor or another device would give it (random
 //!   sample rate 4-100 Hz, units and offset, polarity, white and drift noise, quantisation, a
-//!   random monotone distortion of the breath shape) → the `edge-screen breathing` path (resample
+//!   random monotone distortion of the breath shape, motion artefacts in a third of them) → the
+//!   `edge-screen breathing` path (resample
 //!   to 10 Hz, polarity fix, normalise, 120 s windows every 10 s, or one shorter window for a
 //!   60-119 s recording).
 //!
@@ -215,17 +216,34 @@ pub fn augmented_recording(
         0.0
     };
     let normal = rand_distr::Normal::new(0.0, 1.0).map_err(|e| e.to_string())?;
+    // Motion artefacts in a third of the recordings: 1-2 smooth bumps of 1-8 breath depths lasting
+    // 1-8 s (a belt slipping, the person shifting), which the label must survive.
+    let mut bumps = Vec::new();
+    if rng.gen_bool(1.0 / 3.0) {
+        for _ in 0..rng.gen_range(1..=2) {
+            let len = rng.gen_range(1.0..8.0);
+            let at = rng.gen_range(0.0..(seconds - len).max(1.0));
+            let size = rng.gen_range(1.0..8.0) * depth * if rng.gen_bool(0.5) { -1.0 } else { 1.0 };
+            bumps.push((at, len, size));
+        }
+    }
     let mut walk = 0.0f64;
     let step = drift * (1.0 / hz / 30.0).sqrt();
     let values = rec
         .resp_mm
         .iter()
-        .map(|&v| {
+        .zip(&rec.t_s)
+        .map(|(&v, &t)| {
             let x = v as f64 / depth.max(0.1);
             // A monotone distortion of the breath shape (sharper peaks or troughs).
             let shaped = depth * (x + skew * x * x.abs());
             walk = 0.999 * walk + step * rng.sample::<f64, _>(normal);
-            let mut y = shaped + walk + white * rng.sample::<f64, _>(normal);
+            let bump: f64 = bumps
+                .iter()
+                .filter(|(at, len, _)| t >= *at && t < at + len)
+                .map(|(at, len, size)| size * (std::f64::consts::PI * (t - at) / len).sin())
+                .sum();
+            let mut y = shaped + walk + bump + white * rng.sample::<f64, _>(normal);
             if quant > 0.0 {
                 y = (y / quant).round() * quant;
             }
@@ -375,4 +393,106 @@ pub fn write_set(
     });
     std::fs::write(&spec_path, format!("{meta:#}\n")).map_err(|e| io(&spec_path, e))?;
     Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_never_share_a_subject() {
+        let mut seen = std::collections::HashSet::new();
+        for split in [Split::Train, Split::Val, Split::Test] {
+            for p in Pattern::ALL {
+                for k in 0..200 {
+                    assert!(
+                        seen.insert(session_seed(split, 1, p, k)),
+                        "{split:?} {p} {k}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn signal_set_files_are_consistent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec = SetSpec {
+            split: Split::Val,
+            per_pattern: 1,
+            seconds: 150.0,
+            camera_share: 0.0,
+            seed: 5,
+            hop_s: 10.0,
+            width: 424,
+            height: 240,
+        };
+        let n = write_set(&spec, &RespirationSettings::default(), dir.path()).expect("written");
+        assert!(n >= 6, "{n} windows");
+        let bytes = std::fs::metadata(dir.path().join("inputs.f32"))
+            .expect("inputs")
+            .len();
+        assert_eq!(bytes, (n * INPUT_LEN * 4) as u64);
+        let csv = std::fs::read_to_string(dir.path().join("windows.csv")).expect("csv");
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next(),
+            Some("index,pattern,source,session,seed,t_end_s,length_s,rate_bpm,baseline,quality")
+        );
+        let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows.len(), n);
+        for p in Pattern::ALL {
+            assert!(
+                rows.iter().any(|r| r[1] == p.name() && r[2] == "signal"),
+                "{p}"
+            );
+        }
+        let spec_json: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("spec.json")).expect("spec"),
+        )
+        .expect("json");
+        assert_eq!(spec_json["steps"], STEPS);
+        assert_eq!(spec_json["windows"], n);
+    }
+
+    #[test]
+    fn bad_specs_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = SetSpec {
+            split: Split::Train,
+            per_pattern: 1,
+            seconds: 120.0,
+            camera_share: 0.5,
+            seed: 1,
+            hop_s: 10.0,
+            width: 424,
+            height: 240,
+        };
+        let s = RespirationSettings::default();
+        for bad in [
+            SetSpec {
+                per_pattern: 0,
+                ..good.clone()
+            },
+            SetSpec {
+                seconds: 10.0,
+                ..good.clone()
+            },
+            SetSpec {
+                camera_share: 1.5,
+                ..good.clone()
+            },
+            SetSpec {
+                hop_s: 0.0,
+                ..good.clone()
+            },
+        ] {
+            assert!(write_set(&bad, &s, dir.path()).is_err());
+        }
+        let other_rate = RespirationSettings {
+            resample_hz: 20.0,
+            ..RespirationSettings::default()
+        };
+        assert!(write_set(&good, &other_rate, dir.path()).is_err());
+    }
 }

@@ -236,15 +236,24 @@ class BreathingNet(nn.Module):
     Bidirectional: masked attention pooling over every step's output.
     """
 
-    def __init__(self, cell: str, bidirectional: bool, features: int, hidden: int, classes: int):
+    def __init__(self, cell: str, bidirectional: bool, features: int, hidden: int, classes: int,
+                 merge: int = 1):
         super().__init__()
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
-        self.rnn = rnn(features, hidden, num_layers=1, batch_first=True, bidirectional=bidirectional)
+        # `merge` consecutive input steps form one recurrent step (a reshape inside the model, so
+        # the input stays [B, 120, 11]); fewer recurrent steps make inference proportionally faster.
+        self.merge = merge
+        self.rnn = rnn(features * merge, hidden, num_layers=1, batch_first=True,
+                       bidirectional=bidirectional)
         out_dim = hidden * (2 if bidirectional else 1)
         self.attention = AttentionPool(out_dim, hidden) if bidirectional else None
         self.dense = nn.Linear(out_dim, classes)
 
     def forward(self, x: torch.Tensor, state=None) -> torch.Tensor:
+        if self.merge > 1:
+            b, t, f = x.shape
+            # The mask of a merged step is its last part's (padding is only at the start).
+            x = x.reshape(b, t // self.merge, f * self.merge)
         h, _ = self.rnn(x, state)  # [B, T, out_dim]; state None means zeros
         if self.attention is None:
             pooled = h[:, -1, :]
@@ -253,10 +262,10 @@ class BreathingNet(nn.Module):
         return self.dense(pooled)
 
 
-def build_model(name: str, features: int, hidden: int, classes: int) -> BreathingNet:
+def build_model(name: str, features: int, hidden: int, classes: int, merge: int = 1) -> BreathingNet:
     cell, bidirectional = {"gru": ("gru", False), "lstm": ("lstm", False),
                            "bi_at_lstm": ("lstm", True), "bi_at_gru": ("gru", True)}[name]
-    return BreathingNet(cell, bidirectional, features, hidden, classes)
+    return BreathingNet(cell, bidirectional, features, hidden, classes, merge)
 
 
 class Scores(nn.Module):
@@ -369,7 +378,7 @@ def train_one(name: str, train: Split, val: Split, meta: dict, args) -> tuple[nn
     """Trains one model; returns it at its best validation macro-F1 epoch and its history."""
     classes = meta["classes"]
     torch.manual_seed(args.seed)  # same initial draw and batch order for every model
-    model = build_model(name, meta["features"], args.hidden, len(classes))
+    model = build_model(name, meta["features"], args.hidden, len(classes), args.merge)
     optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=args.epochs,
                                                           eta_min=args.lr * 0.05)
@@ -633,6 +642,8 @@ def parse_args(argv: list[str] | None = None):
                     help="output directory (default: <repo>/models/breathing)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--hidden", type=int, default=32, help="recurrent units (per direction)")
+    ap.add_argument("--merge", type=int, default=2,
+                    help="input steps (seconds) per recurrent step; must divide the 120 steps")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
@@ -654,9 +665,11 @@ def parse_args(argv: list[str] | None = None):
     args.models = [m for m in MODEL_NAMES if m in args.models]  # fixed order, no duplicates
     if args.smoke:
         args.epochs = 1
-    for name in ("epochs", "hidden", "batch", "threads"):
+    for name in ("epochs", "hidden", "batch", "threads", "merge"):
         if getattr(args, name) < 1:
             ap.error(f"--{name} must be at least 1")
+    if 120 % args.merge:
+        ap.error("--merge must divide the 120 input steps")
     return args
 
 
@@ -719,7 +732,7 @@ def main(argv: list[str] | None = None) -> None:
         "command": " ".join(["train.py"] + (sys.argv[1:] if argv is None else list(argv))),
         "data": str(args.data),
         "hyperparameters": {"models": args.models, "epochs": args.epochs, "hidden": args.hidden,
-                            "layers": 1, "attention_dim": args.hidden, "lr": args.lr,
+                            "merge": args.merge, "layers": 1, "attention_dim": args.hidden, "lr": args.lr,
                             "lr_schedule": "cosine to 5% over the epochs", "optimizer": "Adam",
                             "loss": "cross-entropy", "grad_clip_norm": 1.0, "batch": args.batch,
                             "seed": args.seed, "threads": args.threads, "flip": args.flip,

@@ -7,7 +7,9 @@
 #
 # Environment: DATA (data folder, default training/data), OUT (model folder, default
 # models/breathing; the smoke run defaults to a temporary folder so the shipped model is untouched),
-# THREADS (torch threads, default: all cores), SEED (base seed of the data and of training, default 1).
+# THREADS (torch threads, default: all cores), SEED (base seed of the data and of training, default 1),
+# BIN (an edge-screen binary to use instead of building one in release mode; CI passes its debug
+# build), EPOCHS (default 16), MERGE (seconds per recurrent step, default 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 smoke=0
@@ -23,8 +25,12 @@ else
 fi
 
 bash training/setup.sh
-cargo build --release --quiet
-bin=${CARGO_TARGET_DIR:-target}/release/edge-screen
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+else
+  cargo build --release --quiet
+  bin=${CARGO_TARGET_DIR:-target}/release/edge-screen
+fi
 
 # Sessions per pattern and the share rendered through the simulated camera, per split. Every split
 # has its own subjects (see src/training_set.rs); the test split's numbers are the reported ones.
@@ -43,7 +49,8 @@ for s in "${splits[@]}"; do
     --seconds "$secs" --seed "$SEED" --out "$DATA/$split"
 done
 
-args=(--data "$DATA" --out "$OUT" --seed "$SEED" --threads "$THREADS")
+args=(--data "$DATA" --out "$OUT" --seed "$SEED" --threads "$THREADS" --epochs "${EPOCHS:-16}"
+  --merge "${MERGE:-4}")
 [ $smoke = 1 ] && args+=(--smoke)
 training/.venv/bin/python training/train.py "${args[@]}"
 echo "train.sh: model, golden.json and metrics in $OUT"

@@ -11,7 +11,6 @@ use super::model_input::{InputPrep, FEATURES, INPUT_LEN, STEPS};
 use super::{PatternClassifier, WindowAnalysis};
 use crate::types::PatternScores;
 use std::path::Path;
-use std::sync::Arc;
 use tract_onnx::prelude::*;
 
 /// The model built into the program (`models/breathing/bi_at_gru.onnx`).
@@ -47,7 +46,9 @@ pub enum ModelError {
 /// A loaded, optimised breathing model: input `[1, 120, 11]` f32, output `[1, 6]` probabilities.
 #[derive(Debug)]
 pub struct BreathingModel {
-    plan: Arc<TypedRunnableModel>,
+    /// The plan's run state, made once and reused for every window (a fresh state per run would
+    /// allocate all intermediate buffers again).
+    state: TypedSimpleState,
     origin: String,
 }
 
@@ -105,8 +106,9 @@ impl BreathingModel {
                 fact.shape
             )));
         }
+        let state = plan.spawn().map_err(|e| invalid(e.to_string()))?;
         let mut model = Self {
-            plan,
+            state,
             origin: origin.to_string(),
         };
         // A flat window must give finite probabilities summing to 1.
@@ -134,7 +136,7 @@ impl BreathingModel {
         let t = Tensor::from_shape(&[1, STEPS, FEATURES], &input[..])
             .map_err(|e| ModelError::Run(e.to_string()))?;
         let out = self
-            .plan
+            .state
             .run(tvec!(t.into()))
             .map_err(|e| ModelError::Run(e.to_string()))?;
         let view = out[0]
@@ -192,5 +194,57 @@ impl PatternClassifier for BiAtGru {
                 PatternScores::from_evidence([1.0; 6])
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(samples: &[f32], hz: f64) -> WindowAnalysis<'_> {
+        WindowAnalysis {
+            hz,
+            t_end_s: samples.len() as f64 / hz,
+            samples,
+            breaths: &[],
+            pauses: &[],
+            apnea_min_s: 10.0,
+            spectral_rate_bpm: None,
+            spectral_prominence: 0.0,
+            count_rate_bpm: None,
+            rate_bpm: None,
+            quality: 1.0,
+            amplitude: 1.0,
+        }
+    }
+
+    #[test]
+    fn unusable_windows_get_uniform_scores_and_a_reason() {
+        let mut c = BiAtGru::new(BreathingModel::embedded().expect("built-in model loads"));
+        let uniform = PatternScores::from_evidence([1.0; 6]);
+        let mut nan: Vec<f32> = (0..1200).map(|i| (i as f32 * 0.15).sin()).collect();
+        nan[600] = f32::NAN;
+        let cases: [(&[f32], f64, &str); 4] = [
+            (&nan, 10.0, "not a finite number"),
+            (&[0.5; 1200], 10.0, "constant"),
+            (&nan[..100], 10.0, "at least 30 s"),
+            (&nan[..700], 0.5, "outside 2-100 Hz"),
+        ];
+        for (x, hz, why) in cases {
+            let w = window(x, hz);
+            let e = c.try_classify(&w).expect_err(why);
+            assert!(e.contains(why), "{e}");
+            assert_eq!(c.classify(&w), uniform, "{why}");
+        }
+    }
+
+    #[test]
+    fn a_usable_window_gives_probabilities() {
+        let mut c = BiAtGru::new(BreathingModel::embedded().expect("built-in model loads"));
+        let x: Vec<f32> = (0..1200).map(|i| (i as f32 * 0.15).sin()).collect();
+        let s = c.try_classify(&window(&x, 10.0)).expect("classified");
+        let sum: f32 = s.0.iter().sum();
+        assert!((sum - 1.0).abs() < 1e-5 && s.0.iter().all(|v| *v >= 0.0));
+        assert_eq!(c.name(), "bi_at_gru");
     }
 }

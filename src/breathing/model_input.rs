@@ -15,9 +15,11 @@
 //!    shorter than [`MIN_WINDOW_S`];
 //! 2. resample the newest `min(duration, STEPS s)` to [`MODEL_HZ`] by linear interpolation, aligned
 //!    on the newest sample, and drop the oldest samples that do not fill a whole step;
-//! 3. subtract the mean and divide by half the robust amplitude (95th − 5th percentile), so a
-//!    typical breath spans about −1..1 whatever the units, distance or sensor; a window whose
-//!    amplitude is zero (or negligible against its values) is rejected as constant;
+//! 3. subtract the median and divide by half the robust amplitude, 2√2 × the median absolute
+//!    deviation (the peak-to-trough of a sine), so a typical breath spans about −1..1 whatever the
+//!    units, distance or sensor, and a motion artefact over part of the window does not shrink the
+//!    breaths; a window whose amplitude is zero (or negligible against its values) is rejected as
+//!    constant;
 //! 4. clip to ±[`CLIP`] so a clipped sensor or a motion spike cannot dominate.
 
 use super::WindowAnalysis;
@@ -36,6 +38,8 @@ pub const INPUT_LEN: usize = STEPS * FEATURES;
 pub const MIN_WINDOW_S: f64 = 30.0;
 /// Normalised values are clipped to ±CLIP.
 pub const CLIP: f32 = 6.0;
+/// Robust peak-to-trough amplitude per unit of median absolute deviation (2√2, exact for a sine).
+pub const MAD_TO_AMPLITUDE: f32 = 2.0 * std::f32::consts::SQRT_2;
 
 /// Why a window cannot be given to the model.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
@@ -126,13 +130,25 @@ impl InputPrep {
             self.resampled.push(a + (b - a) * frac);
         }
         let steps = n / STEP_SAMPLES;
-        // Normalise: mean, robust amplitude.
-        let mean = (self.resampled.iter().map(|v| *v as f64).sum::<f64>() / n as f64) as f32;
+        // Normalise: median and a robust amplitude from the median absolute deviation, so a motion
+        // artefact covering a sizeable part of the window neither shifts nor shrinks the breaths.
         self.sorted.clear();
-        self.sorted.extend(self.resampled.iter().map(|v| v - mean));
+        self.sorted.extend_from_slice(&self.resampled);
         self.sorted.sort_unstable_by(f32::total_cmp);
-        let amplitude = percentile(&self.sorted, 0.95) - percentile(&self.sorted, 0.05);
-        let largest = self.sorted[0].abs().max(self.sorted[n - 1].abs());
+        let centre = percentile(&self.sorted, 0.5);
+        for v in self.sorted.iter_mut() {
+            *v = (*v - centre).abs();
+        }
+        self.sorted.sort_unstable_by(f32::total_cmp);
+        let mad = percentile(&self.sorted, 0.5);
+        let largest = self.sorted[n - 1];
+        // A sine of amplitude A has MAD = A/√2: MAD_TO_AMPLITUDE × MAD is its peak-to-trough 2A.
+        let mut amplitude = MAD_TO_AMPLITUDE * mad;
+        if !(amplitude > 1e-6 * largest) {
+            // Over half the window sits exactly at the median (a flat line with some movement):
+            // fall back to the spread of the values that move.
+            amplitude = 2.0 * percentile(&self.sorted, 0.975);
+        }
         if !(amplitude > 0.0 && amplitude >= 1e-6 * largest && amplitude.is_finite()) {
             return Err(InputProblem::Constant);
         }
@@ -142,7 +158,7 @@ impl InputPrep {
         for (s, chunk) in self.resampled.chunks_exact(STEP_SAMPLES).enumerate() {
             let row = &mut out[(pad + s) * FEATURES..(pad + s + 1) * FEATURES];
             for (o, v) in row.iter_mut().zip(chunk) {
-                *o = ((v - mean) * scale).clamp(-CLIP, CLIP);
+                *o = ((v - centre) * scale).clamp(-CLIP, CLIP);
             }
             row[STEP_SAMPLES] = 1.0;
         }
