@@ -151,7 +151,7 @@ impl Default for RawConfig {
             },
             respiration: RespirationSettings::default(),
             classifier: RawClassifier {
-                kind: "bi_at_gru".into(),
+                kind: "rule_baseline".into(),
                 model: String::new(),
             },
             display: RawDisplay {

@@ -9,7 +9,8 @@
 # models/breathing; the smoke run defaults to a temporary folder so the shipped model is untouched),
 # THREADS (torch threads, default: all cores), SEED (base seed of the data and of training, default 1),
 # BIN (an edge-screen binary to use instead of building one in release mode; CI passes its debug
-# build), EPOCHS (default 16), MERGE (seconds per recurrent step, default 4).
+# build), EPOCHS (default 12), MERGE (seconds per recurrent step, default 4), HIDDEN (GRU/LSTM units
+# per direction, default 48).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 smoke=0
@@ -49,8 +50,8 @@ for s in "${splits[@]}"; do
     --seconds "$secs" --seed "$SEED" --out "$DATA/$split"
 done
 
-args=(--data "$DATA" --out "$OUT" --seed "$SEED" --threads "$THREADS" --epochs "${EPOCHS:-16}"
-  --merge "${MERGE:-4}")
+args=(--data "$DATA" --out "$OUT" --seed "$SEED" --threads "$THREADS" --epochs "${EPOCHS:-12}"
+  --merge "${MERGE:-4}" --hidden "${HIDDEN:-48}")
 [ $smoke = 1 ] && args+=(--smoke)
 training/.venv/bin/python training/train.py "${args[@]}"
 echo "train.sh: model, golden.json and metrics in $OUT"

@@ -15,9 +15,9 @@
 //!    shorter than [`MIN_WINDOW_S`];
 //! 2. resample the newest `min(duration, STEPS s)` to [`MODEL_HZ`] by linear interpolation, aligned
 //!    on the newest sample, and drop the oldest samples that do not fill a whole step;
-//! 3. subtract the median and divide by half the robust amplitude, 2√2 × the median absolute
-//!    deviation (the peak-to-trough of a sine), so a typical breath spans about −1..1 whatever the
-//!    units, distance or sensor, and a motion artefact over part of the window does not shrink the
+//! 3. subtract the median and divide by half the robust amplitude, the median peak-to-trough range
+//!    of the 10 s blocks, so a typical breath spans about −1..1 whatever the units, distance, sensor
+//!    or breath shape, and a motion artefact or a pause in part of the window does not rescale the
 //!    breaths; a window whose amplitude is zero (or negligible against its values) is rejected as
 //!    constant;
 //! 4. clip to ±[`CLIP`] so a clipped sensor or a motion spike cannot dominate.
@@ -38,8 +38,8 @@ pub const INPUT_LEN: usize = STEPS * FEATURES;
 pub const MIN_WINDOW_S: f64 = 30.0;
 /// Normalised values are clipped to ±CLIP.
 pub const CLIP: f32 = 6.0;
-/// Robust peak-to-trough amplitude per unit of median absolute deviation (2√2, exact for a sine).
-pub const MAD_TO_AMPLITUDE: f32 = 2.0 * std::f32::consts::SQRT_2;
+/// Samples per amplitude block (10 s at [`MODEL_HZ`]).
+pub const BLOCK_SAMPLES: usize = 100;
 
 /// Why a window cannot be given to the model.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
@@ -130,24 +130,29 @@ impl InputPrep {
             self.resampled.push(a + (b - a) * frac);
         }
         let steps = n / STEP_SAMPLES;
-        // Normalise: median and a robust amplitude from the median absolute deviation, so a motion
-        // artefact covering a sizeable part of the window neither shifts nor shrinks the breaths.
+        // Normalise: centre on the median; the amplitude is the median of the peak-to-trough ranges
+        // of 10 s blocks (each holds at least one breath at 6/min or more), which does not depend
+        // on the breath shape and ignores a motion artefact or a pause in under half the blocks.
         self.sorted.clear();
         self.sorted.extend_from_slice(&self.resampled);
         self.sorted.sort_unstable_by(f32::total_cmp);
         let centre = percentile(&self.sorted, 0.5);
-        for v in self.sorted.iter_mut() {
-            *v = (*v - centre).abs();
+        let largest = self.sorted[0].abs().max(self.sorted[n - 1].abs()) + centre.abs();
+        let spread = percentile(&self.sorted, 0.95) - percentile(&self.sorted, 0.05);
+        self.sorted.clear();
+        for block in self.resampled.rchunks_exact(BLOCK_SAMPLES) {
+            let (lo, hi) = block
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), v| {
+                    (l.min(*v), h.max(*v))
+                });
+            self.sorted.push(hi - lo);
         }
         self.sorted.sort_unstable_by(f32::total_cmp);
-        let mad = percentile(&self.sorted, 0.5);
-        let largest = self.sorted[n - 1];
-        // A sine of amplitude A has MAD = A/√2: MAD_TO_AMPLITUDE × MAD is its peak-to-trough 2A.
-        let mut amplitude = MAD_TO_AMPLITUDE * mad;
-        if !(amplitude > 1e-6 * largest) {
-            // Over half the window sits exactly at the median (a flat line with some movement):
-            // fall back to the spread of the values that move.
-            amplitude = 2.0 * percentile(&self.sorted, 0.975);
+        let mut amplitude = percentile(&self.sorted, 0.5);
+        if amplitude.partial_cmp(&(1e-6 * largest)) != Some(std::cmp::Ordering::Greater) {
+            // Most blocks are flat (a long pause with a few breaths): use the 5-95 % range.
+            amplitude = spread;
         }
         if !(amplitude > 0.0 && amplitude >= 1e-6 * largest && amplitude.is_finite()) {
             return Err(InputProblem::Constant);

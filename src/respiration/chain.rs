@@ -58,6 +58,11 @@ impl SignalChain {
         self.processor.theta = None;
     }
 
+    /// Forget the samples held but keep the filters' state (after warming them up on a lead-in).
+    pub fn clear_samples(&mut self) {
+        self.ring.clear();
+    }
+
     /// Seconds of signal held (at most `window_s`).
     pub fn held_s(&self) -> f64 {
         self.ring.len() as f64 / self.hz

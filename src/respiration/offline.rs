@@ -5,8 +5,8 @@
 //! Steps: (1) reject bad input with an [`AnalysisError`]; (2) subtract the median and band-pass;
 //! (3) estimate polarity ([`super::polarity`]) and flip if inverted; (4) scale so the band-passed
 //! signal's robust peak-to-trough amplitude (95th − 5th percentile) is [`NORMALISED_AMPLITUDE`]
-//! (about a chest breath in mm, so the live thresholds apply); (5) feed the samples through the same
-//! [`SignalChain`] as live and analyse every full `window_s` window at a hop of
+//! (about a chest breath in mm, so the live thresholds apply); (5) settle the filters on the first
+//! 60 s played backwards ([`LEAD_IN_S`]), then feed the samples through the same [`SignalChain`] as live and analyse every full `window_s` window at a hop of
 //! `max(update_interval_s, 10 s)` plus the final one (or one window over the whole recording when
 //! 60 s ≤ length < `window_s`); (6) session verdict ([`SessionVerdict`]): mean scores, median rate.
 //!
@@ -31,6 +31,8 @@ pub const MIN_RECORDING_S: f64 = 60.0;
 pub const MIN_RATE_HZ: f64 = 2.0;
 /// See [`MIN_RATE_HZ`].
 pub const MAX_RATE_HZ: f64 = 100.0;
+/// Length of the mirrored lead-in that settles the filters before the first sample, s.
+pub const LEAD_IN_S: f64 = 60.0;
 /// Robust breath amplitude after normalisation (signal units ≈ mm).
 pub const NORMALISED_AMPLITUDE: f32 = 8.0;
 
@@ -166,6 +168,13 @@ pub fn analyze_series(
         .min(x.len());
     let hop_n = ((settings.update_interval_s.max(10.0) * hz).round() as usize).max(1);
     let mut core = SignalChain::new(settings);
+    // Warm the filters up on the first 60 s played backwards (a mirror image continues the signal
+    // smoothly), so the first window carries no start-up transient of the band-pass.
+    let lead = x.len().min((LEAD_IN_S * hz).round() as usize);
+    for (k, v) in x[..lead].iter().rev().enumerate() {
+        core.push((k as f64 - lead as f64) / hz, Some(*v));
+    }
+    core.clear_samples();
     let mut session = SessionVerdict::new();
     let mut pauses: Vec<ApneaInterval> = Vec::new();
     for (i, v) in x.iter().enumerate() {
