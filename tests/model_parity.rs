@@ -63,14 +63,12 @@ fn check(model: &mut BreathingModel, g: &Golden) {
 }
 
 #[test]
-#[ignore = "KNOWN FAILURE: tract 0.23.9 differs from onnxruntime by up to 0.28 on the shipped model; see the model card"]
 fn embedded_model_matches_the_exporter() {
     let mut m = BreathingModel::embedded().expect("the built-in model loads");
     check(&mut m, &golden());
 }
 
 #[test]
-#[ignore = "KNOWN FAILURE: tract 0.23.9 differs from onnxruntime by up to 0.28 on the shipped model; see the model card"]
 fn model_file_matches_the_exporter() {
     let path = model_path();
     let mut m = BreathingModel::load(&path).expect("the committed model loads");

@@ -46,9 +46,10 @@ pub enum ModelError {
 /// A loaded, optimised breathing model: input `[1, 120, 11]` f32, output `[1, 6]` probabilities.
 #[derive(Debug)]
 pub struct BreathingModel {
-    /// The plan's run state, made once and reused for every window (a fresh state per run would
-    /// allocate all intermediate buffers again).
-    state: TypedSimpleState,
+    /// The optimised plan. Each window runs in a fresh run state: a tract run state is a
+    /// streaming session, and its recurrent (scan) ops carry their final hidden state into the
+    /// next run of the same state, so reusing one would let every window leak into the next.
+    plan: Arc<TypedSimplePlan>,
     origin: String,
 }
 
@@ -106,9 +107,8 @@ impl BreathingModel {
                 fact.shape
             )));
         }
-        let state = plan.spawn().map_err(|e| invalid(e.to_string()))?;
         let mut model = Self {
-            state,
+            plan,
             origin: origin.to_string(),
         };
         // A flat window must give finite probabilities summing to 1.
@@ -136,7 +136,7 @@ impl BreathingModel {
         let t = Tensor::from_shape(&[1, STEPS, FEATURES], &input[..])
             .map_err(|e| ModelError::Run(e.to_string()))?;
         let out = self
-            .state
+            .plan
             .run(tvec!(t.into()))
             .map_err(|e| ModelError::Run(e.to_string()))?;
         let view = out[0]
@@ -246,5 +246,40 @@ mod tests {
         let sum: f32 = s.0.iter().sum();
         assert!((sum - 1.0).abs() < 1e-5 && s.0.iter().all(|v| *v >= 0.0));
         assert_eq!(c.name(), "bi_at_gru");
+    }
+
+    /// Windows are independent: a window's scores do not depend on which windows ran before it.
+    /// (A reused tract run state carried the GRU's final hidden state into the next run and
+    /// changed scores by up to 0.24.)
+    #[test]
+    fn scores_do_not_depend_on_the_previous_window() {
+        let mut m = BreathingModel::embedded().expect("built-in model loads");
+        let mut a = [0.0f32; INPUT_LEN];
+        let mut b = [0.0f32; INPUT_LEN];
+        for s in 0..STEPS {
+            for k in 0..FEATURES - 1 {
+                let t = (s * (FEATURES - 1) + k) as f32 / 10.0;
+                a[s * FEATURES + k] = (t * 2.0 * std::f32::consts::PI / 4.0).sin();
+                b[s * FEATURES + k] = (t * 2.0 * std::f32::consts::PI / 2.0).sin() * 3.0;
+            }
+            a[s * FEATURES + FEATURES - 1] = 1.0;
+            b[s * FEATURES + FEATURES - 1] = 1.0;
+        }
+        let first = m.run(&a).expect("runs");
+        for _ in 0..3 {
+            m.run(&b).expect("runs");
+        }
+        let again = m.run(&a).expect("runs");
+        let fresh = BreathingModel::embedded()
+            .expect("loads")
+            .run(&a)
+            .expect("runs");
+        for i in 0..6 {
+            assert_eq!(first[i], again[i], "score {i}: {first:?} then {again:?}");
+            assert_eq!(
+                first[i], fresh[i],
+                "score {i}: {first:?} vs fresh {fresh:?}"
+            );
+        }
     }
 }
