@@ -67,7 +67,7 @@ pub enum Command {
     /// Write a simulated breathing recording (CSV `t_s,resp`, mm) and its ground truth, or with
     /// `--bulk` a labelled training set.
     Simulate(SimulateArgs),
-    /// Classify breathing recordings (CSV `t_s,resp`, 5-1000 Hz, any units and polarity, >= 60 s).
+    /// Classify breathing recordings (CSV `t_s,resp`, 4-1000 Hz, any units and polarity, >= 60 s).
     Breathing(BreathingArgs),
     /// Accuracy of the whole pipeline on simulated camera runs (rate, apneas, patterns).
     Eval(EvalArgs),

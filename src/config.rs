@@ -151,7 +151,7 @@ impl Default for RawConfig {
             },
             respiration: RespirationSettings::default(),
             classifier: RawClassifier {
-                kind: "rule_baseline".into(),
+                kind: "bi_at_gru".into(),
                 model: String::new(),
             },
             display: RawDisplay {

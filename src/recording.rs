@@ -9,8 +9,9 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// Slowest accepted sample rate, Hz.
-pub const MIN_HZ: f64 = 5.0;
+/// Slowest accepted sample rate, Hz: four samples per breath at 60 breaths/min, and the slowest
+/// rate the breathing model's training recordings use.
+pub const MIN_HZ: f64 = 4.0;
 /// Fastest accepted sample rate, Hz.
 pub const MAX_HZ: f64 = 1000.0;
 /// Shortest accepted recording, s.
@@ -57,8 +58,8 @@ pub enum Problem {
         /// This row's time, s.
         now: f64,
     },
-    /// The typical sampling interval gives a rate outside 5-1000 Hz.
-    #[error("sample rate {0:.2} Hz is outside the supported 5-1000 Hz")]
+    /// The typical sampling interval gives a rate outside 4-1000 Hz.
+    #[error("sample rate {0:.2} Hz is outside the supported 4-1000 Hz")]
     RateOutOfRange(f64),
     /// A hole in the time axis.
     #[error("gap of {gap_s:.3} s after t = {after_s} s (sampling interval is {dt_s:.4} s)")]
@@ -267,8 +268,10 @@ fn validate(t_s: Vec<f64>, values: Vec<f64>) -> Result<RawRecording, (Option<usi
 
 /// Resamples to `out_hz` on a uniform grid starting at the first sample.
 ///
-/// Faster inputs are averaged over each output sample's interval (a box filter, which also
-/// suppresses aliasing of sensor noise); slower inputs are linearly interpolated.
+/// Faster inputs are reduced to one value per output sample's interval by the interquartile mean
+/// of the samples in it (a box filter that suppresses aliasing of sensor noise and, unlike a plain
+/// mean, ignores short spikes such as ECG bleed or electrical interference that take up less than
+/// a quarter of the interval); slower inputs are linearly interpolated.
 pub fn resample(rec: &RawRecording, out_hz: f64) -> Vec<f32> {
     let (t0, t_end) = match (rec.t_s.first(), rec.t_s.last()) {
         (Some(&a), Some(&b)) => (a, b),
@@ -277,6 +280,7 @@ pub fn resample(rec: &RawRecording, out_hz: f64) -> Vec<f32> {
     let n_out = ((t_end - t0) * out_hz).floor() as usize + 1;
     let half = 0.5 / out_hz;
     let mut out = Vec::with_capacity(n_out);
+    let mut bin: Vec<f64> = Vec::new();
     let mut lo = 0usize;
     for k in 0..n_out {
         let tc = t0 + k as f64 / out_hz;
@@ -284,19 +288,31 @@ pub fn resample(rec: &RawRecording, out_hz: f64) -> Vec<f32> {
             lo += 1;
         }
         let mut hi = lo;
-        let mut sum = 0.0;
         while hi < rec.t_s.len() && rec.t_s[hi] < tc + half {
-            sum += rec.values[hi];
             hi += 1;
         }
         let v = if hi - lo >= 2 {
-            sum / (hi - lo) as f64
+            interquartile_mean(&rec.values[lo..hi], &mut bin)
         } else {
             interpolate(&rec.t_s, &rec.values, tc)
         };
         out.push(v as f32);
     }
     out
+}
+
+/// Mean of the middle half of `values` (all of them when there are fewer than 4); `scratch` is
+/// reused to sort them.
+fn interquartile_mean(values: &[f64], scratch: &mut Vec<f64>) -> f64 {
+    if values.len() < 4 {
+        return values.iter().sum::<f64>() / values.len() as f64;
+    }
+    scratch.clear();
+    scratch.extend_from_slice(values);
+    scratch.sort_unstable_by(f64::total_cmp);
+    let q = values.len() / 4;
+    let mid = &scratch[q..values.len() - q];
+    mid.iter().sum::<f64>() / mid.len() as f64
 }
 
 /// Linear interpolation of `(t, v)` at `t_q`, clamped at the ends.
@@ -462,6 +478,28 @@ mod tests {
             .fold(0.0, f64::max);
         // The 0.1 s box attenuates a 0.25 Hz sine by sinc(0.025) ≈ 0.999; the hum averages out.
         assert!(max_err < 0.02, "max error {max_err}");
+    }
+
+    #[test]
+    fn resampling_ignores_short_spikes() {
+        // 0.2 Hz breathing at 250 Hz with an ECG-like spike of 12 ms (3 samples, 5x the breath
+        // amplitude) every 0.8 s. A plain mean over the 25-sample bins would be off by up to 0.6.
+        let f = |t: f64| {
+            let spike = if (t % 0.8) < 0.012 { 5.0 } else { 0.0 };
+            (2.0 * std::f64::consts::PI * 0.2 * t).sin() + spike
+        };
+        let rec = parse_csv(&csv_of(250.0, 60.0, f)).unwrap();
+        let out = resample(&rec, 10.0);
+        let max_err = out
+            .iter()
+            .enumerate()
+            .skip(1)
+            .take(out.len() - 2)
+            .map(|(k, &v)| {
+                (v as f64 - (2.0 * std::f64::consts::PI * 0.2 * k as f64 / 10.0).sin()).abs()
+            })
+            .fold(0.0, f64::max);
+        assert!(max_err < 0.05, "max error {max_err}");
     }
 
     #[test]

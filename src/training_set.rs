@@ -7,8 +7,9 @@
 //!   chest tracking → the live respiration analyser; its windows grow from 30 s to the full
 //!   120 s, exactly as on the kiosk;
 //! * **signal**: RSM → a recording as a contact sensor or another device would give it (random
-//!   sample rate 4-100 Hz, units and offset, polarity, white and drift noise, quantisation, a
-//!   random monotone distortion of the breath shape, motion artefacts in a third of them) → the
+//!   sample rate 4-500 Hz, units and offset, polarity, white and drift noise, quantisation,
+//!   distortions of the breath shape, ECG bleed, motion artefacts, interference bursts and
+//!   clipping; see [`augmented_recording`]) → the
 //!   `edge-screen breathing` path (resample
 //!   to 10 Hz, polarity fix, normalise, 120 s windows every 10 s, or one shorter window for a
 //!   60-119 s recording).
@@ -21,7 +22,7 @@
 //! script checks this from `windows.csv`).
 //!
 //! Output folder: `inputs.f32` (little-endian f32, N × [`STEPS`] × [`FEATURES`]), `windows.csv`
-//! (`index,pattern,source,session,seed,t_end_s,length_s,rate_bpm,baseline,quality`) and
+//! (`index,pattern,source,session,seed,t_end_s,length_s,rate_bpm,baseline,quality,apnea_seen`) and
 //! `spec.json`.
 
 use crate::breathing::baseline::RuleBaseline;
@@ -41,6 +42,14 @@ use serde::Serialize;
 use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+
+/// Version of what the generator makes; raised whenever the sessions or their augmentation change,
+/// so that `training/train.sh` regenerates a data folder made by an older version.
+/// 2: wider breath-to-breath variability, slow depth changes, flattened troughs, ECG bleed,
+/// interference bursts, clipping and 100-500 Hz recordings. 3: the `apnea_seen` column.
+/// 4: regular patterns widened in two thirds (CV up to 0.3), bursts in a third, a quarter of the
+/// recordings 60-119 s long.
+pub const DATA_VERSION: u32 = 4;
 
 /// Which split a set is (it changes every subject seed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -73,7 +82,7 @@ pub struct SetSpec {
     pub split: Split,
     /// Sessions per pattern.
     pub per_pattern: usize,
-    /// Length of a session, s (signal sessions are sometimes shorter: 60-119 s, one in six).
+    /// Length of a session, s (signal sessions are sometimes shorter: 60-119 s, one in four).
     pub seconds: f64,
     /// Share of sessions that go through the simulated camera, 0..=1.
     pub camera_share: f64,
@@ -96,6 +105,9 @@ struct Row {
     rate_bpm: Option<f32>,
     baseline: Pattern,
     quality: f32,
+    /// Whether the apnea detector found an apnea in the window (the product's central-apnea gate,
+    /// [`crate::breathing::gru::apnea_gate`]).
+    apnea_seen: bool,
 }
 
 /// A classifier that records the model input of every `every`-th window and answers like the rule
@@ -125,6 +137,7 @@ impl PatternClassifier for Recorder {
                     rate_bpm: w.rate_bpm,
                     baseline: scores.best().0,
                     quality: w.quality,
+                    apnea_seen: crate::breathing::gru::window_has_apnea(w),
                 };
                 self.rows
                     .lock()
@@ -163,7 +176,10 @@ fn camera_session(
     rows: Arc<Mutex<Vec<Row>>>,
 ) -> Result<(), String> {
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0xCA3E);
-    let params = crate::rsm::io::params_for(s.pattern, None, s.seed).map_err(|e| e.to_string())?;
+    let mut params =
+        crate::rsm::io::params_for(s.pattern, None, s.seed).map_err(|e| e.to_string())?;
+    widen_variability(&mut params, &mut rng);
+    params.validate().map_err(|e| e.to_string())?;
     let cam = SimCameraSettings {
         width: spec.width,
         height: spec.height,
@@ -193,17 +209,46 @@ fn camera_session(
     Ok(())
 }
 
+/// Widens the breath-to-breath variability of a regular pattern (eupnea, tachypnea, bradypnea) in
+/// two thirds of the sessions: real recordings vary more from breath to breath (period and depth
+/// CV up to 0.3) than the RSM's typical draw, and irregular but continuous breathing must not look
+/// like Biot's. Patterns defined by their pauses keep their own variability.
+fn widen_variability(params: &mut crate::rsm::RsmParams, rng: &mut ChaCha8Rng) {
+    let regular = matches!(
+        params.pattern,
+        Pattern::Eupnea | Pattern::Tachypnea | Pattern::Bradypnea
+    );
+    if regular && rng.gen_bool(2.0 / 3.0) {
+        params.period_cv = rng.gen_range(0.04..0.3);
+        params.depth_cv = rng.gen_range(0.04..0.3);
+    }
+}
+
 /// A recording of the subject as another sensor would give it (see the module doc).
+///
+/// On top of the RSM's own noise: sample rate, units, offset and polarity; white noise, drift and
+/// quantisation; a monotone distortion of the breath shape (sharper peaks or troughs); in half,
+/// slow changes of breath depth; in a quarter, flattened troughs (an end-expiratory rest); in a third, ECG bleed (a narrow pulse per
+/// heartbeat, up to twice the breath depth); motion artefacts (smooth bumps) in a third; bursts of
+/// broadband interference in a third; and the sensor's range clipping the signal in a sixth.
 pub fn augmented_recording(
     pattern: Pattern,
     seed: u64,
     seconds: f64,
 ) -> Result<RawRecording, String> {
+    use std::f64::consts::PI;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x516A);
-    let params = crate::rsm::io::params_for(pattern, None, seed).map_err(|e| e.to_string())?;
+    let mut params = crate::rsm::io::params_for(pattern, None, seed).map_err(|e| e.to_string())?;
+    widen_variability(&mut params, &mut rng);
+    params.validate().map_err(|e| e.to_string())?;
     let depth = params.depth_mm as f64;
-    // Sample rate: log-uniform 4-100 Hz.
-    let hz = (rng.gen_range(4f64.ln()..100f64.ln())).exp();
+    // Sample rate: log-uniform 4-100 Hz, and 100-500 Hz in a sixth (where ECG bleed and
+    // interference are resolved as the narrow spikes they are).
+    let hz = if rng.gen_bool(1.0 / 6.0) {
+        rng.gen_range(100.0..500.0)
+    } else {
+        (rng.gen_range(4f64.ln()..100f64.ln())).exp()
+    };
     let rec = Rsm::new(params, seed).sample(hz, seconds);
     let scale = 10f64.powf(rng.gen_range(-3.0..3.0)) * if rng.gen_bool(0.5) { -1.0 } else { 1.0 };
     let offset = rng.gen_range(-1e3..1e3) * scale.abs();
@@ -216,8 +261,8 @@ pub fn augmented_recording(
         0.0
     };
     let normal = rand_distr::Normal::new(0.0, 1.0).map_err(|e| e.to_string())?;
-    // Motion artefacts in a third of the recordings: 1-2 smooth bumps of 1-8 breath depths lasting
-    // 1-8 s (a belt slipping, the person shifting), which the label must survive.
+    // Motion artefacts: 1-2 smooth bumps of 1-8 breath depths lasting 1-8 s (a belt slipping, the
+    // person shifting), which the label must survive.
     let mut bumps = Vec::new();
     if rng.gen_bool(1.0 / 3.0) {
         for _ in 0..rng.gen_range(1..=2) {
@@ -227,34 +272,126 @@ pub fn augmented_recording(
             bumps.push((at, len, size));
         }
     }
+    // Bursts of interference: 1-4 stretches of 0.5-6 s of broadband noise of 0.5-3 depths.
+    let mut bursts = Vec::new();
+    if rng.gen_bool(1.0 / 3.0) {
+        for _ in 0..rng.gen_range(1..=4) {
+            let len = rng.gen_range(0.5..6.0);
+            let at = rng.gen_range(0.0..(seconds - len).max(1.0));
+            bursts.push((at, len, rng.gen_range(0.5..3.0) * depth));
+        }
+    }
+    // ECG bleed: one pulse per heartbeat (40-120 /min, beat-to-beat jitter), 10-40 ms wide.
+    let ecg = rng.gen_bool(1.0 / 3.0).then(|| {
+        (
+            rng.gen_range(40.0..120.0) / 60.0,
+            rng.gen_range(0.1..2.0) * depth * if rng.gen_bool(0.5) { -1.0 } else { 1.0 },
+            rng.gen_range(0.010..0.040),
+        )
+    });
+    let mut beats = Vec::new();
+    if let Some((beat_hz, _, _)) = ecg {
+        let mut t = rng.gen_range(0.0..1.0 / beat_hz);
+        while t < seconds + 1.0 {
+            beats.push(t);
+            t += (1.0 / beat_hz) * rng.gen_range(0.92..1.08);
+        }
+    }
+    // A monotone distortion of the breath shape (sharper peaks or troughs).
+    let mut x: Vec<f64> = rec
+        .resp_mm
+        .iter()
+        .map(|&v| {
+            let u = v as f64 / depth.max(0.1);
+            depth * (u + skew * u * u.abs())
+        })
+        .collect();
+    // Slow changes of breath depth in half (sighs, shallower stretches): the depth is scaled by
+    // exp(m), m a smooth random process with a time constant of 5-20 s and a spread of 0.1-0.5.
+    if rng.gen_bool(0.5) {
+        let tau = rng.gen_range(5.0..20.0);
+        let spread: f64 = rng.gen_range(0.1..0.5);
+        let a = (-1.0 / (hz * tau)).exp();
+        let kick = spread * (1.0 - a * a).sqrt();
+        let mut m = spread * rng.sample::<f64, _>(normal);
+        for v in &mut x {
+            m = a * m + kick * rng.sample::<f64, _>(normal);
+            *v *= m.exp();
+        }
+    }
+    // Flattened troughs in a quarter: below a level between the 10th and 35th percentile, the
+    // signal moves at a tenth of its speed (a breath, then a rest at end-expiration).
+    if rng.gen_bool(0.25) && !x.is_empty() {
+        let level = percentile(&x, rng.gen_range(0.10..0.35));
+        for v in &mut x {
+            if *v < level {
+                *v = level + 0.1 * (*v - level);
+            }
+        }
+    }
     let mut walk = 0.0f64;
     let step = drift * (1.0 / hz / 30.0).sqrt();
-    let values = rec
-        .resp_mm
+    let mut beat = 0usize;
+    let mut y: Vec<f64> = x
         .iter()
         .zip(&rec.t_s)
         .map(|(&v, &t)| {
-            let x = v as f64 / depth.max(0.1);
-            // A monotone distortion of the breath shape (sharper peaks or troughs).
-            let shaped = depth * (x + skew * x * x.abs());
             walk = 0.999 * walk + step * rng.sample::<f64, _>(normal);
             let bump: f64 = bumps
                 .iter()
                 .filter(|(at, len, _)| t >= *at && t < at + len)
-                .map(|(at, len, size)| size * (std::f64::consts::PI * (t - at) / len).sin())
+                .map(|(at, len, size)| size * (PI * (t - at) / len).sin())
                 .sum();
-            let mut y = shaped + walk + bump + white * rng.sample::<f64, _>(normal);
+            let burst: f64 = bursts
+                .iter()
+                .filter(|(at, len, _)| t >= *at && t < at + len)
+                .map(|(_, _, a)| a * rng.sample::<f64, _>(normal))
+                .sum();
+            let mut pulse = 0.0;
+            if let Some((_, size, width)) = ecg {
+                while beat + 1 < beats.len() && beats[beat + 1] <= t {
+                    beat += 1;
+                }
+                for b in &beats[beat..(beat + 2).min(beats.len())] {
+                    let d = (t - b) / width;
+                    pulse += size * (-0.5 * d * d).exp();
+                }
+            }
+            let mut y = v + walk + bump + burst + pulse + white * rng.sample::<f64, _>(normal);
             if quant > 0.0 {
                 y = (y / quant).round() * quant;
             }
-            offset + scale * y
+            y
         })
         .collect();
+    // The sensor's range clips the top, the bottom or both in a sixth.
+    if rng.gen_bool(1.0 / 6.0) && !y.is_empty() {
+        let hi = percentile(&y, rng.gen_range(0.85..1.0));
+        let lo = percentile(&y, rng.gen_range(0.0..0.15));
+        let (lo, hi) = match rng.gen_range(0..3) {
+            0 => (f64::NEG_INFINITY, hi),
+            1 => (lo, f64::INFINITY),
+            _ => (lo, hi),
+        };
+        for v in &mut y {
+            *v = v.clamp(lo, hi);
+        }
+    }
+    for v in &mut y {
+        *v = offset + scale * *v;
+    }
     Ok(RawRecording {
         t_s: rec.t_s.clone(),
-        values,
+        values: y,
         hz,
     })
+}
+
+/// The `q`-quantile (0..=1) of `x` (nearest rank); `x` must not be empty.
+fn percentile(x: &[f64], q: f64) -> f64 {
+    let mut s = x.to_vec();
+    s.sort_unstable_by(f64::total_cmp);
+    s[((s.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize]
 }
 
 fn signal_session(
@@ -264,7 +401,7 @@ fn signal_session(
     rows: Arc<Mutex<Vec<Row>>>,
 ) -> Result<(), String> {
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0x5E55);
-    let seconds = if rng.gen_bool(1.0 / 6.0) {
+    let seconds = if rng.gen_bool(1.0 / 4.0) {
         rng.gen_range(60.0..119.0)
     } else {
         spec.seconds
@@ -349,7 +486,7 @@ pub fn write_set(
         std::io::BufWriter::new(std::fs::File::create(&csv_path).map_err(|e| io(&csv_path, e))?);
     writeln!(
         csv,
-        "index,pattern,source,session,seed,t_end_s,length_s,rate_bpm,baseline,quality"
+        "index,pattern,source,session,seed,t_end_s,length_s,rate_bpm,baseline,quality,apnea_seen"
     )
     .map_err(|e| io(&csv_path, e))?;
     let mut index = 0usize;
@@ -364,7 +501,7 @@ pub fn write_set(
             }
             writeln!(
                 csv,
-                "{index},{},{},{i},{},{:.1},{},{},{},{:.3}",
+                "{index},{},{},{i},{},{:.1},{},{},{},{:.3},{}",
                 s.pattern.name(),
                 if s.camera { "camera" } else { "signal" },
                 s.seed,
@@ -373,6 +510,7 @@ pub fn write_set(
                 row.rate_bpm.map_or(String::new(), |r| format!("{r:.2}")),
                 row.baseline.name(),
                 row.quality,
+                u8::from(row.apnea_seen),
             )
             .map_err(|e| io(&csv_path, e))?;
             index += 1;
@@ -390,6 +528,7 @@ pub fn write_set(
         "sessions": sessions.len(),
         "spec": spec,
         "generator": format!("edge-screen {}", env!("CARGO_PKG_VERSION")),
+        "data_version": DATA_VERSION,
     });
     std::fs::write(&spec_path, format!("{meta:#}\n")).map_err(|e| io(&spec_path, e))?;
     Ok(index)
@@ -437,7 +576,7 @@ mod tests {
         let mut lines = csv.lines();
         assert_eq!(
             lines.next(),
-            Some("index,pattern,source,session,seed,t_end_s,length_s,rate_bpm,baseline,quality")
+            Some("index,pattern,source,session,seed,t_end_s,length_s,rate_bpm,baseline,quality,apnea_seen")
         );
         let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
         assert_eq!(rows.len(), n);

@@ -84,13 +84,14 @@ def write_split(out: Path, sessions: int, first_session: int, rng: np.random.Gen
             r = rng.random()  # a fake rule baseline: right 85%, wrong 12%, no answer 3%
             baseline = pattern if r < 0.85 else ("" if r > 0.97 else str(rng.choice(CLASSES)))
             rows.append([len(rows), pattern, source, first_session + s, seed, float(end), float(length),
-                         round(rate, 2), baseline])
+                         round(rate, 2), baseline,
+                         int(pattern in ("central_apnea", "cheyne_stokes") and r < 0.9)])
             inputs.append(w)
     np.stack(inputs).astype("<f4").tofile(out / "inputs.f32")
     with open(out / "windows.csv", "w", newline="") as f:
         wr = csv.writer(f)
         wr.writerow(["index", "pattern", "source", "session", "seed", "t_end_s", "length_s", "rate_bpm",
-                     "baseline"])
+                     "baseline", "apnea_seen"])
         wr.writerows(rows)
     print(f"{out}: {len(rows)} windows, {sessions} sessions")
 

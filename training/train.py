@@ -11,10 +11,13 @@ Input: three dataset splits written by the Rust binary, DATA/train, DATA/val and
                Features 0..9 are one second of the normalised breathing signal at 10 Hz; feature 10
                is a mask: 1 for a real step, 0 for padding. Windows shorter than 120 s are padded at
                the START with all-zero rows (mask 0), so the last step is always real.
-  windows.csv  index,pattern,source,session,seed,t_end_s,length_s,rate_bpm,baseline; one row per
-               window, in the order of inputs.f32. `pattern` is the true class, `source` camera or
-               signal, `session` the simulated session, `length_s` the real length (30-120 s) and
-               `baseline` the rule-based baseline's answer on the same window (empty: no answer).
+  windows.csv  index,pattern,source,session,seed,t_end_s,length_s,rate_bpm,baseline,apnea_seen (and
+               quality); one row per window, in the order of inputs.f32. `pattern` is the true
+               class, `source` camera or signal, `session` the simulated session, `length_s` the
+               real length (30-120 s), `baseline` the rule-based baseline's answer on the same
+               window (empty: no answer) and `apnea_seen` 1 when the product's apnea detector found
+               an apnea in the window (the product's central-apnea gate; every reported metric of
+               the learned models applies it, see `apnea_gate`).
 
 Models (PyTorch, batch_first, input [batch, 120, 11], all 11 features including the mask, one
 recurrent layer of --hidden units, a dense layer to the six class logits):
@@ -25,11 +28,13 @@ recurrent layer of --hidden units, a dense layer to the six class logits):
 Attention pooling over the recurrent outputs h_t: score_t = v' tanh(W h_t + b); (mask_t - 1) * 1e4
 is added so padding gets zero weight; weights = softmax over time; context = sum_t weight_t h_t.
 
-Training: Adam (lr --lr, default 3e-3) with a cosine decay to 5% of it over --epochs (default 30),
-cross-entropy, batches of --batch (default 64), gradient norm clipped at 1. The epoch with the best
-validation macro-F1 is kept (the earliest on ties). Augmentation belongs to the data generator; the
-only one here is --flip (default on): a random sign flip of features 0..9 per window (breathing
-polarity: a depth camera's distance falls on inhalation, a belt rises). Deterministic for a given
+Training: AdamW (lr --lr, default 3e-3, decoupled weight decay --weight-decay) with a cosine decay to
+5% of it over --epochs (default 30), cross-entropy, dropout --dropout before the dense layer,
+batches of --batch (default 64), gradient norm clipped at 1. The epoch with the best validation
+macro-F1 is kept (the earliest on ties). Augmentation belongs mostly to the data generator; here
+only --flip (default on: a random sign flip of features 0..9 per window; breathing polarity: a
+depth camera's distance falls on inhalation, a belt rises) and --jitter (per window a random depth
+x0.8-1.25 and white noise). Deterministic for a given
 --seed and --threads (torch.use_deterministic_algorithms; every model starts from the same seed and
 sees the same batch order).
 
@@ -106,7 +111,7 @@ MAX_ONNX_BYTES = 1 << 20
 GOLDEN_WINDOWS = 8
 GOLDEN_PADDED = 2
 CSV_COLUMNS = ["index", "pattern", "source", "session", "seed", "t_end_s", "length_s", "rate_bpm",
-               "baseline"]
+               "baseline", "apnea_seen"]
 
 
 def fail(msg: str) -> NoReturn:
@@ -130,13 +135,15 @@ class Split:
     length_s: np.ndarray   # float64 [N]
     baseline: np.ndarray   # int64 [N], class index or -1 for no answer
     index: np.ndarray      # int64 [N], the `index` column
+    apnea_seen: np.ndarray  # bool [N], the product's apnea detector found an apnea in the window
 
     def __len__(self) -> int:
         return len(self.y)
 
     def subset(self, keep: np.ndarray) -> "Split":
         return Split(self.name, self.x[keep], self.y[keep], self.source[keep], self.session[keep],
-                     self.length_s[keep], self.baseline[keep], self.index[keep])
+                     self.length_s[keep], self.baseline[keep], self.index[keep],
+                     self.apnea_seen[keep])
 
 
 def load_split(directory: Path, classes: list[str] | None) -> tuple[Split, dict]:
@@ -180,6 +187,7 @@ def load_split(directory: Path, classes: list[str] | None) -> tuple[Split, dict]
     session = np.array([int(r["session"]) for r in rows], np.int64)
     length_s = np.array([float(r["length_s"]) for r in rows], np.float64)
     index = np.array([int(r["index"]) for r in rows], np.int64)
+    apnea_seen = np.array([r["apnea_seen"] == "1" for r in rows], bool)
 
     # The mask must be 0/1 with the padding at the start (the unidirectional models read the last
     # step, and the golden cases rely on it).
@@ -188,7 +196,7 @@ def load_split(directory: Path, classes: list[str] | None) -> tuple[Split, dict]
         fail(f"{directory}/inputs.f32: mask feature {features - 1} holds values other than 0 and 1")
     if (np.diff(mask, axis=1) < 0).any() or (mask[:, -1] != 1.0).any():
         fail(f"{directory}/inputs.f32: padding is not only at the start of every window")
-    split = Split(directory.name, x, y, source, session, length_s, baseline, index)
+    split = Split(directory.name, x, y, source, session, length_s, baseline, index, apnea_seen)
 
     # One true pattern per session, or session verdicts would be meaningless.
     seen: dict[tuple[str, int], int] = {}
@@ -237,7 +245,7 @@ class BreathingNet(nn.Module):
     """
 
     def __init__(self, cell: str, bidirectional: bool, features: int, hidden: int, classes: int,
-                 merge: int = 1):
+                 merge: int = 1, dropout: float = 0.0):
         super().__init__()
         rnn = {"gru": nn.GRU, "lstm": nn.LSTM}[cell]
         # `merge` consecutive input steps form one recurrent step (a reshape inside the model, so
@@ -247,6 +255,7 @@ class BreathingNet(nn.Module):
                        bidirectional=bidirectional)
         out_dim = hidden * (2 if bidirectional else 1)
         self.attention = AttentionPool(out_dim, hidden) if bidirectional else None
+        self.dropout = nn.Dropout(dropout)  # training only; the export (eval mode) has no node for it
         self.dense = nn.Linear(out_dim, classes)
 
     def forward(self, x: torch.Tensor, state=None) -> torch.Tensor:
@@ -259,13 +268,14 @@ class BreathingNet(nn.Module):
             pooled = h[:, -1, :]
         else:
             pooled = self.attention(h, x[:, :, -1])
-        return self.dense(pooled)
+        return self.dense(self.dropout(pooled))
 
 
-def build_model(name: str, features: int, hidden: int, classes: int, merge: int = 1) -> BreathingNet:
+def build_model(name: str, features: int, hidden: int, classes: int, merge: int = 1,
+                dropout: float = 0.0) -> BreathingNet:
     cell, bidirectional = {"gru": ("gru", False), "lstm": ("lstm", False),
                            "bi_at_lstm": ("lstm", True), "bi_at_gru": ("gru", True)}[name]
-    return BreathingNet(cell, bidirectional, features, hidden, classes, merge)
+    return BreathingNet(cell, bidirectional, features, hidden, classes, merge, dropout)
 
 
 class Scores(nn.Module):
@@ -369,17 +379,30 @@ def evaluate_subsets(split: Split, pred: np.ndarray, session_pred: np.ndarray,
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, x: torch.Tensor, batch: int = 1024) -> np.ndarray:
+    """The model's softmax probabilities (as exported, before the product's central-apnea gate)."""
     model.eval()
     return np.concatenate([torch.softmax(model(x[i:i + batch]), dim=-1).numpy()
                            for i in range(0, len(x), batch)])
+
+
+def apnea_gate(proba: np.ndarray, apnea_seen: np.ndarray, classes: list[str]) -> np.ndarray:
+    """The product's central-apnea gate (src/breathing/gru.rs, `apnea_gate`): in a window where
+    the apnea detector found no apnea, the central-apnea score is spread evenly over the others."""
+    ca = classes.index("central_apnea")
+    out = proba.copy()
+    no = ~apnea_seen
+    moved = out[no, ca] / (len(classes) - 1)
+    out[no] += moved[:, None]
+    out[no, ca] = 0.0
+    return out
 
 
 def train_one(name: str, train: Split, val: Split, meta: dict, args) -> tuple[nn.Module, dict]:
     """Trains one model; returns it at its best validation macro-F1 epoch and its history."""
     classes = meta["classes"]
     torch.manual_seed(args.seed)  # same initial draw and batch order for every model
-    model = build_model(name, meta["features"], args.hidden, len(classes), args.merge)
-    optimiser = torch.optim.Adam(model.parameters(), lr=args.lr)
+    model = build_model(name, meta["features"], args.hidden, len(classes), args.merge, args.dropout)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=args.epochs,
                                                           eta_min=args.lr * 0.05)
     order = torch.Generator().manual_seed(args.seed)
@@ -401,6 +424,12 @@ def train_one(name: str, train: Split, val: Split, meta: dict, args) -> tuple[nn
             if args.flip:  # random polarity per window; padding stays zero
                 sign = torch.randint(0, 2, (len(idx), 1, 1), generator=order).float() * 2 - 1
                 xb[:, :, :signal_features] *= sign
+            if args.jitter > 0:  # per window: depth x0.8-1.25 and white noise up to `jitter`
+                real = xb[:, :, -1:]  # padding stays zero
+                gain = torch.exp(torch.empty(len(idx), 1, 1).uniform_(-0.22, 0.22, generator=order))
+                sigma = torch.empty(len(idx), 1, 1).uniform_(0, args.jitter, generator=order)
+                noise = torch.randn(xb[:, :, :signal_features].shape, generator=order) * sigma
+                xb[:, :, :signal_features] = (xb[:, :, :signal_features] * gain + noise) * real
             loss = F.cross_entropy(model(xb), yb)
             optimiser.zero_grad()
             loss.backward()
@@ -409,7 +438,8 @@ def train_one(name: str, train: Split, val: Split, meta: dict, args) -> tuple[nn
             total += loss.item() * len(idx)
             seen += len(idx)
         schedule.step()
-        m = classification_metrics(val.y, predict_proba(model, xv).argmax(1), classes)
+        m = classification_metrics(
+            val.y, apnea_gate(predict_proba(model, xv), val.apnea_seen, classes).argmax(1), classes)
         secs = time.perf_counter() - t0
         improved = m["macro_f1"] > best["f1"]
         if improved:
@@ -646,6 +676,11 @@ def parse_args(argv: list[str] | None = None):
                     help="input steps (seconds) per recurrent step; must divide the 120 steps")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--weight-decay", type=float, default=0.0, help="AdamW's decoupled weight decay")
+    ap.add_argument("--dropout", type=float, default=0.0, help="dropout before the dense layer")
+    ap.add_argument("--jitter", type=float, default=0.0,
+                    help="training windows: random depth x0.8-1.25 and white noise of standard "
+                         "deviation up to this (input units); 0 = off")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2, help="torch and onnxruntime threads")
     ap.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
@@ -703,7 +738,7 @@ def main(argv: list[str] | None = None) -> None:
     xt = torch.from_numpy(test.x)
     for name in args.models:
         model, info = train_one(name, train, val, meta, args)
-        proba = predict_proba(model, xt)
+        proba = apnea_gate(predict_proba(model, xt), test.apnea_seen, classes)
         session_pred = np.array([int(proba[g].mean(axis=0).argmax()) for g in groups], np.int64)
         info["test"] = evaluate_subsets(test, proba.argmax(1), session_pred, classes)
         results[name] = info
@@ -733,9 +768,11 @@ def main(argv: list[str] | None = None) -> None:
         "data": str(args.data),
         "hyperparameters": {"models": args.models, "epochs": args.epochs, "hidden": args.hidden,
                             "merge": args.merge, "layers": 1, "attention_dim": args.hidden, "lr": args.lr,
-                            "lr_schedule": "cosine to 5% over the epochs", "optimizer": "Adam",
+                            "lr_schedule": "cosine to 5% over the epochs", "optimizer": "AdamW",
                             "loss": "cross-entropy", "grad_clip_norm": 1.0, "batch": args.batch,
                             "seed": args.seed, "threads": args.threads, "flip": args.flip,
+                            "weight_decay": args.weight_decay, "dropout": args.dropout,
+                            "jitter": args.jitter,
                             "selection": "epoch with the best validation macro-F1",
                             "smoke_train_windows": SMOKE_TRAIN_WINDOWS if args.smoke else None},
         "versions": {"python": platform.python_version(), "torch": torch.__version__,

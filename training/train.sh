@@ -38,11 +38,14 @@ fi
 if [ $smoke = 1 ]; then
   splits=("train 4 0.25 240" "val 2 0.5 240" "test 2 1.0 240")
 else
-  splits=("train 150 0.4 300" "val 24 0.5 300" "test 40 0.75 300")
+  splits=("train 250 0.4 300" "val 24 0.5 300" "test 40 0.75 300")
 fi
+# The generator's data version (src/training_set.rs): a data folder from another version is remade.
+data_version=$(grep -oP 'pub const DATA_VERSION: u32 = \K[0-9]+' src/training_set.rs)
 for s in "${splits[@]}"; do
   read -r split per share secs <<<"$s"
-  if [ -f "$DATA/$split/spec.json" ] && [ $smoke = 0 ] && grep -q "\"per_pattern\": $per," "$DATA/$split/spec.json"; then
+  if [ -f "$DATA/$split/spec.json" ] && [ $smoke = 0 ] && grep -q "\"per_pattern\": $per," "$DATA/$split/spec.json" \
+    && grep -q "\"data_version\": $data_version," "$DATA/$split/spec.json"; then
     echo "train.sh: $DATA/$split exists, reusing it (delete it to regenerate)"
     continue
   fi
@@ -50,8 +53,8 @@ for s in "${splits[@]}"; do
     --seconds "$secs" --seed "$SEED" --out "$DATA/$split"
 done
 
-args=(--data "$DATA" --out "$OUT" --seed "$SEED" --threads "$THREADS" --epochs "${EPOCHS:-12}"
-  --merge "${MERGE:-4}" --hidden "${HIDDEN:-48}")
+args=(--data "$DATA" --out "$OUT" --seed "$SEED" --threads "$THREADS" --epochs "${EPOCHS:-14}"
+  --merge "${MERGE:-4}" --hidden "${HIDDEN:-48}" --weight-decay 1e-3 --dropout 0.2 --jitter 0.05)
 [ $smoke = 1 ] && args+=(--smoke)
 training/.venv/bin/python training/train.py "${args[@]}"
 echo "train.sh: model, golden.json and metrics in $OUT"

@@ -9,7 +9,7 @@
 
 use super::model_input::{InputPrep, FEATURES, INPUT_LEN, STEPS};
 use super::{PatternClassifier, WindowAnalysis};
-use crate::types::PatternScores;
+use crate::types::{Pattern, PatternScores};
 use std::path::Path;
 use tract_onnx::prelude::*;
 
@@ -177,8 +177,39 @@ impl BiAtGru {
         if p.iter().any(|v| !v.is_finite()) {
             return Err("model gave a non-finite score".into());
         }
-        Ok(PatternScores::from_evidence(p))
+        Ok(apnea_gate(
+            PatternScores::from_evidence(p),
+            window_has_apnea(w),
+        ))
     }
+}
+
+/// Whether the apnea detector found an apnea (a motionless pause of at least `w.apnea_min_s`) in
+/// the window.
+pub fn window_has_apnea(w: &WindowAnalysis<'_>) -> bool {
+    w.pauses
+        .iter()
+        .any(|p| p.duration_s() >= w.apnea_min_s - 1e-6)
+}
+
+/// The central-apnea gate, a stated rule on top of the model: central apnea means breathing that
+/// stops for at least 10 s, so it is reported only for a window in which the apnea detector found
+/// such a pause. In a window without one, the central-apnea score is spread evenly over the other
+/// five patterns: their order is kept, and a model that was sure of central apnea yields a
+/// low-confidence verdict rather than a confident other label. (Cheyne-Stokes is not gated: its
+/// troughs can be hypopnoeas rather than apneas.) `training/train.py` applies the same rule to the
+/// reported metrics, using the detector's result stored with every window.
+pub fn apnea_gate(scores: PatternScores, apnea_seen: bool) -> PatternScores {
+    if apnea_seen {
+        return scores;
+    }
+    let ca = Pattern::CentralApnea.index();
+    let moved = scores.0[ca] / 5.0;
+    let mut s = scores.0;
+    for (i, v) in s.iter_mut().enumerate() {
+        *v = if i == ca { 0.0 } else { *v + moved };
+    }
+    PatternScores(s)
 }
 
 impl PatternClassifier for BiAtGru {
@@ -281,5 +312,34 @@ mod tests {
                 "score {i}: {first:?} vs fresh {fresh:?}"
             );
         }
+    }
+
+    #[test]
+    fn central_apnea_needs_a_detected_apnea() {
+        let sure = PatternScores([0.001, 0.001, 0.001, 0.001, 0.006, 0.99]);
+        assert_eq!(apnea_gate(sure, true), sure);
+        let g = apnea_gate(sure, false);
+        assert_eq!(g.get(Pattern::CentralApnea), 0.0);
+        assert!((g.0.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        // The others keep their order, and none becomes confident.
+        assert_eq!(g.best().0, Pattern::CheyneStokes);
+        assert!(g.best().1 < 0.21, "{g:?}");
+        let x: Vec<f32> = (0..1200).map(|i| (i as f32 * 0.15).sin()).collect();
+        let mut w = window(&x, 10.0);
+        assert!(!window_has_apnea(&w));
+        let pauses = [
+            crate::types::ApneaInterval {
+                start_s: 10.0,
+                end_s: 19.0,
+            },
+            crate::types::ApneaInterval {
+                start_s: 40.0,
+                end_s: 50.0,
+            },
+        ];
+        w.pauses = &pauses[..1];
+        assert!(!window_has_apnea(&w), "9 s is not an apnea");
+        w.pauses = &pauses;
+        assert!(window_has_apnea(&w));
     }
 }
