@@ -456,6 +456,19 @@ mod tests {
         );
     }
 
+    /// Largest difference between `out` (10 Hz) and a unit sine of `hz` starting at 0. The first
+    /// and last bins are half-empty (the box is truncated at the ends), so they are skipped.
+    fn max_sine_error(out: &[f32], hz: f64) -> f64 {
+        out.iter()
+            .enumerate()
+            .skip(1)
+            .take(out.len() - 2)
+            .map(|(k, &v)| {
+                (v as f64 - (2.0 * std::f64::consts::PI * hz * k as f64 / 10.0).sin()).abs()
+            })
+            .fold(0.0, f64::max)
+    }
+
     #[test]
     fn resampling_preserves_a_slow_sine_and_removes_fast_noise() {
         // 0.25 Hz breathing plus 50 Hz mains hum sampled at 1000 Hz, resampled to 10 Hz.
@@ -466,16 +479,7 @@ mod tests {
         let rec = parse_csv(&csv_of(1000.0, 61.0, f)).unwrap();
         let out = resample(&rec, 10.0);
         assert_eq!(out.len(), 611);
-        // The first and last bins are half-empty (the box is truncated at the ends), so skip them.
-        let max_err = out
-            .iter()
-            .enumerate()
-            .skip(1)
-            .take(out.len() - 2)
-            .map(|(k, &v)| {
-                (v as f64 - (2.0 * std::f64::consts::PI * 0.25 * k as f64 / 10.0).sin()).abs()
-            })
-            .fold(0.0, f64::max);
+        let max_err = max_sine_error(&out, 0.25);
         // The 0.1 s box attenuates a 0.25 Hz sine by sinc(0.025) ≈ 0.999; the hum averages out.
         assert!(max_err < 0.02, "max error {max_err}");
     }
@@ -489,16 +493,7 @@ mod tests {
             (2.0 * std::f64::consts::PI * 0.2 * t).sin() + spike
         };
         let rec = parse_csv(&csv_of(250.0, 60.0, f)).unwrap();
-        let out = resample(&rec, 10.0);
-        let max_err = out
-            .iter()
-            .enumerate()
-            .skip(1)
-            .take(out.len() - 2)
-            .map(|(k, &v)| {
-                (v as f64 - (2.0 * std::f64::consts::PI * 0.2 * k as f64 / 10.0).sin()).abs()
-            })
-            .fold(0.0, f64::max);
+        let max_err = max_sine_error(&resample(&rec, 10.0), 0.2);
         assert!(max_err < 0.05, "max error {max_err}");
     }
 
