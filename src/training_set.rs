@@ -176,10 +176,7 @@ fn camera_session(
     rows: Arc<Mutex<Vec<Row>>>,
 ) -> Result<(), String> {
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0xCA3E);
-    let mut params =
-        crate::rsm::io::params_for(s.pattern, None, s.seed).map_err(|e| e.to_string())?;
-    widen_variability(&mut params, &mut rng);
-    params.validate().map_err(|e| e.to_string())?;
+    let params = session_params(s.pattern, s.seed, &mut rng)?;
     let cam = SimCameraSettings {
         width: spec.width,
         height: spec.height,
@@ -209,19 +206,27 @@ fn camera_session(
     Ok(())
 }
 
-/// Widens the breath-to-breath variability of a regular pattern (eupnea, tachypnea, bradypnea) in
-/// two thirds of the sessions: real recordings vary more from breath to breath (period and depth
-/// CV up to 0.3) than the RSM's typical draw, and irregular but continuous breathing must not look
-/// like Biot's. Patterns defined by their pauses keep their own variability.
-fn widen_variability(params: &mut crate::rsm::RsmParams, rng: &mut ChaCha8Rng) {
+/// The RSM subject of a session: [`crate::rsm::io::params_for`]'s draw, whose breath-to-breath
+/// variability is widened for a regular pattern (eupnea, tachypnea, bradypnea) in two thirds of
+/// the sessions: real recordings vary more from breath to breath (period and depth CV up to 0.3)
+/// than the RSM's typical draw, and irregular but continuous breathing must not look like Biot's.
+/// Patterns defined by their pauses keep their own variability.
+fn session_params(
+    pattern: Pattern,
+    seed: u64,
+    rng: &mut ChaCha8Rng,
+) -> Result<crate::rsm::RsmParams, String> {
+    let mut params = crate::rsm::io::params_for(pattern, None, seed).map_err(|e| e.to_string())?;
     let regular = matches!(
-        params.pattern,
+        pattern,
         Pattern::Eupnea | Pattern::Tachypnea | Pattern::Bradypnea
     );
     if regular && rng.gen_bool(2.0 / 3.0) {
         params.period_cv = rng.gen_range(0.04..0.3);
         params.depth_cv = rng.gen_range(0.04..0.3);
+        params.validate().map_err(|e| e.to_string())?;
     }
+    Ok(params)
 }
 
 /// A recording of the subject as another sensor would give it (see the module doc).
@@ -238,9 +243,7 @@ pub fn augmented_recording(
 ) -> Result<RawRecording, String> {
     use std::f64::consts::PI;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x516A);
-    let mut params = crate::rsm::io::params_for(pattern, None, seed).map_err(|e| e.to_string())?;
-    widen_variability(&mut params, &mut rng);
-    params.validate().map_err(|e| e.to_string())?;
+    let params = session_params(pattern, seed, &mut rng)?;
     let depth = params.depth_mm as f64;
     // Sample rate: log-uniform 4-100 Hz, and 100-500 Hz in a sixth (where ECG bleed and
     // interference are resolved as the narrow spikes they are).
