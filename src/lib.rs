@@ -55,3 +55,4 @@ pub mod respiration;
 pub mod rsm;
 pub mod training_set;
 pub mod types;
+pub mod xray;
