@@ -3,7 +3,7 @@
 
 use crate::breathing::PatternClassifier;
 use crate::camera::simulated::{SimCamera, SimCameraSettings};
-use crate::cli::{BreathingArgs, Cli, Command, DaemonArgs, EvalArgs, SimulateArgs};
+use crate::cli::{BreathingArgs, Cli, Command, DaemonArgs, EvalArgs, SimulateArgs, XrayArgs};
 use crate::config::{ClassifierKind, ConfigError, Settings};
 use crate::daemon::{RunOptions, Speed};
 use crate::pipeline::Pipeline;
@@ -50,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Simulate(a)) => simulate(&settings, &a),
         Some(Command::Breathing(a)) => breathing(&settings, &a),
         Some(Command::Eval(a)) => eval(&settings, &a),
+        Some(Command::Xray(a)) => xray(&settings, &a),
         Some(Command::CheckConfig { .. }) => Ok(()),
     }
 }
@@ -191,11 +192,28 @@ fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
         Some(crate::display::open_display(&display_spec, ds).map_err(|e| usage(e.to_string()))?)
     };
     let cls = classifier(&settings.classifier)?;
+    let inbox = match args.xray_inbox.clone().or_else(|| settings.xray.inbox.clone()) {
+        None => None,
+        Some(dir) => {
+            // Load the model now: a bad model file is a configuration error, not a silent gap.
+            let screener = crate::xray::screen::XrayScreener::from_settings(&settings.xray)
+                .map_err(|e| usage(format!("[xray] model: {e}")))?;
+            crate::xray::inbox::Inbox::open(&dir)
+                .map_err(|e| usage(format!("[xray] inbox: {e}")))?;
+            Some(crate::daemon::InboxJob {
+                screener,
+                dir,
+                poll_interval: std::time::Duration::from_secs_f64(settings.xray.poll_interval_s),
+                heatmap_dir: settings.xray.heatmap_dir.clone(),
+            })
+        }
+    };
     let opts = RunOptions {
         speed,
         duration_s: args.duration,
         frames_interval_s: settings.events.frames_interval_s,
         classifier: cls.name().to_string(),
+        inbox,
     };
     let pipeline = Pipeline::new(chest_settings(settings), &settings.respiration, cls);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -389,6 +407,90 @@ fn print_breathing_human(v: &serde_json::Value) {
         v["file"].as_str().unwrap_or("?"),
         v["quality"].as_f64().unwrap_or(0.0),
     );
+}
+
+fn xray(settings: &Settings, a: &XrayArgs) -> anyhow::Result<()> {
+    use crate::xray::screen::{collect_files, heatmap_path, ScreenError, XrayScreener};
+    let mut xs = settings.xray.clone();
+    if let Some(m) = &a.model {
+        xs.model = Some(m.clone());
+    }
+    if let Some(t) = a.threshold {
+        if !(0.01..=0.99).contains(&t) {
+            return Err(usage(format!("--threshold: {t} is outside 0.01-0.99")));
+        }
+        xs.threshold = Some(t);
+    }
+    let screener = XrayScreener::from_settings(&xs)?;
+    if let Some(dir) = &a.heatmap {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--heatmap {}: cannot create the folder", dir.display()))?;
+    }
+    let files = collect_files(&a.files)?;
+    let mut used = std::collections::HashSet::new();
+    let mut failed = 0usize;
+    for file in &files {
+        let heatmap = a
+            .heatmap
+            .as_deref()
+            .map(|dir| heatmap_path(dir, file, &mut used));
+        match screener.screen_file(file, heatmap.as_deref()) {
+            Ok(r) => print_xray(&r, a.json),
+            Err(ScreenError::Heatmap {
+                report, message, ..
+            }) => {
+                // The result stands; only the picture is missing.
+                eprintln!("edge-screen: {}: heatmap: {message}", file.display());
+                failed += 1;
+                print_xray(&report, a.json);
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("edge-screen: {e}");
+                if a.json {
+                    let v = serde_json::json!({
+                        "file": file.display().to_string(),
+                        "error": e.to_string(),
+                    });
+                    println!("{v}");
+                }
+            }
+        }
+    }
+    if files.is_empty() {
+        return Err(Exit {
+            code: 1,
+            message: "no image files found".into(),
+        }
+        .into());
+    }
+    if failed > 0 {
+        return Err(Exit {
+            code: 1,
+            message: format!("{failed} of {} image(s) could not be screened", files.len()),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn print_xray(r: &crate::xray::screen::XrayReport, json: bool) {
+    if json {
+        match serde_json::to_string(r) {
+            Ok(line) => println!("{line}"),
+            Err(e) => eprintln!("edge-screen: {}: {e}", r.file.display()),
+        }
+    } else {
+        println!(
+            "{}: {} (covid probability {:.3}, threshold {:.3}; {} {}) [screening aid, not a diagnosis]",
+            r.file.display(),
+            r.finding.name(),
+            r.covid_probability,
+            r.threshold,
+            r.model.name,
+            r.model.version,
+        );
+    }
 }
 
 fn eval(settings: &Settings, a: &EvalArgs) -> anyhow::Result<()> {

@@ -59,6 +59,10 @@ pub struct DaemonArgs {
     /// Readout target: `png:PATH` or `fb:/dev/fbN`.
     #[arg(long, value_name = "png:PATH|fb:DEV")]
     pub display: Option<String>,
+    /// Folder watched for chest X-rays (overrides `[xray] inbox`); screened images are moved to
+    /// its `done/` or `failed/` folder.
+    #[arg(long, value_name = "DIR")]
+    pub xray_inbox: Option<PathBuf>,
 }
 
 /// Offline commands.
@@ -71,6 +75,9 @@ pub enum Command {
     Breathing(BreathingArgs),
     /// Accuracy of the whole pipeline on simulated camera runs (rate, apneas, patterns).
     Eval(EvalArgs),
+    /// Screen chest X-rays (PNG, JPEG, DICOM) for COVID-19 with the int8 CNN: covid probability
+    /// and finding per image. A screening aid, not a diagnosis (see models/xray/MODEL_CARD.md).
+    Xray(XrayArgs),
     /// Validate a configuration file and print the settings in force.
     CheckConfig {
         /// Files to check (default: the embedded kiosk.toml).
@@ -136,6 +143,28 @@ pub struct BreathingArgs {
     /// One JSON object per file on standard output.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `edge-screen xray`.
+#[derive(Debug, Args)]
+pub struct XrayArgs {
+    /// Image files, or folders (searched recursively for .png, .jpg, .jpeg, .dcm, .dicom and
+    /// files without an extension).
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub files: Vec<PathBuf>,
+    /// One JSON object per image on standard output (`file`, `covid_probability`, `finding`,
+    /// `threshold`, `model`, `format`; or `file` and `error`).
+    #[arg(long)]
+    pub json: bool,
+    /// Write a class-activation overlay `NAME.heatmap.png` per image into this folder.
+    #[arg(long, value_name = "DIR")]
+    pub heatmap: Option<PathBuf>,
+    /// ONNX model to use instead of `[xray] model` (its folder must hold its model.json).
+    #[arg(long, value_name = "FILE.onnx")]
+    pub model: Option<PathBuf>,
+    /// Operating threshold on the covid probability instead of `[xray] threshold`, 0.01-0.99.
+    #[arg(long, value_name = "P")]
+    pub threshold: Option<f32>,
 }
 
 /// `edge-screen eval`.

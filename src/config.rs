@@ -111,6 +111,18 @@ pub struct RawEvents {
     pub frames_interval_s: f64,
 }
 
+/// `[xray]` as written in the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawXray {
+    pub model: String,
+    pub threshold: f64,
+    pub inbox: String,
+    pub poll_interval_s: f64,
+    pub heatmap_dir: String,
+}
+
 /// The whole file. Missing sections and keys take the shipped defaults.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -123,6 +135,7 @@ pub struct RawConfig {
     pub classifier: RawClassifier,
     pub display: RawDisplay,
     pub events: RawEvents,
+    pub xray: RawXray,
 }
 
 impl Default for RawConfig {
@@ -164,6 +177,13 @@ impl Default for RawConfig {
                 output: "-".into(),
                 frames_interval_s: 10.0,
             },
+            xray: RawXray {
+                model: String::new(),
+                threshold: 0.0,
+                inbox: String::new(),
+                poll_interval_s: 1.0,
+                heatmap_dir: String::new(),
+            },
         }
     }
 }
@@ -178,7 +198,22 @@ macro_rules! raw_default {
     };
 }
 raw_default!(RawCamera => camera, RawSimulation => simulation, RawChest => chest,
-    RawClassifier => classifier, RawDisplay => display, RawEvents => events);
+    RawClassifier => classifier, RawDisplay => display, RawEvents => events, RawXray => xray);
+
+/// Validated `[xray]`: paths resolved against the file's folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct XraySettings {
+    /// ONNX model file (with `model.json` beside it); `None` = the built-in model.
+    pub model: Option<PathBuf>,
+    /// Operating threshold on the covid probability; `None` = the model's own.
+    pub threshold: Option<f32>,
+    /// Folder the daemon watches for new images; `None` = no inbox.
+    pub inbox: Option<PathBuf>,
+    /// How often the inbox is scanned, s.
+    pub poll_interval_s: f64,
+    /// Where the daemon writes heatmaps of inbox images; `None` = none.
+    pub heatmap_dir: Option<PathBuf>,
+}
 
 /// Which breathing classifier runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -225,6 +260,8 @@ pub struct Settings {
     pub display: RawDisplay,
     /// `[events]`, checked.
     pub events: RawEvents,
+    /// `[xray]`, checked.
+    pub xray: XraySettings,
 }
 
 impl Settings {
@@ -382,13 +419,17 @@ impl Settings {
             60.0,
             "5-60 s",
         )?;
-        let model = (!raw.classifier.model.is_empty()).then(|| {
-            let p = PathBuf::from(&raw.classifier.model);
-            match origin.parent() {
-                Some(dir) if p.is_relative() && !dir.as_os_str().is_empty() => dir.join(p),
-                _ => p,
-            }
-        });
+        // A relative path in a file is relative to that file's folder.
+        let resolve = |value: &str| {
+            (!value.is_empty()).then(|| {
+                let p = PathBuf::from(value);
+                match origin.parent() {
+                    Some(dir) if p.is_relative() && !dir.as_os_str().is_empty() => dir.join(p),
+                    _ => p,
+                }
+            })
+        };
+        let model = resolve(&raw.classifier.model);
         let Some(classifier) = ClassifierKind::parse(&raw.classifier.kind, model) else {
             return Err(c.bad(
                 "classifier.kind",
@@ -443,6 +484,30 @@ impl Settings {
         if raw.events.output.trim().is_empty() {
             return Err(c.bad("events.output", "\"\"", "\"-\" or a file path"));
         }
+        let x = &raw.xray;
+        if x.threshold != 0.0 {
+            c.range(
+                "xray.threshold",
+                x.threshold,
+                0.01,
+                0.99,
+                "0 (the model's own) or 0.01-0.99",
+            )?;
+        }
+        c.range(
+            "xray.poll_interval_s",
+            x.poll_interval_s,
+            0.2,
+            60.0,
+            "0.2-60 s",
+        )?;
+        let xray = XraySettings {
+            model: resolve(&x.model),
+            threshold: (x.threshold != 0.0).then_some(x.threshold as f32),
+            inbox: resolve(&x.inbox),
+            poll_interval_s: x.poll_interval_s,
+            heatmap_dir: resolve(&x.heatmap_dir),
+        };
         Ok(Settings {
             origin: origin.to_path_buf(),
             camera: raw.camera,
@@ -453,6 +518,7 @@ impl Settings {
             classifier,
             display: raw.display,
             events: raw.events,
+            xray,
         })
     }
 }

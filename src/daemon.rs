@@ -9,12 +9,15 @@
 //! camera is reported, shown and retried with back-off.
 
 use crate::camera::{CameraError, FrameSource};
-use crate::display::{CameraStatus, Display, Readout};
+use crate::display::{CameraStatus, Display, Readout, XrayResult};
 use crate::handoff::{Handoff, Policy, Taken};
 use crate::pipeline::{Pipeline, PipelineState};
 use crate::records::events::{Event, FrameStats};
 use crate::records::sink::EventSink;
 use crate::types::DepthFrame;
+use crate::xray::inbox::{Inbox, Outcome};
+use crate::xray::screen::{Finding, ScreenError, XrayScreener};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,6 +46,21 @@ pub struct RunOptions {
     pub frames_interval_s: f64,
     /// Name of the breathing classifier, for the `started` event.
     pub classifier: String,
+    /// The chest X-ray inbox, if one is configured.
+    pub inbox: Option<InboxJob>,
+}
+
+/// The X-ray inbox the daemon watches beside the camera.
+#[derive(Debug, Clone)]
+pub struct InboxJob {
+    /// The loaded model and threshold.
+    pub screener: XrayScreener,
+    /// The watched folder.
+    pub dir: PathBuf,
+    /// Time between two scans.
+    pub poll_interval: Duration,
+    /// Where heatmaps go, if anywhere.
+    pub heatmap_dir: Option<PathBuf>,
 }
 
 /// What a run ended with.
@@ -125,13 +143,29 @@ pub async fn run(
         let o = opts.clone();
         tokio::task::spawn_blocking(move || capture_loop(source, &h, &s, &t, &o, &tok))
     };
+    let latest_xray: LatestXray = Arc::new(Mutex::new(None));
+    let inbox_stop = shutdown.child_token();
+    let inbox = opts.inbox.clone().map(|job| {
+        let (s, t, stop, x) = (
+            Arc::clone(&shared),
+            tx.clone(),
+            inbox_stop.clone(),
+            Arc::clone(&latest_xray),
+        );
+        tokio::task::spawn_blocking(move || inbox_loop(job, &s, &t, &x, &stop))
+    });
     let processing = {
         let (h, s, t) = (Arc::clone(&handoff), Arc::clone(&shared), tx.clone());
         let o = opts.clone();
-        tokio::task::spawn_blocking(move || process_loop(pipeline, display, &h, &s, &t, &o))
+        let x = Arc::clone(&latest_xray);
+        tokio::task::spawn_blocking(move || process_loop(pipeline, display, &h, &s, &t, &o, &x))
     };
     capture.await?;
     processing.await?;
+    inbox_stop.cancel();
+    if let Some(task) = inbox {
+        task.await?;
+    }
     let reason = shared
         .reason
         .lock()
@@ -269,6 +303,120 @@ fn wait_or_cancel(shutdown: &CancellationToken, d: Duration) -> bool {
     shutdown.is_cancelled()
 }
 
+/// The latest inbox result, handed from the inbox thread to the display.
+type LatestXray = Arc<Mutex<Option<XrayResult>>>;
+
+/// Screens inbox images until `stop`: each one gives an event, the display line and a move to
+/// `done/` or `failed/`. Faults (an unreadable folder, a file that cannot be moved) are logged
+/// and retried at the next scan; they never stop the daemon.
+fn inbox_loop(
+    job: InboxJob,
+    shared: &Shared,
+    tx: &mpsc::Sender<Event>,
+    latest: &LatestXray,
+    stop: &CancellationToken,
+) {
+    let mut inbox = match Inbox::open(&job.dir) {
+        Ok(i) => i,
+        Err(e) => {
+            log::error!("x-ray inbox: {e}; no inbox this run");
+            return;
+        }
+    };
+    log::info!("x-ray inbox: watching {}", job.dir.display());
+    let mut heatmaps = std::collections::HashSet::new();
+    let mut list_errors = 0u64;
+    loop {
+        let ready = match inbox.ready(std::time::SystemTime::now()) {
+            Ok(r) => r,
+            Err(e) => {
+                list_errors += 1;
+                if list_errors.is_power_of_two() {
+                    log::error!("x-ray inbox: {e} ({list_errors} failed scans)");
+                }
+                Vec::new()
+            }
+        };
+        for file in ready {
+            if stop.is_cancelled() {
+                return;
+            }
+            let heatmap = job.heatmap_dir.as_deref().map(|d| {
+                crate::xray::screen::heatmap_path(d, &file, &mut heatmaps)
+            });
+            let result = match job.screener.screen_file(&file, heatmap.as_deref()) {
+                // The result stands without its picture.
+                Err(ScreenError::Heatmap {
+                    report, message, ..
+                }) => {
+                    log::warn!("x-ray inbox: {}: heatmap: {message}", file.display());
+                    Ok(*report)
+                }
+                other => other,
+            };
+            let ev = match result {
+                Ok(report) => {
+                    let moved_to = match inbox.file_away(&file, &Outcome::Done(&report)) {
+                        Ok(filed) => {
+                            if let Some(note) = filed.note {
+                                log::error!("x-ray inbox: {note}");
+                            }
+                            filed.moved_to.display().to_string()
+                        }
+                        Err(e) => {
+                            log::error!("x-ray inbox: {e}");
+                            String::new()
+                        }
+                    };
+                    set_latest(latest, &report);
+                    Event::Xray {
+                        t_s: shared.last_t(),
+                        report,
+                        moved_to,
+                    }
+                }
+                Err(e) => {
+                    let error = e.to_string();
+                    log::warn!("x-ray inbox: {error}");
+                    let moved_to = match inbox.file_away(&file, &Outcome::Failed(&error)) {
+                        Ok(filed) => Some(filed.moved_to.display().to_string()),
+                        Err(e) => {
+                            log::error!("x-ray inbox: {e}");
+                            None
+                        }
+                    };
+                    Event::XrayFailed {
+                        t_s: shared.last_t(),
+                        file: file.display().to_string(),
+                        error,
+                        moved_to,
+                    }
+                }
+            };
+            if tx.blocking_send(ev).is_err() {
+                return;
+            }
+        }
+        if wait_or_cancel(stop, job.poll_interval) {
+            return;
+        }
+    }
+}
+
+/// Shows the finding with its own probability ("normal 93%" for a covid probability of 0.07).
+fn set_latest(latest: &LatestXray, r: &crate::xray::screen::XrayReport) {
+    let p = r.covid_probability;
+    let shown = XrayResult {
+        finding: r.finding.name().to_string(),
+        probability: match r.finding {
+            Finding::Covid => p,
+            Finding::Normal => 1.0 - p,
+        },
+        source: r.file.display().to_string(),
+    };
+    *latest.lock().unwrap_or_else(|e| e.into_inner()) = Some(shown);
+}
+
 fn process_loop(
     mut pipeline: Pipeline,
     display: Option<Box<dyn Display>>,
@@ -276,11 +424,13 @@ fn process_loop(
     shared: &Shared,
     tx: &mpsc::Sender<Event>,
     opts: &RunOptions,
+    latest_xray: &LatestXray,
 ) {
     let mut screen = display.map(|display| Screen {
         display,
         readout: Readout::default(),
         errors: 0,
+        latest_xray: Arc::clone(latest_xray),
     });
     let mut events = Vec::with_capacity(16);
     let mut next_stats_t = opts.frames_interval_s;
@@ -327,11 +477,20 @@ struct Screen {
     display: Box<dyn Display>,
     readout: Readout,
     errors: u64,
+    latest_xray: LatestXray,
 }
 
 impl Screen {
     fn refresh(&mut self, pipeline: &Pipeline, camera_lost: bool, now_s: f64) {
         fill_readout(&mut self.readout, pipeline.state(), camera_lost, now_s);
+        if let Some(x) = self
+            .latest_xray
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            self.readout.xray = Some(x);
+        }
         if let Err(e) = self.display.update(now_s, &self.readout) {
             self.errors += 1;
             // A display fault must not stop screening; say so, but not at every refresh.

@@ -4,6 +4,7 @@
 //! frame for the simulated camera), so a replay produces the same events as the live run.
 
 use crate::types::{ApneaInterval, BreathingReading};
+use crate::xray::screen::XrayReport;
 use serde::Serialize;
 
 /// Frame accounting, reported periodically and when the run stops.
@@ -73,6 +74,27 @@ pub enum Event {
         /// What happened.
         message: String,
     },
+    /// A chest X-ray from the inbox was screened (a screening aid, not a diagnosis).
+    Xray {
+        /// Stream time, s.
+        t_s: f64,
+        /// The result (`file` is where the image was found).
+        #[serde(flatten)]
+        report: XrayReport,
+        /// Where the image was moved (`done/` in the inbox).
+        moved_to: String,
+    },
+    /// A file in the X-ray inbox could not be screened.
+    XrayFailed {
+        /// Stream time, s.
+        t_s: f64,
+        /// Where the file was found.
+        file: String,
+        /// Why (names the file and what is wrong with it).
+        error: String,
+        /// Where the file was moved (`failed/` in the inbox); `null` if it could not be moved.
+        moved_to: Option<String>,
+    },
     /// Periodic frame accounting.
     Frames {
         /// Stream time, s.
@@ -103,6 +125,8 @@ impl Event {
             Event::ApneaStarted { .. } => "apnea_started",
             Event::ApneaEnded { .. } => "apnea_ended",
             Event::Camera { .. } => "camera",
+            Event::Xray { .. } => "xray",
+            Event::XrayFailed { .. } => "xray_failed",
             Event::Frames { .. } => "frames",
             Event::Stopped { .. } => "stopped",
         }

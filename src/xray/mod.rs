@@ -5,8 +5,9 @@
 //! ```
 //! The result is a screening aid, not a diagnosis: see `models/xray/MODEL_CARD.md` for what the
 //! model was trained on, how it does per data source and what it may be learning instead of disease.
-
-
+pub mod heatmap;
+pub mod model;
+pub mod preprocess;
 
 
 /// A decoded radiograph: gray intensities in `[0, 1]`, 0 = black (air), 1 = white (bone).

@@ -1,0 +1,247 @@
+//! One image file → one screening result: decode, prepare, run, decide, optionally draw the
+//! heatmap. Shared by `edge-screen xray` and the daemon's inbox.
+
+use super::decode::{self, FileError};
+use super::heatmap;
+use super::model::{ModelInfo, Prediction, XrayModel, XrayModelError};
+use super::preprocess::{prepare, PreprocessError};
+use crate::config::XraySettings;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The two findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Finding {
+    /// Covid probability at or above the threshold: refer for clinical review.
+    Covid,
+    /// Below the threshold.
+    Normal,
+}
+
+impl Finding {
+    /// `covid` or `normal`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Finding::Covid => "covid",
+            Finding::Normal => "normal",
+        }
+    }
+}
+
+/// Name and version of the model that gave a result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelRef {
+    /// Model name.
+    pub name: String,
+    /// Model version.
+    pub version: String,
+}
+
+/// The result for one image (the `--json` object).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct XrayReport {
+    /// The image file.
+    pub file: PathBuf,
+    /// Calibrated probability of covid, 0-1.
+    pub covid_probability: f32,
+    /// `covid` when `covid_probability >= threshold`, else `normal`.
+    pub finding: Finding,
+    /// The operating threshold used.
+    pub threshold: f32,
+    /// The model.
+    pub model: ModelRef,
+    /// What the file was (format, bit depth, photometric interpretation).
+    pub format: String,
+    /// The heatmap written, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heatmap: Option<PathBuf>,
+}
+
+/// Why one image could not be screened. Every message starts with the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ScreenError {
+    /// Unreadable, unsupported or malformed file.
+    #[error(transparent)]
+    Decode(#[from] FileError),
+    /// Decoded, but not usable as a radiograph (too small, no contrast).
+    #[error("{}: {source}", file.display())]
+    Preprocess {
+        /// The file.
+        file: PathBuf,
+        /// What is wrong.
+        source: PreprocessError,
+    },
+    /// The model failed on it.
+    #[error("{}: {source}", file.display())]
+    Model {
+        /// The file.
+        file: PathBuf,
+        /// What went wrong.
+        source: XrayModelError,
+    },
+    /// Classified, but the heatmap could not be written (the result is still valid).
+    #[error("{}: heatmap: {message}", file.display())]
+    Heatmap {
+        /// The file.
+        file: PathBuf,
+        /// What went wrong.
+        message: String,
+        /// The result, without its heatmap.
+        report: Box<XrayReport>,
+    },
+}
+
+/// A loaded model and the threshold in force.
+#[derive(Debug, Clone)]
+pub struct XrayScreener {
+    model: XrayModel,
+    threshold: f32,
+}
+
+impl XrayScreener {
+    /// The model and threshold of `[xray]`: the built-in model unless `model` names a file (with
+    /// `model.json` in its folder); the model's own threshold unless `threshold` is set.
+    pub fn from_settings(s: &XraySettings) -> Result<Self, XrayModelError> {
+        let model = match &s.model {
+            None => XrayModel::embedded()?,
+            Some(path) => {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                let info: ModelInfo = XrayModel::read_info(dir)?;
+                XrayModel::load(path, info)?
+            }
+        };
+        let threshold = s.threshold.unwrap_or(model.info().threshold);
+        Ok(Self { model, threshold })
+    }
+
+    /// A screener from a loaded model and a threshold.
+    pub fn new(model: XrayModel, threshold: f32) -> Self {
+        Self { model, threshold }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &XrayModel {
+        &self.model
+    }
+
+    /// The threshold in force.
+    pub fn threshold(&self) -> f32 {
+        self.threshold
+    }
+
+    /// The finding for a covid probability.
+    pub fn finding(&self, probability: f32) -> Finding {
+        if probability >= self.threshold {
+            Finding::Covid
+        } else {
+            Finding::Normal
+        }
+    }
+
+    /// Screens one file; with `heatmap`, also writes the overlay PNG to that path.
+    pub fn screen_file(
+        &self,
+        file: &Path,
+        heatmap: Option<&Path>,
+    ) -> Result<XrayReport, ScreenError> {
+        let img = decode::decode_file(file)?;
+        let prepared = prepare(&img).map_err(|source| ScreenError::Preprocess {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        let pred: Prediction =
+            self.model
+                .run(&prepared.input)
+                .map_err(|source| ScreenError::Model {
+                    file: file.to_path_buf(),
+                    source,
+                })?;
+        let info = self.model.info();
+        let mut report = XrayReport {
+            file: file.to_path_buf(),
+            covid_probability: pred.probability,
+            finding: self.finding(pred.probability),
+            threshold: self.threshold,
+            model: ModelRef {
+                name: info.name.clone(),
+                version: info.version.clone(),
+            },
+            format: img.format.clone(),
+            heatmap: None,
+        };
+        if let Some(out) = heatmap {
+            let caption = format!(
+                "{} (covid p={:.2}, threshold {:.2}) red: towards covid, blue: towards normal. \
+                 Screening aid, not a diagnosis.",
+                report.finding.name(),
+                pred.probability,
+                self.threshold
+            );
+            let rgb = heatmap::overlay(&img, prepared.crop, &pred, &caption);
+            if let Err(e) = crate::display::png::write_png_atomic(&rgb, out) {
+                return Err(ScreenError::Heatmap {
+                    file: file.to_path_buf(),
+                    message: e.to_string(),
+                    report: Box::new(report),
+                });
+            }
+            report.heatmap = Some(out.to_path_buf());
+        }
+        Ok(report)
+    }
+}
+
+/// The files to screen for command-line arguments: files as given, folders searched recursively
+/// for image files ([`decode::is_candidate`]), in name order. Unreadable folders are errors.
+pub fn collect_files(args: &[PathBuf]) -> Result<Vec<PathBuf>, std::io::Error> {
+    let mut out = Vec::new();
+    for a in args {
+        if a.is_dir() {
+            walk(a, &mut out)?;
+        } else {
+            out.push(a.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), std::io::Error> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else if decode::is_candidate(&p) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// A heatmap file name for `file` in `dir` that no earlier image of this run has used:
+/// `NAME.heatmap.png`, then `NAME-2.heatmap.png`, ...
+pub fn heatmap_path(
+    dir: &Path,
+    file: &Path,
+    used: &mut std::collections::HashSet<PathBuf>,
+) -> PathBuf {
+    let name = file
+        .file_name()
+        .map_or_else(|| "image".into(), |n| n.to_string_lossy().into_owned());
+    let mut k = 1;
+    loop {
+        let candidate = if k == 1 {
+            dir.join(format!("{name}.heatmap.png"))
+        } else {
+            dir.join(format!("{name}-{k}.heatmap.png"))
+        };
+        if used.insert(candidate.clone()) {
+            return candidate;
+        }
+        k += 1;
+    }
+}
