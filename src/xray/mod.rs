@@ -5,10 +5,14 @@
 //! ```
 //! The result is a screening aid, not a diagnosis: see `models/xray/MODEL_CARD.md` for what the
 //! model was trained on, how it does per data source and what it may be learning instead of disease.
+
+pub mod decode;
+pub mod dicom;
 pub mod heatmap;
+pub mod inbox;
 pub mod model;
 pub mod preprocess;
-
+pub mod screen;
 
 /// A decoded radiograph: gray intensities in `[0, 1]`, 0 = black (air), 1 = white (bone).
 ///
