@@ -9,13 +9,15 @@ Steps (all deterministic for a given --seed and --threads):
    input of PREPROCESSING.md (f32 128 x 128, for evaluation and calibration).
 3. Train a small plain CNN (3x3 conv + BN + ReLU + 2x2 max-pool, 8-16-32-64-128(-128) channels, 8 x 8 at
    the end, 1x1 conv to the class-activation map, logit = mean of the map). Batches are 1:1:1 by source
-   (ieee : kermany : nih). Augmentation: peripheral marker pasting (letters, boxes, lines; both classes),
+   (ieee : kermany : nih), loss weighted 1 : 0.5 : 1.5 by source. Augmentation: peripheral marker pasting (letters, boxes, lines; both classes),
    random affine (rotation +-7 deg, scale, shift), horizontal flip, gamma/contrast/brightness before
    the percentile normalisation, noise, blur, random erasing. AdamW, cosine LR, early stopping on the
    source-balanced tune loss (tie: mean of the per-pair tune AUCs).
 4. Temperature T fitted on tune (NLL); exported as probability = sigmoid(mean(cam) / T).
-5. ONNX export (BN folded, opset 13), static int8 QDQ (per-tensor, u8 activations and weights,
-   Conv nodes) calibrated on 200 train images through the exact preprocessing.
+5. ONNX export (BN folded, opset 13), cross-layer equalisation of the conv weights (same function,
+   even per-tensor ranges), static int8 QDQ (per-tensor, u8 activations and weights, Conv and Relu
+   outputs, float biases, explicit Relu kept) calibrated (MinMax) on 200 train images through the
+   exact preprocessing.
 6. Threshold on tune: the largest threshold with tune sensitivity >= 0.97 (decision p >= threshold).
 7. Evaluation with onnxruntime (float and int8) on tune and holdout, per source; reliability table
    and ECE on holdout before and after temperature scaling; shortcut audit on holdout (full image,
@@ -262,6 +264,13 @@ def augment(c160: np.ndarray, rng: np.random.RandomState, markers: MarkerBank, s
     sigma = torch.from_numpy(rng.uniform(0.0, 0.03, b).astype(np.float32)).view(b, 1, 1, 1)
     x = x + sigma * torch.from_numpy(rng.randn(b, 1, P.SIZE, P.SIZE).astype(np.float32))
     for i in range(b):
+        if rng.rand() < 0.2:  # periphery erasing: the outer band carries no label information
+            bw = rng.randint(6, 25)
+            val = float(rng.uniform(0.3, 0.7))
+            x[i, 0, :bw, :] = val
+            x[i, 0, -bw:, :] = val
+            x[i, 0, :, :bw] = val
+            x[i, 0, :, -bw:] = val
         if rng.rand() < 0.3:
             h, w = rng.randint(8, 33), rng.randint(8, 33)
             y0, x0 = rng.randint(0, P.SIZE - h), rng.randint(0, P.SIZE - w)
@@ -456,6 +465,8 @@ def train_model(args, rows, c160, inp):
     y = np.array([r["y"] for r in rows], np.float32)
     src = np.array([r["source"] for r in rows])
     per_src = {s: idx["train"][src[idx["train"]] == s] for s in SOURCES}
+    weights = dict(zip(SOURCES, (float(v) for v in args.source_weights.split(","))))
+    sw = np.array([weights[s] for s in src], np.float32)
     model = XrayNet(dropout=args.dropout)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     total = args.epochs * args.steps
@@ -467,6 +478,9 @@ def train_model(args, rows, c160, inp):
     best = None
     history = []
     bad = 0
+    ema_model = XrayNet(dropout=args.dropout)
+    ema_model.load_state_dict(model.state_dict())
+    ema_state = ema_model.state_dict()
     for ep in range(args.epochs):
         model.train()
         t0 = time.time()
@@ -481,14 +495,21 @@ def train_model(args, rows, c160, inp):
             sel = np.array(sel)
             xb = augment(c160[sel], rng, markers)
             yb = torch.from_numpy(y[sel])
+            wb = torch.from_numpy(sw[sel])
             logit, _ = model(xb)
-            loss = F.binary_cross_entropy_with_logits(logit, yb)
+            loss = (F.binary_cross_entropy_with_logits(logit, yb, reduction="none") * wb).sum() / wb.sum()
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
             losses.append(float(loss))
-        lg = predict_torch(model, inp[tune])
+            with torch.no_grad():  # exponential moving average of weights and BN statistics
+                for k, v in model.state_dict().items():
+                    if v.dtype.is_floating_point:
+                        ema_state[k].mul_(args.ema).add_(v, alpha=1 - args.ema)
+                    else:
+                        ema_state[k].copy_(v)
+        lg = predict_torch(ema_model, inp[tune])
         p = 1 / (1 + np.exp(-lg))
         tl = balanced_loss(p, y[tune], src[tune])
         pos = p[y[tune] == 1]
@@ -500,7 +521,7 @@ def train_model(args, rows, c160, inp):
             f"auc k {aucs[0]} nih {aucs[1]} ({time.time() - t0:.1f} s)")
         key = (tl, -mauc)
         if best is None or key < best[0]:
-            best = (key, ep + 1, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            best = (key, ep + 1, {k: v.detach().clone() for k, v in ema_model.state_dict().items()})
             bad = 0
         else:
             bad += 1
@@ -529,6 +550,34 @@ def export_onnx(model, temperature, path: Path):
     return ops
 
 
+def equalize_onnx(path: Path, iters: int = 10):
+    """Cross-layer equalisation (Nagel et al. 2019) in place on the exported float graph: for each
+    pair of consecutive convs joined by ReLU (and max-pool), output channel i of the first is divided
+    by s_i and input channel i of the second multiplied by s_i, with s_i = sqrt(r1_i / r2_i) (r = max
+    |weight| of that channel). ReLU and max-pool commute with positive scaling, so the function is
+    unchanged, but the per-tensor weight ranges become even, which per-tensor int8 needs."""
+    import onnx
+    from onnx import numpy_helper
+
+    m = onnx.load(str(path))
+    inits = {i.name: i for i in m.graph.initializer}
+    convs = [n for n in m.graph.node if n.op_type == "Conv"]
+    w = [numpy_helper.to_array(inits[c.input[1]]).astype(np.float64) for c in convs]
+    b = [numpy_helper.to_array(inits[c.input[2]]).astype(np.float64) for c in convs]
+    for _ in range(iters):
+        for k in range(len(convs) - 1):
+            r1 = np.abs(w[k]).reshape(w[k].shape[0], -1).max(1)
+            r2 = np.abs(w[k + 1]).transpose(1, 0, 2, 3).reshape(w[k].shape[0], -1).max(1)
+            s = np.where((r1 > 0) & (r2 > 0), np.sqrt(r1 / np.maximum(r2, 1e-30)), 1.0)
+            w[k] /= s[:, None, None, None]
+            b[k] /= s
+            w[k + 1] *= s[None, :, None, None]
+    for c, wk, bk in zip(convs, w, b):
+        inits[c.input[1]].CopyFrom(numpy_helper.from_array(wk.astype(np.float32), c.input[1]))
+        inits[c.input[2]].CopyFrom(numpy_helper.from_array(bk.astype(np.float32), c.input[2]))
+    onnx.save(m, str(path))
+
+
 def quantize(float_path: Path, int8_path: Path, calib: np.ndarray):
     import onnx
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -540,11 +589,9 @@ def quantize(float_path: Path, int8_path: Path, calib: np.ndarray):
         def get_next(self):
             return next(self.it, None)
 
-    m = onnx.load(str(float_path))
-    convs = [n.name for n in m.graph.node if n.op_type == "Conv"]
     quantize_static(str(float_path), str(int8_path), Reader(), quant_format=QuantFormat.QDQ, per_channel=False,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QUInt8, op_types_to_quantize=["Conv"],
-                    nodes_to_quantize=convs, extra_options={"QuantizeBias": False})
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QUInt8, op_types_to_quantize=["Conv", "Relu"],
+                    extra_options={"QuantizeBias": False, "QDQKeepRemovableActivations": True})
     q = onnx.load(str(int8_path))
     onnx.checker.check_model(q)
     ops = sorted({n.op_type for n in q.graph.node})
@@ -711,13 +758,21 @@ def interpret_audit(audit):
             s += "With the lung fields hidden the separation drops but stays well above chance: part of the signal comes from outside the lungs. "
         else:
             s += "Hiding the lung fields removes most of the separation, which is consistent with the lungs carrying most of the signal. "
+        quiet = bo["ieee"].get("sensitivity", 0) == 0 and bo["ieee"]["mean_probability"] < 0.05
         if a_bo >= 0.8:
-            s += "The outer 16 px band alone separates the classes (AUC >= 0.8): border content (markers, collimation, figure edges) is informative to the model - a shortcut. "
+            s += "The outer 16 px band alone separates the classes (AUC >= 0.8): border content (markers, collimation, figure edges) is informative to the model - a shortcut"
+            s += (" in the ranking, although with only the band visible nothing is flagged at the threshold (all probabilities near 0). " if quiet else ". ")
         elif a_bo >= 0.65:
             s += "The border band alone carries some label information (AUC between 0.65 and 0.8). "
         else:
             s += "The border band alone carries little label information. "
         out.append(s)
+    kp, np_ = full["kermany"]["mean_probability"], full["nih"]["mean_probability"]
+    fk, fn = 1 - full["kermany"].get("specificity", 1), 1 - full["nih"].get("specificity", 1)
+    out.append(f"Age/hospital probe: adult nih normals get a mean probability of {np_:.3f} and child kermany normals {kp:.3f} "
+               f"(false-positive rates {fn:.3f} vs {fk:.3f}). "
+               + ("Adult normals look much more like covid to the model than child normals: part of what separates covid from kermany is age (or hospital), and the kermany specificity overstates the specificity on adults."
+                  if np_ > 2 * kp and fn > fk else "The model does not treat adult normals markedly worse than child normals on this split."))
     return out
 
 
@@ -775,13 +830,16 @@ untouched validation split. No patient is in two splits (asserted).
     bash training/xray/train.sh --smoke    # CI: tiny subset, 1 epoch, temporary folder
 
 Configuration: {M['config']['epochs']} epochs max x {M['config']['steps']} steps, batch {M['config']['batch']}
-({M['config']['batch'] // 3} per source, 1:1:1), AdamW lr {M['config']['lr']} (one-cycle cosine),
+({M['config']['batch'] // 3} per source, 1:1:1; loss weights ieee,kermany,nih = {M['config']['source_weights']}:
+the easy child normals count less and the hard adult normals more, positives keep one third of the
+weight), AdamW lr {M['config']['lr']} (one-cycle cosine),
 weight decay {M['config']['weight_decay']}, dropout {M['config']['dropout']}, early stopping on the
 source-balanced tune loss (patience {M['config']['patience']}); best epoch {M['training']['best_epoch']}.
 Augmentation: peripheral marker pasting on both classes (letters/words like L, R, AP, PORTABLE,
 boxes, lines), random affine (rotation +-7 deg, scale 0.9-1.12, shift +-6 %), horizontal flip,
 gamma/contrast/brightness jitter before the percentile normalisation, Gaussian noise, blur, random
-erasing. Images are decoded once and cached after the border crop at 160 x 160.
+erasing, periphery erasing (outer band of 6-24 px set to a flat gray, p = 0.2). Evaluated weights: exponential moving average
+(decay {M['config']['ema']} per step). Images are decoded once and cached after the border crop at 160 x 160.
 
 ## Architecture
 Plain CNN for tract on an edge CPU: [3x3 conv + BN + ReLU + 2x2 max-pool] with {', '.join(map(str, XrayNet.CHANNELS[:4]))}
@@ -790,7 +848,11 @@ channel = the class-activation map `cam`; logit = mean(cam); probability = sigmo
 T = {M['temperature']:.4f} fitted on tune and baked into the graph. {M['model']['parameters']} parameters.
 BN is folded into the convs. Float graph ops: {', '.join(M['model']['float_ops'])}.
 Int8 graph ops: {', '.join(M['model']['int8_ops'])} (static QDQ, per-tensor, u8 activations and u8
-weights, calibrated with MinMax on {M['config']['calib_images']} train images through the exact preprocessing).
+weights; Conv and Relu outputs quantized, biases kept in float; calibrated with MinMax on
+{M['config']['calib_images']} train images through the exact preprocessing). Before quantization the float graph is
+cross-layer equalised (per-channel rescaling between consecutive convs through ReLU/max-pool, which
+leaves the function unchanged; max difference to the PyTorch model {M['export_max_abs_diff_vs_torch']:.1e}), so that
+per-tensor weight ranges fit u8.
 
 ## Preprocessing
 Exactly `models/xray/PREPROCESSING.md` (version {P.PREPROCESS_VERSION}): gray [0, 1] -> 8 % border crop -> area
@@ -852,6 +914,15 @@ Age probe: mean probability of nih adult normals {fmt(M['age_probe']['nih_mean_p
 normals {fmt(M['age_probe']['kermany_mean_probability'], 4)} (full images, holdout); false-positive rate
 nih {fmt(1 - (h['int8']['nih'].get('specificity') or 0))} vs kermany {fmt(1 - (h['int8']['kermany'].get('specificity') or 0))}.
 
+Both masked variants are unlike any training image (large flat gray areas), so a drop in AUC is
+partly distribution shift, not only lost evidence; a high AUC that survives masking is the informative
+direction (the model can separate the classes without that region).
+
+CAM audit (full images, int8): share of the positive logit evidence (positive CAM cells, each weighted
+by its fraction of lung-ellipse pixels) that lies in the lung ellipses, which cover
+{M.get('cam_audit', {}).get('lung_area_share', float('nan')):.2f} of the frame:
+""" + "\n".join(f"* {s}: {fmt(M['cam_audit'][s]['positive_cam_share_in_lungs'])} in the lungs, {fmt(M['cam_audit'][s]['positive_cam_share_in_outer_cells'])} in the outer ring of 8 x 8 cells (28 of 64 cells, 0.44 of the frame)" for s in SOURCES if 'cam_audit' in M) + """
+
 Interpretation (from the numbers above):
 """ + "\n".join(f"* {s}" for s in M["audit_interpretation"]) + f"""
 
@@ -908,6 +979,19 @@ Goal met: {M['goal']['met']} ({M['goal']['values']})
     (out / "metrics.md").write_text(txt)
 
 
+def write_model_json(out: Path, M):
+    """model.json, read by src/xray/model.rs (serde deny_unknown_fields: exactly these four keys)."""
+    info = {"name": "xray-cnn-int8", "version": "1.0.0+" + M["files"]["xray_int8.onnx"]["sha256"][:12],
+            "threshold": round(float(M["threshold"]), 6), "preprocess_version": P.PREPROCESS_VERSION}
+    (out / "model.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def write_reports(out: Path, M):
+    write_metrics_md(out, M)
+    write_card(out, M)
+    write_model_json(out, M)
+
+
 # -------------------------------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -923,8 +1007,20 @@ def main():
     ap.add_argument("--dropout", type=float, default=0.2)
     ap.add_argument("--patience", type=int, default=6)
     ap.add_argument("--calib", type=int, default=200)
+    ap.add_argument("--source-weights", default="1,0.5,1.5",
+                    help="loss weight of ieee,kermany,nih samples (batches are 1:1:1 by source)")
+    ap.add_argument("--ema", type=float, default=0.98, help="EMA decay per step of the evaluated weights")
     ap.add_argument("--smoke", action="store_true", help="tiny subset, 1 epoch (CI)")
+    ap.add_argument("--reports-only", action="store_true",
+                    help="only rewrite metrics.md, MODEL_CARD.md and model.json from OUT/metrics.json")
     args = ap.parse_args()
+    if args.reports_only:
+        out = Path(args.out)
+        M = json.loads((out / "metrics.json").read_text())
+        M["audit_interpretation"] = interpret_audit(M["audit"])
+        (out / "metrics.json").write_text(json.dumps(M, indent=1) + "\n")
+        write_reports(out, M)
+        return
     t_start = time.time()
     np.random.seed(args.seed)
     random.seed(args.seed)
@@ -964,6 +1060,13 @@ def main():
 
     float_path, int8_path = out / "xray_float.onnx", out / "xray_int8.onnx"
     float_ops = export_onnx(model, temperature, float_path)
+    equalize_onnx(float_path)
+    with torch.no_grad():
+        tp, tc = ExportNet(model, temperature).eval()(torch.from_numpy(inp[idx["holdout"][:16], None]))
+    op_, oc_ = ort_run(ort_session(float_path), inp[idx["holdout"][:16]])
+    export_diff = float(max(np.abs(op_ - tp.numpy()[:, 0]).max(), np.abs(oc_ - tc.numpy()[:, 0]).max()))
+    log(f"float ONNX (BN folded, equalised) vs torch: max diff {export_diff:.2e}")
+    assert export_diff < 1e-3, export_diff
     rng = np.random.RandomState(args.seed + 7)
     calib_idx = np.sort(rng.choice(idx["train"], size=min(args.calib, len(idx["train"])), replace=False))
     int8_ops = quantize(float_path, int8_path, inp[calib_idx])
@@ -981,11 +1084,11 @@ def main():
     log(f"threshold {threshold:.4f}")
 
     M = {"preprocess_version": P.PREPROCESS_VERSION, "smoke": args.smoke,
-         "config": {k: getattr(args, k) for k in ("seed", "epochs", "steps", "batch", "lr", "weight_decay", "dropout", "patience")}
+         "config": {k: getattr(args, k) for k in ("seed", "epochs", "steps", "batch", "lr", "weight_decay", "dropout", "patience", "ema", "source_weights")}
          | {"threads": THREADS, "calib_images": int(len(calib_idx)), "target_tune_sensitivity": TARGET_SENS, "opset": OPSET},
          "data": {"counts": counts, "patients": patients, "split_counts": split_counts},
          "training": {"best_epoch": best_epoch, "history": history, "seconds": round(train_seconds, 1)},
-         "temperature": temperature, "threshold": threshold,
+         "temperature": temperature, "threshold": threshold, "export_max_abs_diff_vs_torch": export_diff,
          "threshold_rule": f"largest threshold with tune sensitivity (int8, p >= t) >= {TARGET_SENS}",
          "model": {"parameters": int(sum(p.numel() for p in model.parameters())), "float_ops": float_ops, "int8_ops": int8_ops,
                    "input": {"name": "image", "shape": [1, 1, 128, 128], "type": "float32"},
@@ -1023,6 +1126,22 @@ def main():
         audit[v] = per_source_metrics(pq, y[ih], src[ih], threshold)
         audit_float[v] = {k: per_source_metrics(pf, y[ih], src[ih], threshold)[k] for k in ("auc_ieee_vs_kermany", "auc_ieee_vs_nih")}
     M["audit"] = audit
+    # CAM audit (in-distribution, full images): share of the positive logit evidence that lies in the
+    # lung ellipses, per source; each 16 x 16 cell weighted by its fraction of lung-ellipse pixels
+    lung_frac = P.lung_mask().reshape(8, 16, 8, 16).mean(axis=(1, 3))
+    cam_audit = {"lung_area_share": round(float(lung_frac.mean()), 4)}
+    for s_ in SOURCES:
+        cams = res["holdout"]["cq"][src[ih] == s_].astype(np.float64)
+        pos = np.clip(cams, 0, None)
+        tot = pos.sum(axis=(1, 2))
+        share = (pos * lung_frac).sum(axis=(1, 2)) / np.maximum(tot, 1e-12)
+        border_cells = np.zeros((8, 8), bool)
+        border_cells[[0, -1], :] = True
+        border_cells[:, [0, -1]] = True
+        cam_audit[s_] = {"positive_cam_share_in_lungs": round(float(share[tot > 0].mean()), 4) if (tot > 0).any() else None,
+                         "positive_cam_share_in_outer_cells": round(float(((pos * border_cells).sum(axis=(1, 2)) / np.maximum(tot, 1e-12))[tot > 0].mean()), 4) if (tot > 0).any() else None,
+                         "mean_cam": [[round(float(v), 3) for v in row] for row in cams.mean(0)]}
+    M["cam_audit"] = cam_audit
     M["audit_float_auc"] = audit_float
     M["audit_interpretation"] = interpret_audit(audit)
     M["audit_regions"] = {"lung_mask_pixels": int(P.lung_mask().sum()), "border_mask_pixels": int(P.border_mask().sum()),
@@ -1040,8 +1159,7 @@ def main():
     assert M["files"]["xray_int8.onnx"]["bytes"] <= 2 * 1024 * 1024, "int8 model over 2 MB"
     M["timing"] = {"total_seconds": round(time.time() - t_start, 1)}
     (out / "metrics.json").write_text(json.dumps(M, indent=1) + "\n")
-    write_metrics_md(out, M)
-    write_card(out, M)
+    write_reports(out, M)
     log(f"holdout int8: {gv} goal met: {ok}; float: {gvf}")
     log(f"done in {time.time() - t_start:.0f} s -> {out}")
 
