@@ -2,6 +2,7 @@
 //! the shipped int8 model run by tract, real files. Images come from `../shared/data/xray`.
 
 mod util;
+use embedded_graphics::pixelcolor::RgbColor;
 use std::path::{Path, PathBuf};
 use util::*;
 
@@ -118,7 +119,7 @@ fn heatmaps_are_written_per_image() {
     assert!(text.contains("screening aid, not a diagnosis"), "{text}");
     for f in &files {
         let name = format!("{}.heatmap.png", f.file_name().unwrap().to_string_lossy());
-        let png = edge_screen::display::png::read_png(&out.join(&name)).unwrap();
+        let png = edge_screen::display::read_png(&out.join(&name)).unwrap();
         // Same size as the source (at most 512 px), coloured where the map is.
         let src = edge_screen::xray::decode::decode_file(f).unwrap();
         assert_eq!(

@@ -313,7 +313,7 @@ mod tests {
             Err(PreprocessError::SizeMismatch { len: 4095, .. })
         ));
         let mut nan = image(64, 64, |x, _| x as f64 / 64.0);
-        nan.pixels[100] = f64::NAN;
+        nan.pixels[64 * 32 + 32] = f64::NAN;
         assert_eq!(prepare(&nan), Err(PreprocessError::NonFinite));
     }
 

@@ -179,7 +179,7 @@ impl XrayScreener {
                 self.threshold
             );
             let rgb = heatmap::overlay(&img, prepared.crop, &pred, &caption);
-            if let Err(e) = crate::display::png::write_png_atomic(&rgb, out) {
+            if let Err(e) = crate::display::write_png_atomic(&rgb, out) {
                 return Err(ScreenError::Heatmap {
                     file: file.to_path_buf(),
                     message: e.to_string(),
