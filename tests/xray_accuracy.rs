@@ -84,3 +84,26 @@ fn holdout_results_per_source_match_the_training_report() {
         ["ieee", "kermany", "nih"]
     );
 }
+
+/// The goal: sensitivity >= 0.95 and specificity >= 0.90 for every source on the holdout
+/// split. Not met by the shipped model (adult `nih` normals: specificity 0.61 at the screening
+/// threshold; see `models/xray/MODEL_CARD.md`), so this test is ignored with that reason; it
+/// runs with `cargo test --test xray_accuracy -- --ignored` and passes once a model meets it.
+#[test]
+#[ignore = "goal not met by the shipped model: nih specificity 0.61 < 0.90 (MODEL_CARD.md)"]
+fn holdout_meets_the_screening_goal_for_every_source() {
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/xray/metrics.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let h = &metrics["holdout"]["int8"];
+    let sens = h["ieee"]["sensitivity"].as_f64().unwrap();
+    assert!(sens >= 0.95, "ieee sensitivity {sens}");
+    for source in ["kermany", "nih"] {
+        let spec = h[source]["specificity"].as_f64().unwrap();
+        assert!(spec >= 0.90, "{source} specificity {spec}");
+    }
+}
