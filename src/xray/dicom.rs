@@ -177,11 +177,7 @@ fn read_meta(bytes: &[u8]) -> Result<(&'static TransferSyntax, &[u8]), DicomErro
     let meta = read_elements(&bytes[16..end], explicit_le, &[tags::TRANSFER_SYNTAX_UID])?;
     let uid = meta
         .get(tags::TRANSFER_SYNTAX_UID)
-        .and_then(|v| {
-            v.to_str()
-                .ok()
-                .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
-        })
+        .map(value_text)
         .ok_or(DicomError::Missing {
             name: "TransferSyntaxUID",
             tag: tags::TRANSFER_SYNTAX_UID,
@@ -265,7 +261,6 @@ fn read_elements(data: &[u8], ts: &TransferSyntax, wanted: &[Tag]) -> Result<Ele
                 depth += 1;
             }
             LazyDataToken::SequenceEnd | LazyDataToken::ItemEnd => depth = depth.saturating_sub(1),
-            LazyDataToken::ElementHeader(_) => {}
             LazyDataToken::LazyValue { header, decoder } => {
                 let (tag, length, start) = (header.tag, header.len.0, decoder.position());
                 let left = (data.len() as u64).saturating_sub(start);
@@ -293,13 +288,15 @@ fn read_elements(data: &[u8], ts: &TransferSyntax, wanted: &[Tag]) -> Result<Ele
                 let left = (data.len() as u64).saturating_sub(decoder.position());
                 if u64::from(*len) > left {
                     return Err(DicomError::Truncated {
-                        tag: tags::ITEM,
+                        tag: Tag(0xFFFE, 0xE000),
                         length: *len,
                         left,
                     });
                 }
                 token.skip().map_err(malformed)?;
             }
+            // Element headers (the value follows as `LazyValue`) and future token kinds.
+            _ => {}
         }
     }
     Ok(Elements { values, pixel_data })
