@@ -60,7 +60,9 @@ fn inputs(files: &[PathBuf]) -> Vec<Vec<f32>> {
         .iter()
         .map(|f| {
             let img = decode_file(f).unwrap_or_else(|e| panic!("{e}"));
-            prepare(&img).unwrap_or_else(|e| panic!("{}: {e}", f.display())).input
+            prepare(&img)
+                .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+                .input
         })
         .collect()
 }

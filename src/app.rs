@@ -192,7 +192,11 @@ fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
         Some(crate::display::open_display(&display_spec, ds).map_err(|e| usage(e.to_string()))?)
     };
     let cls = classifier(&settings.classifier)?;
-    let inbox = match args.xray_inbox.clone().or_else(|| settings.xray.inbox.clone()) {
+    let inbox = match args
+        .xray_inbox
+        .clone()
+        .or_else(|| settings.xray.inbox.clone())
+    {
         None => None,
         Some(dir) => {
             // Load the model now: a bad model file is a configuration error, not a silent gap.

@@ -341,9 +341,10 @@ fn inbox_loop(
             if stop.is_cancelled() {
                 return;
             }
-            let heatmap = job.heatmap_dir.as_deref().map(|d| {
-                crate::xray::screen::heatmap_path(d, &file, &mut heatmaps)
-            });
+            let heatmap = job
+                .heatmap_dir
+                .as_deref()
+                .map(|d| crate::xray::screen::heatmap_path(d, &file, &mut heatmaps));
             let result = match job.screener.screen_file(&file, heatmap.as_deref()) {
                 // The result stands without its picture.
                 Err(ScreenError::Heatmap {

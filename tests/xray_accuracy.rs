@@ -33,8 +33,9 @@ fn holdout() -> Vec<(String, String, String)> {
 fn holdout_results_per_source_match_the_training_report() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let data = root.join("../shared/data/xray");
-    let screener = XrayScreener::from_settings(&edge_screen::config::Settings::embedded().unwrap().xray)
-        .unwrap();
+    let screener =
+        XrayScreener::from_settings(&edge_screen::config::Settings::embedded().unwrap().xray)
+            .unwrap();
     let mut by_source: BTreeMap<String, Tally> = BTreeMap::new();
     let files = holdout();
     assert!(files.len() > 150, "holdout has {} images", files.len());
@@ -53,7 +54,10 @@ fn holdout_results_per_source_match_the_training_report() {
     )
     .unwrap();
     let reported = &metrics["holdout"]["int8"];
-    println!("holdout (patient-disjoint), int8 model run by tract, threshold {:.4}", screener.threshold());
+    println!(
+        "holdout (patient-disjoint), int8 model run by tract, threshold {:.4}",
+        screener.threshold()
+    );
     println!("source    n  covid  sensitivity  specificity  mean p   (training report)");
     for (source, t) in &by_source {
         let rep = &reported[source.as_str()];

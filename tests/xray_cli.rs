@@ -68,9 +68,17 @@ fn a_folder_is_searched_and_bad_files_do_not_stop_the_batch() {
     std::fs::create_dir(dir.path().join("sub")).unwrap();
     std::fs::copy(&good[1], dir.path().join("sub/b_good.png")).unwrap();
     std::fs::write(dir.path().join("c_empty.png"), b"").unwrap();
-    std::fs::write(dir.path().join("d_text.jpg"), b"hello, this is not an image\n").unwrap();
+    std::fs::write(
+        dir.path().join("d_text.jpg"),
+        b"hello, this is not an image\n",
+    )
+    .unwrap();
     let bytes = std::fs::read(&good[0]).unwrap();
-    std::fs::write(dir.path().join("e_truncated.png"), &bytes[..bytes.len() / 3]).unwrap();
+    std::fs::write(
+        dir.path().join("e_truncated.png"),
+        &bytes[..bytes.len() / 3],
+    )
+    .unwrap();
     std::fs::write(dir.path().join("notes.txt"), b"ignored: not an image name").unwrap();
     let o = run(&["xray", "--json", dir.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1), "stderr: {}", stderr(&o));
@@ -87,7 +95,13 @@ fn a_folder_is_searched_and_bad_files_do_not_stop_the_batch() {
         .collect();
     assert_eq!(
         names,
-        ["a_good.png", "c_empty.png", "d_text.jpg", "e_truncated.png", "b_good.png"]
+        [
+            "a_good.png",
+            "c_empty.png",
+            "d_text.jpg",
+            "e_truncated.png",
+            "b_good.png"
+        ]
     );
     for o in &objs[..1] {
         assert!(o["covid_probability"].is_number(), "{o}");
@@ -98,7 +112,10 @@ fn a_folder_is_searched_and_bad_files_do_not_stop_the_batch() {
         assert!(err.starts_with(o["file"].as_str().unwrap()), "{err}");
     }
     let err = stderr(&o);
-    assert!(err.contains("3 of 5 image(s) could not be screened"), "{err}");
+    assert!(
+        err.contains("3 of 5 image(s) could not be screened"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -143,7 +160,12 @@ fn bad_threshold_and_model_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("m.onnx");
     std::fs::write(&bogus, b"not onnx").unwrap();
-    let o = run(&["xray", "--model", bogus.to_str().unwrap(), f.to_str().unwrap()]);
+    let o = run(&[
+        "xray",
+        "--model",
+        bogus.to_str().unwrap(),
+        f.to_str().unwrap(),
+    ]);
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("model.json"), "{}", stderr(&o));
 }
@@ -194,9 +216,10 @@ fn the_daemon_screens_inbox_images_and_files_them_away() {
     assert!(inbox.join("done/patient1.png").is_file());
     assert!(inbox.join("done/patient1.png.json").is_file());
     assert!(inbox.join("failed/broken.png").is_file());
-    let reason: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(inbox.join("failed/broken.png.json")).unwrap())
-            .unwrap();
+    let reason: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(inbox.join("failed/broken.png.json")).unwrap(),
+    )
+    .unwrap();
     assert!(reason["error"].as_str().unwrap().contains("broken.png"));
     assert!(!inbox.join("patient1.png").exists() && !inbox.join("broken.png").exists());
     // The run went on to the end.

@@ -542,11 +542,11 @@ fn truncated_png_and_jpeg() {
 fn huge_and_tiny_dimensions_are_refused() {
     assert_eq!(
         err(&png_with_ihdr(30_000, 30_000)),
-        "image is 30000 x 30000 px: too large, each side must be at most 12000 px"
+        "image is 30000 x 30000 px: too large, each side must be at most 8192 px"
     );
     assert_eq!(
         err(&jpeg_header(0xC0, 8, 30_000, 30_000, 1)),
-        "image is 30000 x 30000 px: too large, each side must be at most 12000 px"
+        "image is 30000 x 30000 px: too large, each side must be at most 8192 px"
     );
     assert_eq!(
         err(&png_with_ihdr(1, 1)),
@@ -567,7 +567,7 @@ fn huge_and_tiny_dimensions_are_refused() {
         .pixels8(vec![0; 64]);
     assert_eq!(
         err(&d.bytes()),
-        "image is 64 x 20000 px: too large, each side must be at most 12000 px"
+        "image is 64 x 20000 px: too large, each side must be at most 8192 px"
     );
 }
 

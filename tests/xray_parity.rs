@@ -137,7 +137,10 @@ fn tract_matches_onnxruntime_for_both_models() {
                 .collect();
             assert_eq!(want_cam.len(), CAM_LEN);
             let dc = max_diff(&got.cam, &want_cam);
-            assert!(dc <= cam_tol, "{name} {kind}: map differs by {dc} (limit {cam_tol})");
+            assert!(
+                dc <= cam_tol,
+                "{name} {kind}: map differs by {dc} (limit {cam_tol})"
+            );
         }
     }
 }

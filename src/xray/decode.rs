@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// Images with a side shorter than this (px) are refused: nothing to screen.
 pub const MIN_SIDE: usize = 32;
 /// Images with a side longer than this (px) are refused before pixels are allocated.
-pub const MAX_SIDE: usize = 12_000;
+pub const MAX_SIDE: usize = 8_192;
 /// Files larger than this are refused before they are read.
 pub const MAX_FILE_BYTES: u64 = 256 << 20;
 /// Most bytes a PNG or JPEG decoder may allocate for the decoded pixels (before conversion to

@@ -160,7 +160,8 @@ mod tests {
         assert_eq!((out.width, out.height), (512, 410));
         let s = 512.0 / 1000.0;
         // Centre of cell (0, 0) and of cell (7, 7) in overlay pixels.
-        let cell = |k: f64, x0: usize, len: usize| ((x0 as f64 + (k + 0.5) * len as f64 / 8.0) * s) as i32;
+        let cell =
+            |k: f64, x0: usize, len: usize| ((x0 as f64 + (k + 0.5) * len as f64 / 8.0) * s) as i32;
         let tl = out.get(cell(0.0, 80, 840), cell(0.0, 64, 672)).unwrap();
         let br = out.get(cell(7.0, 80, 840), cell(7.0, 64, 672)).unwrap();
         assert!(tl.r() > tl.b() + 60, "top-left {tl:?}");
@@ -187,7 +188,10 @@ mod tests {
 
     #[test]
     fn captions_wrap_at_spaces() {
-        assert_eq!(wrap("covid 93% screening aid", 10), vec!["covid 93%", "screening", "aid"]);
+        assert_eq!(
+            wrap("covid 93% screening aid", 10),
+            vec!["covid 93%", "screening", "aid"]
+        );
         assert_eq!(wrap("évidence", 20), vec!["?vidence"]);
     }
 }

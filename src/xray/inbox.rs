@@ -87,7 +87,10 @@ impl Inbox {
     /// Files ready to be screened now, in name order. `now` is the wall clock.
     pub fn ready(&mut self, now: SystemTime) -> std::io::Result<Vec<PathBuf>> {
         let entries = std::fs::read_dir(&self.dir).map_err(|e| {
-            std::io::Error::new(e.kind(), format!("{}: cannot list: {e}", self.dir.display()))
+            std::io::Error::new(
+                e.kind(),
+                format!("{}: cannot list: {e}", self.dir.display()),
+            )
         })?;
         let mut present = HashSet::new();
         let mut ready = Vec::new();
@@ -98,10 +101,11 @@ impl Inbox {
                 continue;
             }
             present.insert(path.clone());
-            let stamp = (meta.len(), meta.modified().unwrap_or(SystemTime::UNIX_EPOCH));
-            let settled = now
-                .duration_since(stamp.1)
-                .is_ok_and(|age| age >= SETTLE);
+            let stamp = (
+                meta.len(),
+                meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            );
+            let settled = now.duration_since(stamp.1).is_ok_and(|age| age >= SETTLE);
             let unchanged = self.seen.get(&path) == Some(&stamp);
             if settled || unchanged {
                 self.seen.remove(&path);
@@ -239,7 +243,9 @@ mod tests {
         for round in 0..2 {
             let f = dir.path().join("scan.png");
             std::fs::write(&f, format!("round {round}")).unwrap();
-            let filed = inbox.file_away(&f, &Outcome::Failed("not an image")).unwrap();
+            let filed = inbox
+                .file_away(&f, &Outcome::Failed("not an image"))
+                .unwrap();
             let want = if round == 0 { "scan.png" } else { "scan-2.png" };
             assert_eq!(filed.moved_to, dir.path().join("failed").join(want));
             assert_eq!(filed.note, None);

@@ -4,6 +4,7 @@
 //! f64 like the numpy code in `training/xray/preprocess.py`; `tests/xray_parity.rs` checks the two
 //! against the golden files the training run writes.
 
+pub use super::decode::MIN_SIDE;
 use super::GrayImage;
 
 /// Version of the preprocessing contract; the model card and `model.json` name the one it was
@@ -15,8 +16,6 @@ pub const SIDE: usize = 128;
 pub const INPUT_LEN: usize = SIDE * SIDE;
 /// Share of width and height removed on each side, percent.
 pub const BORDER_PERCENT: usize = 8;
-/// Smallest accepted side of a decoded image, px.
-pub const MIN_SIDE: usize = 32;
 /// Percentiles of the contrast normalisation.
 const LOW_PERCENT: usize = 2;
 const HIGH_PERCENT: usize = 98;
@@ -269,20 +268,31 @@ mod tests {
 
     #[test]
     fn output_is_normalised_to_the_percentiles() {
-        let img = image(300, 200, |x, y| 0.2 + 0.6 * (x as f64 / 299.0) * (y as f64 / 199.0));
+        let img = image(300, 200, |x, y| {
+            0.2 + 0.6 * (x as f64 / 299.0) * (y as f64 / 199.0)
+        });
         let p = prepare(&img).unwrap();
         assert_eq!(p.input.len(), INPUT_LEN);
         let min = p.input.iter().copied().fold(f32::INFINITY, f32::min);
         let max = p.input.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         assert_eq!((min, max), (-2.0, 2.0));
-        assert_eq!(p.crop, CropBox { x0: 24, y0: 16, x1: 276, y1: 184 });
+        assert_eq!(
+            p.crop,
+            CropBox {
+                x0: 24,
+                y0: 16,
+                x1: 276,
+                y1: 184
+            }
+        );
         // Brighter right-bottom corner maps to the top of the range.
         assert!(p.input[INPUT_LEN - 1] > p.input[0]);
     }
 
     #[test]
     fn contrast_and_brightness_do_not_change_the_input() {
-        let f = |x: usize, y: usize| ((x as f64 * 0.05).sin() * (y as f64 * 0.03).cos() + 1.0) / 2.0;
+        let f =
+            |x: usize, y: usize| ((x as f64 * 0.05).sin() * (y as f64 * 0.03).cos() + 1.0) / 2.0;
         let a = prepare(&image(200, 180, f)).unwrap();
         let b = prepare(&image(200, 180, |x, y| 0.1 + 0.5 * f(x, y))).unwrap();
         let worst = a
@@ -322,6 +332,14 @@ mod tests {
         let img = image(40, 36, |x, y| ((x + y) % 5) as f64 / 4.0);
         let p = prepare(&img).unwrap();
         assert_eq!(p.input.len(), INPUT_LEN);
-        assert_eq!(p.crop, CropBox { x0: 3, y0: 2, x1: 37, y1: 34 });
+        assert_eq!(
+            p.crop,
+            CropBox {
+                x0: 3,
+                y0: 2,
+                x1: 37,
+                y1: 34
+            }
+        );
     }
 }
