@@ -24,6 +24,17 @@ import numpy as np
 import onnxruntime as ort
 
 
+def session(model: str, threads: int) -> ort.InferenceSession:
+    """A CPU session with `threads` intra-op threads, one inter-op thread, sequential execution and
+    every graph optimisation (shared by the X-ray timing script)."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model, opts, providers=["CPUExecutionProvider"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,12 +47,7 @@ def main() -> None:
     if args.threads < 1 or args.iters < 1 or args.warmup < 0:
         ap.error("--threads and --iters must be at least 1, --warmup at least 0")
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = args.threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(args.model, opts, providers=["CPUExecutionProvider"])
+    sess = session(args.model, args.threads)
 
     with open(args.golden) as f:
         golden = json.load(f)

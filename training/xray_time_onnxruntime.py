@@ -26,6 +26,8 @@ import time
 import numpy as np
 import onnxruntime as ort
 
+from time_onnxruntime import session  # same folder: one definition of the timed session
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
@@ -42,12 +44,7 @@ def main() -> None:
     if args.threads < 1 or args.iters < 1 or args.warmup < 0:
         ap.error("--threads and --iters must be at least 1, --warmup at least 0")
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = args.threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(args.model, opts, providers=["CPUExecutionProvider"])
+    sess = session(args.model, args.threads)
     in_name = sess.get_inputs()[0].name
 
     folder = pathlib.Path(args.inputs)

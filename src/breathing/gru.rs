@@ -62,18 +62,12 @@ impl BreathingModel {
     /// The ONNX model at `path`.
     pub fn load(path: &Path) -> Result<Self, ModelError> {
         let origin = path.display().to_string();
-        let read = |reason: String| ModelError::Read {
-            origin: origin.clone(),
-            reason,
-        };
-        let meta = std::fs::metadata(path).map_err(|e| read(e.to_string()))?;
-        if meta.len() > MAX_MODEL_BYTES {
-            return Err(read(format!(
-                "{} bytes is more than the {MAX_MODEL_BYTES} allowed",
-                meta.len()
-            )));
-        }
-        let bytes = std::fs::read(path).map_err(|e| read(e.to_string()))?;
+        let bytes = crate::model_file::read_limited(path, MAX_MODEL_BYTES).map_err(|reason| {
+            ModelError::Read {
+                origin: origin.clone(),
+                reason,
+            }
+        })?;
         Self::from_bytes(&bytes, &origin)
     }
 

@@ -93,18 +93,12 @@ impl XrayModel {
     /// The ONNX model at `path`, described by `info`.
     pub fn load(path: &Path, info: ModelInfo) -> Result<Self, XrayModelError> {
         let origin = path.display().to_string();
-        let read = |reason: String| XrayModelError::Read {
-            origin: origin.clone(),
-            reason,
-        };
-        let meta = std::fs::metadata(path).map_err(|e| read(e.to_string()))?;
-        if meta.len() > MAX_MODEL_BYTES {
-            return Err(read(format!(
-                "{} bytes is more than the {MAX_MODEL_BYTES} allowed",
-                meta.len()
-            )));
-        }
-        let bytes = std::fs::read(path).map_err(|e| read(e.to_string()))?;
+        let bytes = crate::model_file::read_limited(path, MAX_MODEL_BYTES).map_err(|reason| {
+            XrayModelError::Read {
+                origin: origin.clone(),
+                reason,
+            }
+        })?;
         Self::from_bytes(&bytes, info, &origin)
     }
 
