@@ -70,7 +70,22 @@ pub fn overlay(img: &GrayImage, crop: CropBox, pred: &Prediction, caption: &str)
     outline(&mut out, bx0, by0, bw, bh);
     let style = MonoTextStyle::new(&FONT_6X10, Rgb888::new(255, 255, 255));
     let max_chars = (ow / 6).max(1);
-    for (i, line) in wrap(caption, max_chars).iter().enumerate() {
+    let lines = wrap(caption, max_chars);
+    // A dark band behind the caption keeps it readable on bright films (it covers the top border,
+    // which the model does not see for any caption of up to three lines on a 512 px image).
+    for y in 0..(lines.len() * 11 + 3).min(oh) {
+        for x in 0..ow {
+            if let Some(c) = out.get(x as i32, y as i32) {
+                let dim = |v: u8| v / 4;
+                out.set(
+                    x as i32,
+                    y as i32,
+                    Rgb888::new(dim(c.r()), dim(c.g()), dim(c.b())),
+                );
+            }
+        }
+    }
+    for (i, line) in lines.iter().enumerate() {
         let at = Point::new(2, 2 + 11 * i as i32);
         // Drawing into memory cannot fail.
         if let Err(never) = Text::with_baseline(line, at, style, Baseline::Top).draw(&mut out) {
