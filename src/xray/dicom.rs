@@ -377,6 +377,12 @@ impl Attributes {
             value: value.to_string(),
             allowed,
         };
+        // A 0/1 attribute, 0 when absent.
+        let flag = |name, tag, allowed| match int(name, tag)?.unwrap_or(0) {
+            0 => Ok(false),
+            1 => Ok(true),
+            v => Err(bad(name, tag, v, allowed)),
+        };
 
         let rows = required("Rows", tags::ROWS)?;
         let columns = required("Columns", tags::COLUMNS)?;
@@ -407,18 +413,11 @@ impl Attributes {
                 "BitsStored - 1 to BitsAllocated - 1",
             ));
         }
-        let signed = match int("PixelRepresentation", tags::PIXEL_REPRESENTATION)?.unwrap_or(0) {
-            0 => false,
-            1 => true,
-            v => {
-                return Err(bad(
-                    "PixelRepresentation",
-                    tags::PIXEL_REPRESENTATION,
-                    v,
-                    "0 (unsigned) or 1 (signed)",
-                ))
-            }
-        };
+        let signed = flag(
+            "PixelRepresentation",
+            tags::PIXEL_REPRESENTATION,
+            "0 (unsigned) or 1 (signed)",
+        )?;
         let samples = int("SamplesPerPixel", tags::SAMPLES_PER_PIXEL)?.unwrap_or(1);
         let (name, tag) = (
             "PhotometricInterpretation",
@@ -461,18 +460,7 @@ impl Attributes {
                 allowed,
             ));
         }
-        let planar = match int("PlanarConfiguration", tags::PLANAR_CONFIGURATION)?.unwrap_or(0) {
-            0 => false,
-            1 => true,
-            v => {
-                return Err(bad(
-                    "PlanarConfiguration",
-                    tags::PLANAR_CONFIGURATION,
-                    v,
-                    "0 or 1",
-                ))
-            }
-        };
+        let planar = flag("PlanarConfiguration", tags::PLANAR_CONFIGURATION, "0 or 1")?;
         let frames = int("NumberOfFrames", tags::NUMBER_OF_FRAMES)?.unwrap_or(1);
         if !(1..=65_535).contains(&frames) {
             return Err(bad(
