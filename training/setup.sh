@@ -30,6 +30,7 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   echo "setup: $venv is up to date"
   exit 0
 fi
-"$venv/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt
+# --no-cache-dir: torch and its CUDA wheels are ~2.8 GB; a cached copy would double that on disk.
+"$venv/bin/python" -m pip install -q --disable-pip-version-check --no-cache-dir -r requirements.txt
 "$venv/bin/python" -c 'import torch, numpy, onnx, onnxruntime; print("setup: torch", torch.__version__, "numpy", numpy.__version__, "onnx", onnx.__version__, "onnxruntime", onnxruntime.__version__)'
 echo "$want" > "$stamp"  # only once everything imports
