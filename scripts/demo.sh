@@ -1,18 +1,38 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the kiosk daemon. With no RealSense support built in (this version),
-# it runs on the simulated camera: a seated person breathing, events as JSON lines on standard
-# output, the readout refreshed in out/readout.png, and chest X-rays dropped into out/xray-inbox
-# screened (results in out/xray-inbox/done/, heatmaps in out/xray-heatmaps/). Stop it with Ctrl-C.
-# Extra arguments go to edge-screen, e.g.: scripts/demo.sh --pattern cheyne_stokes --speed 4
+# Sets up, builds and runs the kiosk daemon: on the first RealSense camera if one is connected,
+# otherwise on the simulated camera (a seated person breathing). Events print as JSON lines on
+# standard output, the readout is refreshed in out/readout.png, and chest X-rays dropped into
+# out/xray-inbox are screened (results in out/xray-inbox/done/, heatmaps in out/xray-heatmaps/).
+# Stop it with Ctrl-C.
+# Extra arguments go to edge-screen, e.g.: scripts/demo.sh --pattern cheyne_stokes --speed 4,
+# scripts/demo.sh --replay recording.bag, or scripts/demo.sh --camera 838212073161.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
-cargo build --release --quiet
+if [ "$(id -u)" -ne 0 ] && [ -f "$HOME/.local/lib/pkgconfig/realsense2.pc" ]; then
+  export PKG_CONFIG_PATH="$HOME/.local/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+  export LD_LIBRARY_PATH="$HOME/.local/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+fi
+cargo build --release --quiet --features realsense
+bin=target/release/edge-screen
+source_args=()
+case " $* " in
+  *" --camera "* | *" --replay "*) ;;  # the caller chose the source
+  *)
+    if [ "$("$bin" cameras --json 2>/dev/null | tr -d ' \n')" != "[]" ] && "$bin" cameras --json >/dev/null 2>&1; then
+      source_args=(--camera 0)
+      echo "edge-screen: RealSense camera 0: $("$bin" cameras | sed -n 2p)" >&2
+    else
+      source_args=(--camera sim)
+      echo "edge-screen: no RealSense camera connected: simulated camera" >&2
+    fi
+    ;;
+esac
 mkdir -p out/xray-inbox
-echo "edge-screen: simulated camera; readout in out/readout.png; chest X-rays dropped into" \
-  "out/xray-inbox are screened (e.g. cp ../shared/data/xray/covid/*.png out/xray-inbox/); Ctrl-C to stop" >&2
+echo "edge-screen: readout in out/readout.png; chest X-rays dropped into out/xray-inbox are screened" \
+  "(e.g. cp ../shared/data/xray/covid/*.png out/xray-inbox/); Ctrl-C to stop" >&2
 cfg=$(mktemp)
 trap 'rm -f "$cfg"' EXIT
 printf '[xray]\nheatmap_dir = "%s/out/xray-heatmaps"\n' "$PWD" > "$cfg"
-target/release/edge-screen --config "$cfg" --camera sim --display png:out/readout.png \
+"$bin" --config "$cfg" "${source_args[@]}" --display png:out/readout.png \
   --xray-inbox out/xray-inbox "$@"

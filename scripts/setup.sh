@@ -16,3 +16,6 @@ if ((${#need_apt[@]})); then
 fi
 command -v cargo >/dev/null || { echo "setup: cargo not found: install Rust (rustup) first" >&2; exit 1; }
 cargo --version
+# librealsense 2.56 for the `realsense` feature (tests run with every feature on): Intel's packages
+# if pkg-config finds them, otherwise the library inside the pyrealsense2 wheel (x86_64).
+bash "$(dirname "$0")/setup-librealsense.sh"

@@ -2,8 +2,11 @@
 //! command. `main.rs` only parses, calls [`run`] and maps the error to an exit code.
 
 use crate::breathing::PatternClassifier;
+use crate::camera::hardware::CameraSelector;
 use crate::camera::simulated::{SimCamera, SimCameraSettings};
-use crate::cli::{BreathingArgs, Cli, Command, DaemonArgs, EvalArgs, SimulateArgs, XrayArgs};
+use crate::cli::{
+    BreathingArgs, Cli, Command, DaemonArgs, EvalArgs, RecordArgs, SimulateArgs, XrayArgs,
+};
 use crate::config::{ClassifierKind, ConfigError, Settings};
 use crate::daemon::{RunOptions, Speed};
 use crate::pipeline::Pipeline;
@@ -30,6 +33,12 @@ pub struct Exit {
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.command.is_some() && cli.daemon != DaemonArgs::default() {
+        return Err(usage(
+            "daemon options (--camera, --replay, --pattern, --duration, --events, ...) cannot be \
+             used with a subcommand; put a subcommand's own options after its name",
+        ));
+    }
     if let Some(Command::CheckConfig { files }) = &cli.command {
         return check_config(files);
     }
@@ -51,6 +60,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Breathing(a)) => breathing(&settings, &a),
         Some(Command::Eval(a)) => eval(&settings, &a),
         Some(Command::Xray(a)) => xray(&settings, &a),
+        Some(Command::Cameras { json }) => cameras(json),
+        Some(Command::Record(a)) => record(&settings, &a),
         Some(Command::CheckConfig { .. }) => Ok(()),
     }
 }
@@ -146,32 +157,105 @@ fn parse_speed(text: Option<&str>) -> anyhow::Result<Speed> {
     }
 }
 
-fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
-    let camera = args
-        .camera
-        .clone()
-        .unwrap_or_else(|| settings.camera.source.clone());
-    if camera != "sim" {
-        return Err(usage(format!(
-            "--camera {camera}: RealSense cameras are not supported by this build yet (use --camera sim)"
-        )));
-    }
-    let pattern: Pattern = match &args.pattern {
+/// The simulated camera for `pattern` (default: the configured one), with the subject's drawn
+/// parameters (the ground truth).
+fn sim_source(
+    settings: &Settings,
+    pattern: Option<&str>,
+    rate: Option<f64>,
+    seed: Option<u64>,
+    distance: Option<f64>,
+) -> anyhow::Result<(SimCamera, crate::rsm::RsmParams, u64)> {
+    let pattern: Pattern = match pattern {
         Some(p) => p.parse().map_err(|e| usage(format!("--pattern: {e}")))?,
         None => settings.sim_pattern,
     };
-    let seed = args.seed.unwrap_or(settings.simulation.seed);
-    let rate = args.rate.unwrap_or(settings.simulation.rate_bpm);
+    let seed = seed.unwrap_or(settings.simulation.seed);
+    let rate = rate.unwrap_or(settings.simulation.rate_bpm);
     // Each seed draws its own subject (depth, I:E, variability, pauses) inside the pattern's ranges.
     let params = crate::rsm::io::params_for(pattern, (rate != 0.0).then_some(rate as f32), seed)
         .map_err(|e| usage(format!("--rate: {e}")))?;
     let params = subject_motion(params, &settings.simulation);
     let mut cam = sim_camera_settings(settings);
-    if let Some(d) = args.distance {
+    if let Some(d) = distance {
         cam.subject_distance_m = d as f32;
     }
-    let source = SimCamera::new(cam, Rsm::new(params, seed), seed)
+    let source = SimCamera::new(cam, Rsm::new(params.clone(), seed), seed)
         .map_err(|e| usage(format!("simulated camera: {e}")))?;
+    Ok((source, params, seed))
+}
+
+/// `--camera` (or `camera.source`), parsed.
+fn camera_selector(settings: &Settings, flag: Option<&str>) -> anyhow::Result<CameraSelector> {
+    match flag {
+        Some(text) => CameraSelector::parse(text).map_err(|e| usage(format!("--camera: {e}"))),
+        None => Ok(settings.camera_source.clone()),
+    }
+}
+
+#[cfg(not(feature = "realsense"))]
+fn no_realsense(what: &str) -> anyhow::Error {
+    usage(format!(
+        "{what}: this edge-screen was built without RealSense support; build it with \
+         `--features realsense` (librealsense 2.56: scripts/setup-librealsense.sh), or use --camera sim"
+    ))
+}
+
+/// A RealSense camera-open failure as the user should see it: a camera that is not there is a
+/// usage error (exit 2), anything else a run-time error.
+#[cfg(feature = "realsense")]
+fn camera_failed(e: crate::camera::CameraError) -> anyhow::Error {
+    match e {
+        crate::camera::CameraError::Fatal(m) if m.contains("no such camera") => usage(m),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+fn open_source(
+    settings: &Settings,
+    args: &DaemonArgs,
+) -> anyhow::Result<Box<dyn crate::camera::FrameSource>> {
+    if let Some(path) = &args.replay {
+        #[cfg(feature = "realsense")]
+        {
+            let cam = crate::camera::realsense::RealSenseCamera::replay(path, &settings.realsense)
+                .map_err(|e| usage(format!("--replay: {e}")))?;
+            return Ok(Box::new(cam));
+        }
+        #[cfg(not(feature = "realsense"))]
+        return Err(no_realsense(&format!("--replay {}", path.display())));
+    }
+    match camera_selector(settings, args.camera.as_deref())? {
+        CameraSelector::Simulated => {
+            let (source, _, _) = sim_source(
+                settings,
+                args.pattern.as_deref(),
+                args.rate,
+                args.seed,
+                args.distance,
+            )?;
+            Ok(Box::new(source))
+        }
+        #[cfg(feature = "realsense")]
+        selector => {
+            let cam = crate::camera::realsense::RealSenseCamera::open(
+                &selector,
+                &settings.realsense,
+                None,
+            )
+            .map_err(camera_failed)?;
+            Ok(Box::new(cam))
+        }
+        #[cfg(not(feature = "realsense"))]
+        selector => Err(no_realsense(&format!(
+            "--camera {}: RealSense {selector}",
+            args.camera.as_deref().unwrap_or(&settings.camera.source)
+        ))),
+    }
+}
+
+fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
+    let source = open_source(settings, args)?;
     if let Some(d) = args.duration {
         if !(d.is_finite() && d > 0.0) {
             return Err(usage(format!(
@@ -180,6 +264,11 @@ fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
         }
     }
     let speed = parse_speed(args.speed.as_deref())?;
+    if args.replay.is_some() && speed != Speed::Paced(1.0) {
+        return Err(usage(
+            "--speed: a recording replays in real time (librealsense paces it); leave --speed out",
+        ));
+    }
     let sink = open_sink(args.events.as_deref().unwrap_or(&settings.events.output))?;
     let display_spec = args
         .display
@@ -227,8 +316,7 @@ fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
     rt.block_on(async move {
         let shutdown = CancellationToken::new();
         spawn_signal_handler(shutdown.clone());
-        let summary =
-            crate::daemon::run(Box::new(source), pipeline, sink, display, opts, shutdown).await?;
+        let summary = crate::daemon::run(source, pipeline, sink, display, opts, shutdown).await?;
         log::info!(
             "run ended: {} ({} frames processed)",
             summary.reason,
@@ -236,6 +324,159 @@ fn run_daemon(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
         );
         Ok(())
     })
+}
+
+/// `edge-screen cameras`.
+fn cameras(json: bool) -> anyhow::Result<()> {
+    #[cfg(feature = "realsense")]
+    {
+        let cams = crate::camera::realsense::list_cameras().map_err(|e| anyhow::anyhow!("{e}"))?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&cams)?);
+        } else if cams.is_empty() {
+            println!("no RealSense camera is connected");
+        } else {
+            println!(
+                "index  name                           serial        firmware      USB   line"
+            );
+            for c in &cams {
+                println!(
+                    "{:<5}  {:<30} {:<13} {:<13} {:<5} {}",
+                    c.index, c.name, c.serial, c.firmware, c.usb_type, c.product_line
+                );
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(feature = "realsense"))]
+    {
+        let _ = json;
+        Err(no_realsense("cameras"))
+    }
+}
+
+/// `edge-screen record`.
+fn record(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
+    if !(a.seconds.is_finite() && (0.1..=3600.0).contains(&a.seconds)) {
+        return Err(usage(format!(
+            "--seconds {}: expected 0.1-3600 s",
+            a.seconds
+        )));
+    }
+    let selector = camera_selector(settings, a.camera.as_deref())?;
+    let sim_flags =
+        a.pattern.is_some() || a.rate.is_some() || a.seed.is_some() || a.distance.is_some();
+    if sim_flags && selector != CameraSelector::Simulated {
+        return Err(usage(
+            "--pattern, --rate, --seed and --distance apply to the simulated camera (--camera sim) only",
+        ));
+    }
+    #[cfg(feature = "realsense")]
+    {
+        use crate::camera::FrameSource;
+        let mut frame = crate::types::DepthFrame::new(0, 0, 0.001);
+        if selector == CameraSelector::Simulated {
+            let (mut source, params, seed) =
+                sim_source(settings, a.pattern.as_deref(), a.rate, a.seed, a.distance)?;
+            let c = &settings.camera;
+            let device = crate::camera::bag_writer::BagDevice {
+                name: "edge-screen simulated camera".into(),
+                serial: format!("SIM{seed}"),
+                firmware: env!("CARGO_PKG_VERSION").into(),
+            };
+            let mut bag = crate::camera::bag_writer::BagWriter::create(
+                &a.out,
+                c.width_px,
+                c.height_px,
+                c.fps,
+                settings.realsense.depth_unit_m,
+                &device,
+            )
+            .map_err(|e| usage(e.to_string()))?;
+            loop {
+                source
+                    .read_frame(&mut frame)
+                    .map_err(|e| anyhow::anyhow!("simulated camera: {e}"))?;
+                if frame.timestamp_s >= a.seconds {
+                    break;
+                }
+                bag.write(&frame)?;
+            }
+            let frames = bag.finish()?;
+            let distance = a.distance.unwrap_or(settings.simulation.distance_m);
+            let truth = serde_json::json!({
+                "file": a.out,
+                "source": "simulated camera",
+                "pattern": params.pattern.name(),
+                "rate_bpm": params.rate_bpm,
+                "seed": seed,
+                "distance_m": distance,
+                "seconds": a.seconds,
+                "frames": frames,
+                "width_px": c.width_px,
+                "height_px": c.height_px,
+                "fps": c.fps,
+                "depth_unit_m": settings.camera.depth_unit_mm / 1000.0,
+            });
+            let truth_path = truth_file(&a.out);
+            std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)? + "\n")
+                .with_context(|| truth_path.display().to_string())?;
+            println!(
+                "{}: {frames} frames, {:.1} s, {}x{}@{} ({} at {:.1} breaths/min, seed {seed}, {distance} m); truth in {}",
+                a.out.display(),
+                a.seconds,
+                c.width_px,
+                c.height_px,
+                c.fps,
+                params.pattern.name(),
+                params.rate_bpm,
+                truth_path.display()
+            );
+            return Ok(());
+        }
+        let mut cam = crate::camera::realsense::RealSenseCamera::open(
+            &selector,
+            &settings.realsense,
+            Some(&a.out),
+        )
+        .map_err(camera_failed)?;
+        let (mut timeouts, mut corrupt) = (0u64, 0u64);
+        loop {
+            match cam.read_frame(&mut frame) {
+                Ok(()) if frame.timestamp_s >= a.seconds => break,
+                Ok(()) => {}
+                Err(crate::camera::CameraError::Timeout(_)) => timeouts += 1,
+                Err(crate::camera::CameraError::Corrupt(_)) => corrupt += 1,
+                Err(e) => {
+                    return Err(anyhow::anyhow!(
+                        "{}: recording stopped after {:.1} s: {e}",
+                        a.out.display(),
+                        frame.timestamp_s
+                    ))
+                }
+            }
+        }
+        let frames = cam.frames_delivered();
+        let describe = cam.describe();
+        drop(cam); // stops the stream; librealsense closes the file
+        println!(
+            "{}: {frames} frames, {:.1} s from {describe} ({timeouts} time-outs, {corrupt} corrupt frames)",
+            a.out.display(),
+            frame.timestamp_s
+        );
+        Ok(())
+    }
+    #[cfg(not(feature = "realsense"))]
+    {
+        Err(no_realsense("record"))
+    }
+}
+
+/// Where `record --camera sim` writes the ground truth of `bag`: `FILE.bag.json`.
+pub fn truth_file(bag: &Path) -> std::path::PathBuf {
+    let mut name = bag.as_os_str().to_owned();
+    name.push(".json");
+    name.into()
 }
 
 fn display_settings(settings: &Settings) -> crate::display::DisplaySettings {

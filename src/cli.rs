@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// edge-screen: kiosk screening station (breathing from a depth camera; a screening aid, not a
 /// diagnosis).
 #[derive(Debug, Parser)]
-#[command(name = "edge-screen", version, args_conflicts_with_subcommands = true)]
+#[command(name = "edge-screen", version)]
 pub struct Cli {
     /// Configuration file (default: the shipped firmware-config/kiosk.toml, embedded).
     #[arg(long, global = true, value_name = "FILE")]
@@ -28,12 +28,18 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-/// Options of the screening daemon.
-#[derive(Debug, Args, Clone, Default)]
+/// Options of the screening daemon (refused with a subcommand; the global `--config`, `-v` and
+/// `--classifier` go before or after a subcommand).
+#[derive(Debug, Args, Clone, Default, PartialEq)]
 pub struct DaemonArgs {
-    /// Depth source: `sim` (simulated camera), a RealSense index (`0`) or serial number.
+    /// Depth source: `sim` (simulated camera), a RealSense index (`0`) or serial number
+    /// (`edge-screen cameras` lists them).
     #[arg(long, value_name = "sim|N|SERIAL")]
     pub camera: Option<String>,
+    /// Run on a RealSense `.bag` recording instead of a camera, in real time (librealsense's
+    /// playback); the run ends with the recording.
+    #[arg(long, value_name = "FILE.bag", conflicts_with_all = ["camera", "pattern", "rate", "seed", "distance"])]
+    pub replay: Option<PathBuf>,
     /// Simulated breathing pattern (eupnea, tachypnea, bradypnea, biots, cheyne_stokes, central_apnea).
     #[arg(long, value_name = "NAME")]
     pub pattern: Option<String>,
@@ -78,6 +84,15 @@ pub enum Command {
     /// Screen chest X-rays (PNG, JPEG, DICOM) for COVID-19 with the int8 CNN: covid probability
     /// and finding per image. A screening aid, not a diagnosis (see models/xray/MODEL_CARD.md).
     Xray(XrayArgs),
+    /// List the connected RealSense cameras (index, name, serial, firmware, USB type).
+    Cameras {
+        /// One JSON array on standard output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a RealSense `.bag` file from a camera, or from the simulated camera (`--camera sim`,
+    /// with its ground truth in FILE.bag.json): test fixtures and demo recordings.
+    Record(RecordArgs),
     /// Validate a configuration file and print the settings in force.
     CheckConfig {
         /// Files to check (default: the embedded kiosk.toml).
@@ -165,6 +180,33 @@ pub struct XrayArgs {
     /// Operating threshold on the covid probability instead of `[xray] threshold`, 0.01-0.99.
     #[arg(long, value_name = "P")]
     pub threshold: Option<f32>,
+}
+
+/// `edge-screen record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Camera: `sim`, a RealSense index or serial number (default: `[camera] source`).
+    #[arg(long, value_name = "sim|N|SERIAL")]
+    pub camera: Option<String>,
+    /// Length of the recording, s (0.1-3600). Recording takes this long: frames are written at
+    /// the rate they are captured.
+    #[arg(long, value_name = "SECS")]
+    pub seconds: f64,
+    /// Simulated camera only: breathing pattern.
+    #[arg(long, value_name = "NAME")]
+    pub pattern: Option<String>,
+    /// Simulated camera only: breathing rate, breaths/min.
+    #[arg(long, value_name = "BPM")]
+    pub rate: Option<f64>,
+    /// Simulated camera only: seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Simulated camera only: distance from camera to chest, m.
+    #[arg(long, value_name = "M")]
+    pub distance: Option<f64>,
+    /// The `.bag` file to write (overwritten).
+    #[arg(value_name = "FILE.bag")]
+    pub out: PathBuf,
 }
 
 /// `edge-screen eval`.

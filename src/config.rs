@@ -5,6 +5,9 @@
 //! the value and the allowed range. The shipped `firmware-config/kiosk.toml` is embedded in the
 //! binary and is the default.
 
+use crate::camera::hardware::{
+    CameraSelector, Emitter, FilterSettings, HoleFilling, RealSenseSettings, VisualPreset,
+};
 use crate::respiration::RespirationSettings;
 use crate::types::Pattern;
 use serde::Deserialize;
@@ -56,6 +59,27 @@ pub struct RawCamera {
     pub height_px: u32,
     pub fps: u32,
     pub depth_unit_mm: f64,
+    pub emitter: String,
+    pub visual_preset: String,
+    pub frame_timeout_ms: u32,
+    pub filters: RawFilters,
+}
+
+/// `[camera.filters]` as written in the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawFilters {
+    pub decimation: u32,
+    pub spatial: bool,
+    pub temporal: bool,
+    pub hole_filling: String,
+}
+
+impl Default for RawFilters {
+    fn default() -> Self {
+        RawConfig::default().camera.filters
+    }
 }
 
 /// `[simulation]` as written in the file.
@@ -147,6 +171,15 @@ impl Default for RawConfig {
                 height_px: 480,
                 fps: 30,
                 depth_unit_mm: 1.0,
+                emitter: "on".into(),
+                visual_preset: "default".into(),
+                frame_timeout_ms: 1000,
+                filters: RawFilters {
+                    decimation: 1,
+                    spatial: false,
+                    temporal: false,
+                    hole_filling: "off".into(),
+                },
             },
             simulation: RawSimulation {
                 pattern: "eupnea".into(),
@@ -246,6 +279,10 @@ pub struct Settings {
     pub origin: PathBuf,
     /// `[camera]`, checked.
     pub camera: RawCamera,
+    /// `camera.source`, parsed.
+    pub camera_source: CameraSelector,
+    /// `[camera]` and `[camera.filters]` as a RealSense camera is set up.
+    pub realsense: RealSenseSettings,
     /// `[simulation]`, checked; `pattern` parsed.
     pub simulation: RawSimulation,
     /// The simulated pattern.
@@ -314,13 +351,64 @@ impl Settings {
             10.0,
             "0.05-10 mm",
         )?;
-        if cam.source.trim().is_empty() {
-            return Err(c.bad(
+        let camera_source = CameraSelector::parse(&cam.source).map_err(|_| {
+            c.bad(
                 "camera.source",
-                "\"\"",
-                "\"sim\", a camera index or a serial number",
-            ));
-        }
+                &format!("{:?}", cam.source),
+                "\"sim\", a camera index (0, 1, ...) or a serial number (4-32 letters and digits)",
+            )
+        })?;
+        let emitter: Emitter = cam.emitter.parse().map_err(|_| {
+            c.bad(
+                "camera.emitter",
+                &format!("{:?}", cam.emitter),
+                "keep, on, off",
+            )
+        })?;
+        let visual_preset: VisualPreset = cam.visual_preset.parse().map_err(|_| {
+            c.bad(
+                "camera.visual_preset",
+                &format!("{:?}", cam.visual_preset),
+                "keep, default, high_accuracy, high_density, medium_density, hand",
+            )
+        })?;
+        c.range(
+            "camera.frame_timeout_ms",
+            cam.frame_timeout_ms as f64,
+            100.0,
+            10000.0,
+            "100-10000 ms",
+        )?;
+        let f = &cam.filters;
+        c.range(
+            "camera.filters.decimation",
+            f.decimation as f64,
+            1.0,
+            8.0,
+            "1 (off) to 8",
+        )?;
+        let hole_filling: HoleFilling = f.hole_filling.parse().map_err(|_| {
+            c.bad(
+                "camera.filters.hole_filling",
+                &format!("{:?}", f.hole_filling),
+                "off, fill_from_left, farthest_from_around, nearest_from_around",
+            )
+        })?;
+        let realsense = RealSenseSettings {
+            width_px: cam.width_px,
+            height_px: cam.height_px,
+            fps: cam.fps,
+            depth_unit_m: (cam.depth_unit_mm / 1000.0) as f32,
+            emitter,
+            visual_preset,
+            frame_timeout_ms: cam.frame_timeout_ms,
+            filters: FilterSettings {
+                decimation: f.decimation as u8,
+                spatial: f.spatial,
+                temporal: f.temporal,
+                hole_filling,
+            },
+        };
         let sim = &raw.simulation;
         let sim_pattern: Pattern = sim.pattern.parse().map_err(|_| {
             c.bad(
@@ -511,6 +599,8 @@ impl Settings {
         Ok(Settings {
             origin: origin.to_path_buf(),
             camera: raw.camera,
+            camera_source,
+            realsense,
             simulation: raw.simulation,
             sim_pattern,
             chest: raw.chest,
@@ -613,5 +703,68 @@ mod tests {
     fn wrong_type_is_named() {
         let e = err_of("[camera]\nfps = \"thirty\"\n");
         assert!(e.contains("fps"), "{e}");
+    }
+
+    #[test]
+    fn realsense_settings_are_parsed_and_bad_ones_named() {
+        let s = Settings::from_toml(
+            "[camera]\nsource = \"838212073161\"\nemitter = \"off\"\nvisual_preset = \"high_accuracy\"\n\
+             depth_unit_mm = 0.1\n[camera.filters]\ndecimation = 2\nhole_filling = \"farthest_from_around\"\n",
+            Path::new("test.toml"),
+        )
+        .unwrap();
+        assert_eq!(
+            s.camera_source,
+            CameraSelector::Serial("838212073161".into())
+        );
+        let r = &s.realsense;
+        assert_eq!(
+            (r.emitter, r.visual_preset),
+            (Emitter::Off, VisualPreset::HighAccuracy)
+        );
+        assert!((r.depth_unit_m - 0.0001).abs() < 1e-9);
+        assert_eq!(r.filters.decimation, 2);
+        assert_eq!(r.filters.hole_filling, HoleFilling::FarthestFromAround);
+        assert!(!r.filters.spatial && !r.filters.temporal);
+        for (text, key, allowed) in [
+            (
+                "[camera]\nsource = \"cam 0\"\n",
+                "camera.source",
+                "serial number",
+            ),
+            (
+                "[camera]\nemitter = \"auto\"\n",
+                "camera.emitter",
+                "keep, on, off",
+            ),
+            (
+                "[camera]\nvisual_preset = \"max\"\n",
+                "camera.visual_preset",
+                "high_density",
+            ),
+            (
+                "[camera]\nframe_timeout_ms = 50\n",
+                "camera.frame_timeout_ms",
+                "100-10000 ms",
+            ),
+            (
+                "[camera.filters]\ndecimation = 9\n",
+                "camera.filters.decimation",
+                "1 (off) to 8",
+            ),
+            (
+                "[camera.filters]\nhole_filling = \"yes\"\n",
+                "camera.filters.hole_filling",
+                "fill_from_left",
+            ),
+        ] {
+            let e = err_of(text);
+            assert!(
+                e.starts_with("test.toml: ") && e.contains(key) && e.contains(allowed),
+                "{e}"
+            );
+        }
+        let e = err_of("[camera.filters]\nmedian = true\n");
+        assert!(e.contains("median"), "{e}");
     }
 }

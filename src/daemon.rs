@@ -529,3 +529,7 @@ pub fn fill_readout(r: &mut Readout, st: &PipelineState, camera_lost: bool, now_
         r.waveform.push(*v);
     }
 }
+
+#[cfg(test)]
+#[path = "daemon_tests.rs"]
+mod tests;

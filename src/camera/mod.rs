@@ -1,9 +1,15 @@
-//! Depth-frame sources behind one small trait: the simulated camera now, RealSense and `.bag`
-//! replay later. The pipeline never knows which one it is fed by.
+//! Depth-frame sources behind one small trait: the simulated camera, a RealSense camera and a
+//! `.bag` recording (both through librealsense, feature `realsense`). The pipeline never knows
+//! which one it is fed by.
 
+#[cfg(feature = "realsense")]
+pub mod bag_writer;
+pub mod hardware;
 mod motion;
 mod noise;
 mod raster;
+#[cfg(feature = "realsense")]
+pub mod realsense;
 mod scene;
 pub mod simulated;
 

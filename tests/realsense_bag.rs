@@ -1,0 +1,231 @@
+//! RealSense `.bag` recordings end to end, through real librealsense (feature `realsense`):
+//! `edge-screen record --camera sim` writes recordings of known breathing through librealsense's
+//! software device and recorder; `edge-screen --replay` plays them back through librealsense's
+//! pipeline, the same code path as a live camera, into the whole screening pipeline.
+//!
+//! Playback runs in real time and may drop frames, so these tests assert on results (rate,
+//! pattern, the stream's shape), never on exact frame counts.
+#![cfg(feature = "realsense")]
+
+mod util;
+use std::path::{Path, PathBuf};
+use util::*;
+
+/// A small camera for fixtures: 320x240 at 10 frames/s (77 MB for 50 s; smaller images lose
+/// too much of the chest's movement for a confident rate within 50 s).
+const SMALL_CAMERA: &str = "[camera]\nwidth_px = 320\nheight_px = 240\nfps = 10\n";
+
+struct Fixture {
+    bag: PathBuf,
+    truth: serde_json::Value,
+}
+
+fn record_sim(dir: &Path, cfg: &Path, name: &str, args: &[&str], seconds: u32) -> Fixture {
+    let bag = dir.join(format!("{name}.bag"));
+    let secs = seconds.to_string();
+    let mut all = vec![
+        "--config",
+        cfg.to_str().unwrap(),
+        "record",
+        "--camera",
+        "sim",
+        "--seconds",
+        &secs,
+    ];
+    all.extend_from_slice(args);
+    all.push(bag.to_str().unwrap());
+    let o = run(&all);
+    assert!(o.status.success(), "record {name}: {}", stderr(&o));
+    let truth_path = dir.join(format!("{name}.bag.json"));
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&truth_path).expect("truth file")).unwrap();
+    assert!(stdout(&o).contains("frames"), "{}", stdout(&o));
+    Fixture { bag, truth }
+}
+
+fn replay(cfg: &Path, bag: &Path, events: &Path) -> std::process::Output {
+    run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "--replay",
+        bag.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+    ])
+}
+
+fn events_of(path: &Path) -> Vec<serde_json::Value> {
+    json_lines(&std::fs::read_to_string(path).expect("events file written"))
+}
+
+#[test]
+fn recorded_breathing_replays_through_librealsense_with_its_rate_and_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "small.toml", SMALL_CAMERA);
+    // (name, pattern, rate, seed): patterns whose rate and pattern a 50 s recording settles (the
+    // analysis needs 30 s of signal before its first reading); central apnea at the subject's own
+    // rate, with its pause.
+    let cases = [
+        ("eupnea", "eupnea", Some("14"), "3"),
+        ("tachypnea", "tachypnea", Some("28"), "5"),
+        ("bradypnea", "bradypnea", Some("8"), "8"),
+        ("central_apnea", "central_apnea", None, "4"),
+    ];
+    // Recording and playback both take real time: run the cases side by side.
+    let results: Vec<(String, Fixture, Vec<serde_json::Value>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = cases
+            .iter()
+            .map(|(name, pattern, rate, seed)| {
+                let (dir, cfg) = (dir.path(), cfg.clone());
+                s.spawn(move || {
+                    let mut args = vec!["--pattern", *pattern, "--seed", *seed];
+                    if let Some(rate) = rate {
+                        args.extend(["--rate", *rate]);
+                    }
+                    let fx = record_sim(dir, &cfg, name, &args, 50);
+                    let events = dir.join(format!("{name}.jsonl"));
+                    let o = replay(&cfg, &fx.bag, &events);
+                    assert!(o.status.success(), "replay {name}: {}", stderr(&o));
+                    (name.to_string(), fx, events_of(&events))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (name, fx, ev) in &results {
+        let truth_rate = fx.truth["rate_bpm"].as_f64().unwrap();
+        let truth_pattern = fx.truth["pattern"].as_str().unwrap();
+        assert_eq!(truth_pattern, *name);
+        let started = &ev[0];
+        assert_eq!(started["type"], "started");
+        let camera = started["camera"].as_str().unwrap();
+        assert!(
+            camera.contains("replay")
+                && camera.contains("edge-screen simulated camera")
+                && camera.contains("320x240@10"),
+            "{name}: {camera}"
+        );
+        let stopped = ev.last().unwrap();
+        assert_eq!(stopped["type"], "stopped", "{name}");
+        assert_eq!(stopped["reason"], "end_of_stream", "{name}");
+        // Real-time playback may drop frames; most must still arrive (50 s at 10 frames/s).
+        let written = fx.truth["frames"].as_u64().unwrap();
+        assert!((495..=500).contains(&written), "{name}: wrote {written}");
+        let processed = stopped["processed"].as_u64().unwrap();
+        assert!(
+            processed as f64 >= 0.6 * written as f64,
+            "{name}: {processed} of {written} frames processed"
+        );
+        // The stream clock comes from the recorded frame times: the run covers the recording.
+        assert!(stopped["t_s"].as_f64().unwrap() > 45.0, "{name}: {stopped}");
+        let readings: Vec<&serde_json::Value> =
+            ev.iter().filter(|e| e["type"] == "breathing").collect();
+        let last = readings
+            .last()
+            .unwrap_or_else(|| panic!("{name}: no breathing reading"));
+        let rate = last["rate_bpm"].as_f64().unwrap_or(f64::NAN);
+        // Tolerance: 10 % of the rate or 1.5 breaths/min, whichever is larger.
+        let tol = (0.10 * truth_rate).max(1.5);
+        assert!(
+            (rate - truth_rate).abs() <= tol,
+            "{name}: rate {rate:.1} vs truth {truth_rate:.1} (±{tol:.1})"
+        );
+        assert_eq!(last["pattern"], truth_pattern, "{name}: {last}");
+        let apneas = ev.iter().filter(|e| e["type"] == "apnea_started").count();
+        if truth_pattern == "central_apnea" {
+            assert!(apneas >= 1, "{name}: no apnea event");
+        } else {
+            assert_eq!(apneas, 0, "{name}: apnea events in regular breathing");
+        }
+    }
+}
+
+#[test]
+fn bad_recordings_are_named_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.bag");
+    let empty = write(dir.path(), "empty.bag", "");
+    let text = write(dir.path(), "notes.bag", "this is not a rosbag\n");
+    for (file, want) in [
+        (&missing, "No such file"),
+        (&empty, "empty file"),
+        (&text, "not a playable RealSense recording"),
+    ] {
+        let events = dir.path().join("ev.jsonl");
+        let o = run(&[
+            "--replay",
+            file.to_str().unwrap(),
+            "--events",
+            events.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{}: {}",
+            file.display(),
+            stderr(&o)
+        );
+        let e = stderr(&o);
+        assert!(
+            e.contains("--replay") && e.contains(file.to_str().unwrap()) && e.contains(want),
+            "{e}"
+        );
+    }
+}
+
+#[test]
+fn a_truncated_recording_replays_what_it_holds_or_is_refused_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "small.toml", SMALL_CAMERA);
+    let fx = record_sim(dir.path(), &cfg, "short", &["--seed", "2"], 6);
+    let bytes = std::fs::read(&fx.bag).unwrap();
+    let cut = dir.path().join("cut.bag");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let events = dir.path().join("cut.jsonl");
+    let o = replay(&cfg, &cut, &events);
+    let e = stderr(&o);
+    assert!(!e.contains("panicked"), "{e}");
+    match o.status.code() {
+        // librealsense refuses a file without its index...
+        Some(2) => assert!(e.contains("cut.bag"), "{e}"),
+        // ...or plays the frames it can read and the run ends with the stream.
+        Some(0) => {
+            let ev = events_of(&events);
+            assert_eq!(ev.last().unwrap()["reason"], "end_of_stream");
+        }
+        other => panic!("exit {other:?}: {e}"),
+    }
+}
+
+#[test]
+fn replay_rejects_a_speed_and_camera_flags() {
+    let o = run(&["--replay", "x.bag", "--speed", "max"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = run(&["--replay", "x.bag", "--camera", "0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--camera"), "{}", stderr(&o));
+}
+
+#[test]
+fn no_camera_is_a_clear_error_for_every_command() {
+    // CI machines have no RealSense camera attached.
+    let o = run(&["cameras", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(list, serde_json::json!([]));
+    let o = run(&["cameras"]);
+    assert!(stdout(&o).contains("no RealSense camera is connected"));
+    for args in [
+        &["--camera", "0", "--duration", "1"][..],
+        &["--camera", "838212073161", "--duration", "1"][..],
+        &["record", "--camera", "1", "--seconds", "2", "x.bag"][..],
+    ] {
+        let o = run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        let e = stderr(&o);
+        assert!(
+            e.contains("no such camera") && e.contains("no RealSense camera is connected"),
+            "{args:?}: {e}"
+        );
+    }
+}
