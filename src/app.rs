@@ -5,7 +5,8 @@ use crate::breathing::PatternClassifier;
 use crate::camera::hardware::CameraSelector;
 use crate::camera::simulated::{SimCamera, SimCameraSettings};
 use crate::cli::{
-    BreathingArgs, Cli, Command, DaemonArgs, EvalArgs, RecordArgs, SimulateArgs, XrayArgs,
+    BreathingArgs, Cli, Command, DaemonArgs, EvalArgs, RecordArgs, SimulateArgs, SubjectArgs,
+    XrayArgs,
 };
 use crate::config::{ClassifierKind, ConfigError, Settings};
 use crate::daemon::{RunOptions, Speed};
@@ -161,23 +162,20 @@ fn parse_speed(text: Option<&str>) -> anyhow::Result<Speed> {
 /// parameters (the ground truth).
 fn sim_source(
     settings: &Settings,
-    pattern: Option<&str>,
-    rate: Option<f64>,
-    seed: Option<u64>,
-    distance: Option<f64>,
+    subject: &SubjectArgs,
 ) -> anyhow::Result<(SimCamera, crate::rsm::RsmParams, u64)> {
-    let pattern: Pattern = match pattern {
+    let pattern: Pattern = match subject.pattern.as_deref() {
         Some(p) => p.parse().map_err(|e| usage(format!("--pattern: {e}")))?,
         None => settings.sim_pattern,
     };
-    let seed = seed.unwrap_or(settings.simulation.seed);
-    let rate = rate.unwrap_or(settings.simulation.rate_bpm);
+    let seed = subject.seed.unwrap_or(settings.simulation.seed);
+    let rate = subject.rate.unwrap_or(settings.simulation.rate_bpm);
     // Each seed draws its own subject (depth, I:E, variability, pauses) inside the pattern's ranges.
     let params = crate::rsm::io::params_for(pattern, (rate != 0.0).then_some(rate as f32), seed)
         .map_err(|e| usage(format!("--rate: {e}")))?;
     let params = subject_motion(params, &settings.simulation);
     let mut cam = sim_camera_settings(settings);
-    if let Some(d) = distance {
+    if let Some(d) = subject.distance {
         cam.subject_distance_m = d as f32;
     }
     let source = SimCamera::new(cam, Rsm::new(params.clone(), seed), seed)
@@ -227,13 +225,7 @@ fn open_source(
     }
     match camera_selector(settings, args.camera.as_deref())? {
         CameraSelector::Simulated => {
-            let (source, _, _) = sim_source(
-                settings,
-                args.pattern.as_deref(),
-                args.rate,
-                args.seed,
-                args.distance,
-            )?;
+            let (source, _, _) = sim_source(settings, &args.subject)?;
             Ok(Box::new(source))
         }
         #[cfg(feature = "realsense")]
@@ -364,9 +356,7 @@ fn record(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
         )));
     }
     let selector = camera_selector(settings, a.camera.as_deref())?;
-    let sim_flags =
-        a.pattern.is_some() || a.rate.is_some() || a.seed.is_some() || a.distance.is_some();
-    if sim_flags && selector != CameraSelector::Simulated {
+    if a.subject.any() && selector != CameraSelector::Simulated {
         return Err(usage(
             "--pattern, --rate, --seed and --distance apply to the simulated camera (--camera sim) only",
         ));
@@ -376,8 +366,7 @@ fn record(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
         use crate::camera::FrameSource;
         let mut frame = crate::types::DepthFrame::new(0, 0, 0.001);
         if selector == CameraSelector::Simulated {
-            let (mut source, params, seed) =
-                sim_source(settings, a.pattern.as_deref(), a.rate, a.seed, a.distance)?;
+            let (mut source, params, seed) = sim_source(settings, &a.subject)?;
             let c = &settings.camera;
             let device = crate::camera::bag_writer::BagDevice {
                 name: "edge-screen simulated camera".into(),
@@ -403,7 +392,7 @@ fn record(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
                 bag.write(&frame)?;
             }
             let frames = bag.finish()?;
-            let distance = a.distance.unwrap_or(settings.simulation.distance_m);
+            let distance = a.subject.distance.unwrap_or(settings.simulation.distance_m);
             let truth = serde_json::json!({
                 "file": a.out,
                 "source": "simulated camera",

@@ -40,18 +40,9 @@ pub struct DaemonArgs {
     /// playback); the run ends with the recording.
     #[arg(long, value_name = "FILE.bag", conflicts_with_all = ["camera", "pattern", "rate", "seed", "distance"])]
     pub replay: Option<PathBuf>,
-    /// Simulated breathing pattern (eupnea, tachypnea, bradypnea, biots, cheyne_stokes, central_apnea).
-    #[arg(long, value_name = "NAME")]
-    pub pattern: Option<String>,
-    /// Simulated breathing rate, breaths/min.
-    #[arg(long, value_name = "BPM")]
-    pub rate: Option<f64>,
-    /// Simulation seed.
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-    /// Simulated distance from camera to chest, m.
-    #[arg(long, value_name = "M")]
-    pub distance: Option<f64>,
+    /// The simulated person (`--camera sim`).
+    #[command(flatten)]
+    pub subject: SubjectArgs,
     /// Stop after this much stream time, s (default: run until SIGINT/SIGTERM).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
@@ -69,6 +60,30 @@ pub struct DaemonArgs {
     /// its `done/` or `failed/` folder.
     #[arg(long, value_name = "DIR")]
     pub xray_inbox: Option<PathBuf>,
+}
+
+/// The simulated person, for the daemon and `record` on `--camera sim` (defaults: `[simulation]`).
+#[derive(Debug, Args, Clone, Default, PartialEq)]
+pub struct SubjectArgs {
+    /// Simulated breathing pattern (eupnea, tachypnea, bradypnea, biots, cheyne_stokes, central_apnea).
+    #[arg(long, value_name = "NAME")]
+    pub pattern: Option<String>,
+    /// Simulated breathing rate, breaths/min.
+    #[arg(long, value_name = "BPM")]
+    pub rate: Option<f64>,
+    /// Simulation seed.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Simulated distance from camera to chest, m.
+    #[arg(long, value_name = "M")]
+    pub distance: Option<f64>,
+}
+
+impl SubjectArgs {
+    /// Whether any of the options was given.
+    pub fn any(&self) -> bool {
+        *self != Self::default()
+    }
 }
 
 /// Offline commands.
@@ -192,18 +207,9 @@ pub struct RecordArgs {
     /// the rate they are captured.
     #[arg(long, value_name = "SECS")]
     pub seconds: f64,
-    /// Simulated camera only: breathing pattern.
-    #[arg(long, value_name = "NAME")]
-    pub pattern: Option<String>,
-    /// Simulated camera only: breathing rate, breaths/min.
-    #[arg(long, value_name = "BPM")]
-    pub rate: Option<f64>,
-    /// Simulated camera only: seed.
-    #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
-    /// Simulated camera only: distance from camera to chest, m.
-    #[arg(long, value_name = "M")]
-    pub distance: Option<f64>,
+    /// The simulated person (`--camera sim` only).
+    #[command(flatten)]
+    pub subject: SubjectArgs,
     /// The `.bag` file to write (overwritten).
     #[arg(value_name = "FILE.bag")]
     pub out: PathBuf,

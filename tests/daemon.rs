@@ -154,3 +154,43 @@ fn sigterm_stops_a_realtime_run_cleanly() {
         "received {received} frames in ~2.5 s"
     );
 }
+
+#[test]
+fn global_options_go_before_or_after_a_subcommand_and_daemon_options_are_refused_with_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write(dir.path(), "bad.toml", "[respiration]\nwindow_s = 5\n");
+    let out = dir.path().join("x.csv");
+    let sim = [
+        "simulate",
+        "--pattern",
+        "eupnea",
+        "--seconds",
+        "60",
+        "--hz",
+        "10",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    // --config is read whichever side of the subcommand it is on.
+    for before in [true, false] {
+        let mut args: Vec<&str> = sim.to_vec();
+        if before {
+            args.splice(0..0, ["--config", cfg.to_str().unwrap()]);
+        } else {
+            args.extend(["--config", cfg.to_str().unwrap()]);
+        }
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&o).contains("bad.toml"), "{}", stderr(&o));
+    }
+    let mut args = vec!["--duration", "5"];
+    args.extend(sim);
+    let o = run(&args);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("cannot be used with a subcommand"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!out.exists());
+}

@@ -269,25 +269,11 @@ impl RealSenseCamera {
     ) -> Result<Self, CameraError> {
         let ctx = new_context()?;
         let serial = resolve_serial(&ctx, selector)?;
-        let mut cam = Self {
-            filters: Filters::new(settings)?,
-            ctx,
-            origin: Origin::Live {
-                serial,
-                record_to: record_to.map(Path::to_path_buf),
-            },
-            settings: settings.clone(),
-            pipeline: None,
-            describe: String::new(),
-            fps: settings.fps as f64,
-            silent: 0,
-            delivered: 0,
-            t_offset_s: 0.0,
-            last_t_s: 0.0,
-            reanchor: true,
+        let origin = Origin::Live {
+            serial,
+            record_to: record_to.map(Path::to_path_buf),
         };
-        cam.start()?;
-        Ok(cam)
+        Self::started(ctx, origin, settings)
     }
 
     /// Plays back a `.bag` recording in real time (librealsense paces it by its capture times;
@@ -304,12 +290,22 @@ impl RealSenseCamera {
             }
             Ok(_) => {}
         }
+        let origin = Origin::Replay {
+            path: path.to_path_buf(),
+        };
+        Self::started(new_context()?, origin, settings)
+    }
+
+    /// A source for `origin`, with its stream started.
+    fn started(
+        ctx: Context,
+        origin: Origin,
+        settings: &RealSenseSettings,
+    ) -> Result<Self, CameraError> {
         let mut cam = Self {
             filters: Filters::new(settings)?,
-            ctx: new_context()?,
-            origin: Origin::Replay {
-                path: path.to_path_buf(),
-            },
+            ctx,
+            origin,
             settings: settings.clone(),
             pipeline: None,
             describe: String::new(),
