@@ -15,6 +15,10 @@ use util::*;
 /// too much of the chest's movement for a confident rate within 50 s).
 const SMALL_CAMERA: &str = "[camera]\nwidth_px = 320\nheight_px = 240\nfps = 10\n";
 
+/// The same camera with every librealsense post-processing filter on (they act on replay too).
+const FILTERED: &str = "[camera]\nwidth_px = 320\nheight_px = 240\nfps = 10\n[camera.filters]\n\
+    decimation = 2\nspatial = true\ntemporal = true\nhole_filling = \"farthest_from_around\"\n";
+
 struct Fixture {
     bag: PathBuf,
     truth: serde_json::Value,
@@ -62,6 +66,7 @@ fn events_of(path: &Path) -> Vec<serde_json::Value> {
 fn recorded_breathing_replays_through_librealsense_with_its_rate_and_pattern() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "small.toml", SMALL_CAMERA);
+    let filtered = write(dir.path(), "filtered.toml", FILTERED);
     // (name, pattern, rate, seed): patterns whose rate and pattern a 50 s recording settles (the
     // analysis needs 30 s of signal before its first reading); central apnea at the subject's own
     // rate, with its pause.
@@ -77,6 +82,12 @@ fn recorded_breathing_replays_through_librealsense_with_its_rate_and_pattern() {
             .iter()
             .map(|(name, pattern, rate, seed)| {
                 let (dir, cfg) = (dir.path(), cfg.clone());
+                // Eupnea is replayed through decimation, spatial, temporal and hole filling.
+                let replay_cfg = if *name == "eupnea" {
+                    filtered.clone()
+                } else {
+                    cfg.clone()
+                };
                 s.spawn(move || {
                     let mut args = vec!["--pattern", *pattern, "--seed", *seed];
                     if let Some(rate) = rate {
@@ -84,7 +95,7 @@ fn recorded_breathing_replays_through_librealsense_with_its_rate_and_pattern() {
                     }
                     let fx = record_sim(dir, &cfg, name, &args, 50);
                     let events = dir.join(format!("{name}.jsonl"));
-                    let o = replay(&cfg, &fx.bag, &events);
+                    let o = replay(&replay_cfg, &fx.bag, &events);
                     assert!(o.status.success(), "replay {name}: {}", stderr(&o));
                     (name.to_string(), fx, events_of(&events))
                 })
@@ -105,6 +116,15 @@ fn recorded_breathing_replays_through_librealsense_with_its_rate_and_pattern() {
                 && camera.contains("320x240@10"),
             "{name}: {camera}"
         );
+        if *name == "eupnea" {
+            assert!(
+                camera
+                    .contains("decimation 2, spatial, temporal, hole filling farthest_from_around"),
+                "{camera}"
+            );
+        } else {
+            assert!(camera.contains("no filters"), "{camera}");
+        }
         let stopped = ev.last().unwrap();
         assert_eq!(stopped["type"], "stopped", "{name}");
         assert_eq!(stopped["reason"], "end_of_stream", "{name}");
