@@ -56,8 +56,10 @@ need_apt=()
 command -v patchelf >/dev/null || need_apt+=(patchelf)
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v cc >/dev/null || need_apt+=(build-essential)
-ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0 ' || need_apt+=(libusb-1.0-0)
-ldconfig -p 2>/dev/null | grep -q 'libudev.so.1 ' || need_apt+=(libudev1)
+# (grep without -q: an early exit would break ldconfig's pipe and, with pipefail, fail the test)
+libs=$(ldconfig -p 2>/dev/null || true)
+grep 'libusb-1.0.so.0 ' <<<"$libs" >/dev/null || need_apt+=(libusb-1.0-0)
+grep 'libudev.so.1 ' <<<"$libs" >/dev/null || need_apt+=(libudev1)
 python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
