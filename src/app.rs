@@ -61,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Breathing(a)) => breathing(&settings, &a),
         Some(Command::Eval(a)) => eval(&settings, &a),
         Some(Command::Xray(a)) => xray(&settings, &a),
+        Some(Command::XrayEval(a)) => xray_eval(&a),
         Some(Command::Cameras { json }) => cameras(json),
         Some(Command::Record(a)) => record(&settings, &a),
         Some(Command::CheckConfig { .. }) => Ok(()),
@@ -704,6 +705,53 @@ fn xray(settings: &Settings, a: &XrayArgs) -> anyhow::Result<()> {
             message: format!("{failed} of {} image(s) could not be screened", files.len()),
         }
         .into());
+    }
+    Ok(())
+}
+
+fn xray_eval(a: &crate::cli::XrayEvalArgs) -> anyhow::Result<()> {
+    use crate::xray::evaluate::{evaluate, read_labels, read_predictions, render, Options};
+    for (name, v) in [
+        ("--goal-sensitivity", a.goal_sensitivity),
+        ("--goal-specificity", a.goal_specificity),
+    ] {
+        if !(0.0..=1.0).contains(&v) {
+            return Err(usage(format!("{name}: {v} is outside 0-1")));
+        }
+    }
+    if a.bootstrap > 100_000 {
+        return Err(usage(format!(
+            "--bootstrap: {} is over 100000",
+            a.bootstrap
+        )));
+    }
+    let bad_input = |e: crate::xray::evaluate::InputError| -> anyhow::Error {
+        Exit {
+            code: 2,
+            message: e.to_string(),
+        }
+        .into()
+    };
+    let labels = read_labels(&a.labels, a.split.as_deref()).map_err(bad_input)?;
+    let mut predictions = Vec::new();
+    for p in &a.predictions {
+        predictions.extend(read_predictions(p).map_err(bad_input)?);
+    }
+    let e = evaluate(
+        &labels,
+        &predictions,
+        &Options {
+            goal_sensitivity: a.goal_sensitivity,
+            goal_specificity: a.goal_specificity,
+            min_images: a.min_images,
+            bootstrap: a.bootstrap,
+            ..Options::default()
+        },
+    );
+    if a.json {
+        println!("{}", serde_json::to_string(&e)?);
+    } else {
+        print!("{}", render(&e));
     }
     Ok(())
 }

@@ -99,6 +99,9 @@ pub enum Command {
     /// Screen chest X-rays (PNG, JPEG, DICOM) for COVID-19 with the int8 CNN: covid probability
     /// and finding per image. A screening aid, not a diagnosis (see models/xray/MODEL_CARD.md).
     Xray(XrayArgs),
+    /// Score `edge-screen xray --json` output against known labels: sensitivity and specificity
+    /// per source with Wilson and patient-bootstrap intervals, AUC, and the screening goal.
+    XrayEval(XrayEvalArgs),
     /// List the connected RealSense cameras (index, name, serial, firmware, USB type).
     Cameras {
         /// One JSON array on standard output.
@@ -195,6 +198,36 @@ pub struct XrayArgs {
     /// Operating threshold on the covid probability instead of `[xray] threshold`, 0.01-0.99.
     #[arg(long, value_name = "P")]
     pub threshold: Option<f32>,
+}
+
+/// `edge-screen xray-eval`.
+#[derive(Debug, Args)]
+pub struct XrayEvalArgs {
+    /// Labels CSV: columns `filename` and `label` (covid or normal), optionally `source`,
+    /// `patient_id` and `split` (the data set's manifest.csv and models/xray/split.csv qualify).
+    #[arg(long, value_name = "FILE.csv")]
+    pub labels: PathBuf,
+    /// Use only the label rows whose `split` column is this (e.g. `holdout`).
+    #[arg(long, value_name = "NAME")]
+    pub split: Option<String>,
+    /// Output of `edge-screen xray --json` (one or more files).
+    #[arg(required = true, value_name = "PREDICTIONS.jsonl")]
+    pub predictions: Vec<PathBuf>,
+    /// Sensitivity goal per source.
+    #[arg(long, value_name = "P", default_value_t = 0.95)]
+    pub goal_sensitivity: f64,
+    /// Specificity goal per source.
+    #[arg(long, value_name = "P", default_value_t = 0.90)]
+    pub goal_specificity: f64,
+    /// Fewest images of a class for a source to be judged against the goal.
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub min_images: usize,
+    /// Patient-bootstrap draws (0-100000).
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    pub bootstrap: usize,
+    /// Print the evaluation as one JSON object.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `edge-screen record`.

@@ -225,3 +225,138 @@ fn the_daemon_screens_inbox_images_and_files_them_away() {
     // The run went on to the end.
     assert_eq!(ev.last().unwrap()["reason"], "duration");
 }
+
+/// The auditor's path for an evaluation set: `edge-screen xray --json` on the holdout split, then
+/// `edge-screen xray-eval` against `models/xray/split.csv`. Its per-source rates must equal what
+/// the training run reported (within one image, tract vs onnxruntime at the threshold), its
+/// patient counts what split.csv says, and its goal verdict the training run's.
+#[test]
+fn xray_eval_scores_the_holdout_per_source_like_the_training_report() {
+    let data = xray_data();
+    let split = repo().join("models/xray/split.csv");
+    let text = std::fs::read_to_string(&split).unwrap();
+    let mut patients: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        Default::default();
+    let mut files = Vec::new();
+    for line in text.lines().skip(1) {
+        let c: Vec<&str> = line.split(',').collect();
+        if c[4] == "holdout" {
+            files.push(data.join(c[0]).display().to_string());
+            patients
+                .entry(c[1].to_string())
+                .or_default()
+                .insert(c[3].to_string());
+        }
+    }
+    let mut args = vec!["xray", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let dir = tempfile::tempdir().unwrap();
+    let preds = dir.path().join("holdout.jsonl");
+    std::fs::write(&preds, &o.stdout).unwrap();
+    // One extra line for an image outside the label set, one for an image that failed: neither
+    // may change the rates; the failure of a labelled image would show as "not screened".
+    let mut extra = String::from_utf8(o.stdout.clone()).unwrap();
+    extra.push_str(
+        "{\"file\":\"/somewhere/else.png\",\"covid_probability\":0.9,\"finding\":\"covid\"}\n",
+    );
+    std::fs::write(dir.path().join("extra.jsonl"), extra).unwrap();
+
+    let o = run(&[
+        "xray-eval",
+        "--json",
+        "--labels",
+        split.to_str().unwrap(),
+        "--split",
+        "holdout",
+        dir.path().join("extra.jsonl").to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(e["labelled"], files.len());
+    assert_eq!(e["screened"], files.len());
+    assert_eq!(e["unlabelled_predictions"].as_array().unwrap().len(), 1);
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("models/xray/metrics.json")).unwrap(),
+    )
+    .unwrap();
+    let reported = &metrics["holdout"]["int8"];
+    for s in e["sources"].as_array().unwrap() {
+        let name = s["source"].as_str().unwrap();
+        let rep = &reported[name];
+        assert_eq!(s["images"], rep["n"], "{name}");
+        assert_eq!(s["patients"], patients[name].len(), "{name}");
+        let which = if name == "ieee" {
+            "sensitivity"
+        } else {
+            "specificity"
+        };
+        let got = s[which]["value"].as_f64().unwrap();
+        let want = rep[which].as_f64().unwrap();
+        let n = rep["n"].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 1.0 / n + 1e-9,
+            "{name} {which}: {got} vs {want}"
+        );
+        // The patient interval contains the point estimate and is no narrower than needed.
+        let [lo, hi] = [
+            s[which]["patient_bootstrap_95"][0].as_f64().unwrap(),
+            s[which]["patient_bootstrap_95"][1].as_f64().unwrap(),
+        ];
+        assert!(lo <= got && got <= hi, "{name}: {lo}-{hi} around {got}");
+        if name != "ieee" {
+            let a = s["auc_all_covid_vs_these_normals"].as_f64().unwrap();
+            let want = reported[format!("auc_ieee_vs_{name}").as_str()]
+                .as_f64()
+                .unwrap();
+            assert!((a - want).abs() < 0.01, "{name} AUC {a} vs {want}");
+        }
+    }
+    assert_eq!(e["goal_met"], metrics["goal"]["met"]);
+
+    // The words: the not-met source is named.
+    let o = run(&[
+        "xray-eval",
+        "--labels",
+        split.to_str().unwrap(),
+        "--split",
+        "holdout",
+        preds.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert!(out.contains("nih specificity"), "{out}");
+    assert!(out.contains("patients with a false alarm"), "{out}");
+
+    // Bad input names the file, the line and the field.
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"file\":\"a.png\",\"covid_probability\":2,\"finding\":\"covid\"}\n",
+    )
+    .unwrap();
+    let o = run(&[
+        "xray-eval",
+        "--labels",
+        split.to_str().unwrap(),
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        err.contains("bad.jsonl line 1") && err.contains("covid_probability"),
+        "{err}"
+    );
+    let o = run(&[
+        "xray-eval",
+        "--labels",
+        "/nonexistent.csv",
+        preds.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent.csv: cannot read"),
+        "{}",
+        stderr(&o)
+    );
+}

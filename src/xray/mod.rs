@@ -8,6 +8,7 @@
 
 pub mod decode;
 pub mod dicom;
+pub mod evaluate;
 pub mod heatmap;
 pub mod inbox;
 pub mod model;

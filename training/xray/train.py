@@ -1006,7 +1006,9 @@ def main():
     ap.add_argument("--data", default="../shared/data/xray")
     ap.add_argument("--out", default="models/xray")
     ap.add_argument("--cache", default="training/xray/cache")
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=1, help="training seed (initialisation, batches, augmentation)")
+    ap.add_argument("--split-seed", type=int, default=1,
+                    help="seed of the patient-disjoint split; keep it fixed when comparing training seeds")
     ap.add_argument("--epochs", type=int, default=16)
     ap.add_argument("--steps", type=int, default=18, help="steps per epoch")
     ap.add_argument("--batch", type=int, default=48)
@@ -1037,7 +1039,7 @@ def main():
     data, out, cache = Path(args.data), Path(args.out), Path(args.cache)
     out.mkdir(parents=True, exist_ok=True)
 
-    rows = make_split(read_manifest(data), args.seed)
+    rows = make_split(read_manifest(data), args.split_seed)
     counts = {s: sum(r["source"] == s for r in rows) for s in SOURCES}
     patients = {s: len({r["patient_id"] for r in rows if r["source"] == s}) for s in SOURCES}
     if args.smoke:
@@ -1093,7 +1095,7 @@ def main():
     log(f"threshold {threshold:.4f}")
 
     M = {"preprocess_version": P.PREPROCESS_VERSION, "smoke": args.smoke,
-         "config": {k: getattr(args, k) for k in ("seed", "epochs", "steps", "batch", "lr", "weight_decay", "dropout", "patience", "min_epochs", "ema", "source_weights")}
+         "config": {k: getattr(args, k) for k in ("seed", "split_seed", "epochs", "steps", "batch", "lr", "weight_decay", "dropout", "patience", "min_epochs", "ema", "source_weights")}
          | {"threads": THREADS, "calib_images": int(len(calib_idx)), "target_tune_sensitivity": TARGET_SENS, "opset": OPSET},
          "data": {"counts": counts, "patients": patients, "split_counts": split_counts},
          "training": {"best_epoch": best_epoch, "history": history, "seconds": round(train_seconds, 1)},
