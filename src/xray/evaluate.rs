@@ -699,7 +699,7 @@ pub fn render(e: &Evaluation) -> String {
     if !e.unlabelled_predictions.is_empty() {
         let _ = writeln!(
             s,
-            "\n{} prediction(s) match no label row and were ignored, e.g. {}",
+            "\n{} prediction(s) match no label row in use (wrong folder, or outside --split) and were ignored, e.g. {}",
             e.unlabelled_predictions.len(),
             e.unlabelled_predictions[0]
         );

@@ -7,7 +7,8 @@
 #                                          # never touches models/
 #
 # Environment: DATA (default ../shared/data/xray), OUT (default models/xray; smoke: a temp folder),
-# THREADS (torch/onnxruntime threads, default 2), SEED (default 1), EPOCHS (default 16),
+# THREADS (torch/onnxruntime threads, default 2), SEED (training seed, default 1), SPLIT_SEED (seed of
+# the patient-disjoint split, default 1: keep it when comparing training seeds), EPOCHS (default 16),
 # CACHE (decoded-image cache, default training/xray/cache). Extra arguments go to train.py.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,7 +18,7 @@ DATA=${DATA:-../shared/data/xray}
 export THREADS=${THREADS:-2}
 [ -f "$DATA/manifest.csv" ] || { echo "train.sh: $DATA/manifest.csv not found (set DATA)" >&2; exit 1; }
 bash training/setup.sh
-args=(--data "$DATA" --seed "${SEED:-1}" --cache "${CACHE:-training/xray/cache}")
+args=(--data "$DATA" --seed "${SEED:-1}" --split-seed "${SPLIT_SEED:-1}" --cache "${CACHE:-training/xray/cache}")
 if [ $smoke = 1 ]; then
   OUT=${OUT:-$(mktemp -d)}
   args+=(--smoke)
