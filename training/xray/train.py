@@ -7,13 +7,16 @@ Steps (all deterministic for a given --seed and --threads):
 2. Cache (training/xray/cache/, gitignored): per image, the border-cropped image area-resized to
    160 x 160 (f32, before contrast normalisation; the augmentation works on it) and the exact model
    input of PREPROCESSING.md (f32 128 x 128, for evaluation and calibration).
-3. Train a small plain CNN (3x3 conv + BN + ReLU + 2x2 max-pool, 8-16-32-64-128(-128) channels, 8 x 8 at
-   the end, 1x1 conv to the class-activation map, logit = mean of the map). Batches are 1:1:1 by source
+3. Train --members (default 3) small plain CNNs with seeds SEED, SEED+1, ...; each is 3x3 conv + BN +
+   ReLU + 2x2 max-pool, 8-16-32-64-128(-128) channels, 8 x 8 at the end, 1x1 conv to the
+   class-activation map, logit = mean of the map. Batches are 1:1:1 by source
    (ieee : kermany : nih), loss weighted 1 : 0.5 : 1.5 by source. Augmentation: peripheral marker pasting (letters, boxes, lines; both classes),
    random affine (rotation +-7 deg, scale, shift), horizontal flip, gamma/contrast/brightness before
-   the percentile normalisation, noise, blur, random erasing. AdamW, cosine LR, early stopping on the
-   source-balanced tune loss (tie: mean of the per-pair tune AUCs).
-4. Temperature T fitted on tune (NLL); exported as probability = sigmoid(mean(cam) / T).
+   the percentile normalisation, noise, blur, random erasing. AdamW, one-cycle cosine LR, 60 epochs;
+   each member keeps the weights of its epoch with the lowest source-balanced tune loss (tie: mean of
+   the per-pair tune AUCs). The ensemble is the mean of the members' logits.
+4. Temperature T fitted on tune (NLL) on the mean logit; exported as probability = sigmoid(mean(cam) / T),
+   the members merged into one graph (grouped convs, see merge_members).
 5. ONNX export (BN folded, opset 13), cross-layer equalisation of the conv weights (same function,
    even per-tensor ranges), static int8 QDQ (per-tensor, u8 activations and weights, Conv and Relu
    outputs, float biases, explicit Relu kept) calibrated (MinMax) on 200 train images through the
@@ -213,10 +216,11 @@ class MarkerBank:
 def percentile_normalise_torch(v: torch.Tensor) -> torch.Tensor:
     """Step 4 of PREPROCESSING.md on a batch [B, 1, 128, 128] (no refusal: tiny ranges widened)."""
     b = v.shape[0]
-    s, _ = torch.sort(v.reshape(b, -1), dim=1)
-    n = s.shape[1]
-    lo = s[:, (n - 1) * P.LO_PERCENT // 100].view(b, 1, 1, 1)
-    hi = s[:, (n - 1) * P.HI_PERCENT // 100].view(b, 1, 1, 1)
+    flat = v.reshape(b, -1)
+    n = flat.shape[1]
+    # k-th smallest value (1-based) == sorted[k - 1]; kthvalue is linear time, a full sort is not
+    lo = torch.kthvalue(flat, (n - 1) * P.LO_PERCENT // 100 + 1, dim=1).values.view(b, 1, 1, 1)
+    hi = torch.kthvalue(flat, (n - 1) * P.HI_PERCENT // 100 + 1, dim=1).values.view(b, 1, 1, 1)
     hi = torch.maximum(hi, lo + P.MIN_CONTRAST)
     return ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
 
@@ -286,9 +290,9 @@ def conv_bn(cin, cout):
 class XrayNet(nn.Module):
     CHANNELS = (8, 16, 32, 64, 128)
 
-    def __init__(self, dropout=0.2):
+    def __init__(self, dropout=0.2, width=1):
         super().__init__()
-        c = self.CHANNELS
+        c = tuple(width * k for k in self.CHANNELS)
         layers = conv_bn(1, c[0]) + [nn.MaxPool2d(2)]
         layers += conv_bn(c[0], c[1]) + [nn.MaxPool2d(2)]
         layers += conv_bn(c[1], c[2]) + [nn.MaxPool2d(2)]
@@ -325,11 +329,42 @@ def fold_bn(model: XrayNet) -> nn.Sequential:
     return nn.Sequential(*out)
 
 
+def merge_members(models) -> tuple[nn.Sequential, nn.Conv2d]:
+    """One plain CNN that computes a mean-logit ensemble of ``models`` exactly, for export.
+
+    Every member's BN-folded features are stacked side by side: the first conv concatenates the
+    members' output channels (they all read the same image), each later conv is a grouped conv with
+    one group per member (weights concatenated along the output axis), ReLU and max-pool act per
+    channel, and the 1x1 head reads all members' channels with weights / N and the mean bias. So
+    cam = mean of the members' CAMs and logit = mean(cam) = mean of the members' logits. With one
+    member this is the member itself."""
+    n = len(models)
+    folded = [list(fold_bn(m)) for m in models]
+    layers = []
+    for i, first in enumerate(folded[0]):
+        if isinstance(first, nn.Conv2d):
+            convs = [f[i] for f in folded]
+            groups = 1 if first.in_channels == 1 else n
+            conv = nn.Conv2d(first.in_channels * (1 if groups == 1 else n), first.out_channels * n, first.kernel_size,
+                             padding=first.padding, bias=True, groups=groups)
+            conv.weight.data = torch.cat([c.weight.detach() for c in convs], dim=0)
+            conv.bias.data = torch.cat([c.bias.detach() for c in convs], dim=0)
+            layers.append(conv)
+        else:
+            layers.append(first)
+    h0 = models[0].head
+    head = nn.Conv2d(h0.in_channels * n, 1, 1, bias=True)
+    head.weight.data = torch.cat([m.head.weight.detach() for m in models], dim=1) / n
+    head.bias.data = torch.stack([m.head.bias.detach() for m in models]).mean(0)
+    return nn.Sequential(*layers), head
+
+
 class ExportNet(nn.Module):
-    def __init__(self, model: XrayNet, temperature: float):
+    """The exported graph: image -> (probability, cam) of the mean-logit ensemble of ``models``."""
+
+    def __init__(self, models, temperature: float):
         super().__init__()
-        self.features = fold_bn(model)
-        self.head = model.head
+        self.features, self.head = merge_members(models)
         self.register_buffer("inv_t", torch.tensor([[1.0 / temperature]], dtype=torch.float32))
 
     def forward(self, image):
@@ -483,13 +518,13 @@ def choose_threshold(prob, y, target=TARGET_SENS):
 
 
 # --------------------------------------------------------------------------------- training
-def predict_torch(model, inp, bs=128):
+def predict_torch(model, inp, bs=128, device="cpu"):
     model.eval()
     logits = []
     with torch.no_grad():
         for i in range(0, len(inp), bs):
-            lg, _ = model(torch.from_numpy(inp[i:i + bs]).unsqueeze(1))
-            logits.append(lg.numpy())
+            lg, _ = model(torch.from_numpy(inp[i:i + bs]).unsqueeze(1).to(device))
+            logits.append(lg.cpu().numpy())
     return np.concatenate(logits).astype(np.float64)
 
 
@@ -498,7 +533,10 @@ def balanced_loss(prob, y, src):
     return float(np.mean([bce(prob[src == s], np.asarray(y)[src == s]) for s in SOURCES if (src == s).any()]))
 
 
-def train_model(args, rows, c160, inp):
+def train_model(args, rows, c160, inp, device="cpu"):
+    """Train one network; returns (model on the CPU with the weights of the epoch with the lowest
+    tune loss, that epoch, per-epoch history). ``device`` only moves the network and batches (the
+    augmentation stays on the CPU): training/xray/sweep.py uses it on a GPU."""
     torch.manual_seed(args.seed)
     rng = np.random.RandomState(args.seed)
     markers = MarkerBank(args.seed)
@@ -508,7 +546,8 @@ def train_model(args, rows, c160, inp):
     per_src = {s: idx["train"][src[idx["train"]] == s] for s in SOURCES}
     weights = dict(zip(SOURCES, (float(v) for v in args.source_weights.split(","))))
     sw = np.array([weights[s] for s in src], np.float32)
-    model = XrayNet(dropout=args.dropout)
+    width = getattr(args, "width", 1)
+    model = XrayNet(dropout=args.dropout, width=width).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     total = args.epochs * args.steps
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=total, pct_start=0.08,
@@ -519,7 +558,7 @@ def train_model(args, rows, c160, inp):
     best = None
     history = []
     bad = 0
-    ema_model = XrayNet(dropout=args.dropout)
+    ema_model = XrayNet(dropout=args.dropout, width=width).to(device)
     ema_model.load_state_dict(model.state_dict())
     ema_state = ema_model.state_dict()
     for ep in range(args.epochs):
@@ -534,9 +573,9 @@ def train_model(args, rows, c160, inp):
                 sel += pools[s][:per]
                 pools[s] = pools[s][per:]
             sel = np.array(sel)
-            xb = augment(c160[sel], rng, markers)
-            yb = torch.from_numpy(y[sel])
-            wb = torch.from_numpy(sw[sel])
+            xb = augment(c160[sel], rng, markers).to(device)
+            yb = torch.from_numpy(y[sel]).to(device)
+            wb = torch.from_numpy(sw[sel]).to(device)
             logit, _ = model(xb)
             loss = (F.binary_cross_entropy_with_logits(logit, yb, reduction="none") * wb).sum() / wb.sum()
             opt.zero_grad()
@@ -550,7 +589,7 @@ def train_model(args, rows, c160, inp):
                         ema_state[k].mul_(args.ema).add_(v, alpha=1 - args.ema)
                     else:
                         ema_state[k].copy_(v)
-        lg = predict_torch(ema_model, inp[tune])
+        lg = predict_torch(ema_model, inp[tune], device=device)
         p = 1 / (1 + np.exp(-lg))
         tl = balanced_loss(p, y[tune], src[tune])
         pos = p[y[tune] == 1]
@@ -571,14 +610,14 @@ def train_model(args, rows, c160, inp):
                 break
     model.load_state_dict(best[2])
     model.eval()
-    return model, best[1], history
+    return model.cpu(), best[1], history
 
 
 # ----------------------------------------------------------------------------- export/quant
-def export_onnx(model, temperature, path: Path):
+def export_onnx(models, temperature, path: Path):
     import onnx
 
-    net = ExportNet(model, temperature).eval()
+    net = ExportNet(models, temperature).eval()
     dummy = torch.zeros(1, 1, P.SIZE, P.SIZE)
     torch.onnx.export(net, dummy, str(path), input_names=["image"], output_names=["probability", "cam"],
                       opset_version=OPSET, do_constant_folding=True, dynamo=False)
@@ -605,14 +644,23 @@ def equalize_onnx(path: Path, iters: int = 10):
     convs = [n for n in m.graph.node if n.op_type == "Conv"]
     w = [numpy_helper.to_array(inits[c.input[1]]).astype(np.float64) for c in convs]
     b = [numpy_helper.to_array(inits[c.input[2]]).astype(np.float64) for c in convs]
+    groups = [next((a.i for a in c.attribute if a.name == "group"), 1) for c in convs]
+
+    def by_input(k):
+        """View of conv k's weight as [groups, out per group, in per group, kh, kw]: input channel
+        g * in_per_group + j is column j of group g."""
+        o, ig, kh, kw = w[k].shape
+        return w[k].reshape(groups[k], o // groups[k], ig, kh, kw)
+
     for _ in range(iters):
         for k in range(len(convs) - 1):
             r1 = np.abs(w[k]).reshape(w[k].shape[0], -1).max(1)
-            r2 = np.abs(w[k + 1]).transpose(1, 0, 2, 3).reshape(w[k].shape[0], -1).max(1)
+            r2 = np.abs(by_input(k + 1)).max(axis=(1, 3, 4)).reshape(-1)
+            assert r2.shape == r1.shape, (r1.shape, r2.shape)
             s = np.where((r1 > 0) & (r2 > 0), np.sqrt(r1 / np.maximum(r2, 1e-30)), 1.0)
             w[k] /= s[:, None, None, None]
             b[k] /= s
-            w[k + 1] *= s[None, :, None, None]
+            by_input(k + 1)[...] *= s.reshape(groups[k + 1], 1, -1, 1, 1)
     for c, wk, bk in zip(convs, w, b):
         inits[c.input[1]].CopyFrom(numpy_helper.from_array(wk.astype(np.float32), c.input[1]))
         inits[c.input[2]].CopyFrom(numpy_helper.from_array(bk.astype(np.float32), c.input[2]))
@@ -834,6 +882,23 @@ def write_card(out: Path, M):
     h, t = M["holdout"], M["tune"]
     goal, ok = M["goal"]["values"], M["goal"]["met"]
     q = M["int8_vs_float"]
+    members = M["training"].get("members") or [{"seed": M["config"]["seed"], "best_epoch": M["training"].get("best_epoch")}]
+    n_members = len(members)
+    best = ", ".join(str(m["best_epoch"]) for m in members)
+    if M["config"]["patience"] >= M["config"]["epochs"]:
+        stop_text = ("No early stop: each member keeps the weights of its epoch with the lowest source-balanced "
+                     f"tune loss (best epochs: {best}).")
+    else:
+        stop_text = (f"Early stopping on the source-balanced tune loss (patience {M['config']['patience']}, not before "
+                     f"epoch {M['config']['min_epochs']}); best epochs: {best}.")
+    ensemble_text = "" if n_members == 1 else (
+        f"A mean-logit ensemble of {n_members} members trained with the same recipe and different seeds: "
+        "averaging removes much of the seed-to-seed spread, which on this small data set moves nih specificity "
+        "by +-0.1 from one seed to the next (training/xray/EXPERIMENTS.md). For export the members are merged "
+        "into **one plain graph** that computes the ensemble exactly (`merge_members` in train.py): the first conv "
+        "stacks the members' channels, each later conv is a grouped conv with one group per member, and the 1x1 "
+        "head averages the members' maps, so `cam` is the mean of the members' CAMs and the Rust side runs "
+        "it like a single CNN. ")
     card = f"""# Chest X-ray COVID-19-vs-normal classifier (edge-screen)
 
 Generated by `bash training/xray/train.sh` from `models/xray/metrics.json` (every number below comes
@@ -863,19 +928,19 @@ Split (`split.csv`): patient-disjoint, stratified by source, seed {M['config'].g
 """ + "\n".join(f"| {sp} | {M['data']['split_counts'][sp]['ieee']} | {M['data']['split_counts'][sp]['kermany']} | "
                 f"{M['data']['split_counts'][sp]['nih']} | {M['data']['split_counts'][sp]['patients']} |" for sp in SPLITS) + f"""
 
-`tune` is used for early stopping, the temperature and the threshold; `holdout` is the reported,
+`tune` is used to choose each member's best epoch, the temperature and the threshold; `holdout` is the reported,
 untouched validation split. No patient is in two splits (asserted).
 
 ## Training command
     bash training/xray/train.sh            # full run, writes models/xray/ ({M['timing']['total_seconds']:.0f} s on {M['config']['threads']} threads)
     bash training/xray/train.sh --smoke    # CI: tiny subset, 1 epoch, temporary folder
 
-Configuration: {M['config']['epochs']} epochs max x {M['config']['steps']} steps, batch {M['config']['batch']}
+Configuration, for each of the {n_members} ensemble members (seeds {', '.join(str(m['seed']) for m in members)}; the
+recipe is identical, only the seed of initialisation, batches and augmentation differs): {M['config']['epochs']} epochs x {M['config']['steps']} steps, batch {M['config']['batch']}
 ({M['config']['batch'] // 3} per source, 1:1:1; loss weights ieee,kermany,nih = {M['config']['source_weights']}:
 the easy child normals count less and the hard adult normals more, positives keep one third of the
 weight), AdamW lr {M['config']['lr']} (one-cycle cosine),
-weight decay {M['config']['weight_decay']}, dropout {M['config']['dropout']}, early stopping on the
-source-balanced tune loss (patience {M['config']['patience']}, not before epoch {M['config']['min_epochs']}); best epoch {M['training']['best_epoch']}.
+weight decay {M['config']['weight_decay']}, dropout {M['config']['dropout']}. {stop_text}
 Augmentation: peripheral marker pasting on both classes (letters/words like L, R, AP, PORTABLE,
 boxes, lines), random affine (rotation +-7 deg, scale 0.9-1.12, shift +-6 %), horizontal flip,
 gamma/contrast/brightness jitter before the percentile normalisation, Gaussian noise, blur, random
@@ -883,10 +948,11 @@ erasing, periphery erasing (outer band of 6-24 px set to a flat gray, p = 0.2). 
 (decay {M['config']['ema']} per step). Images are decoded once and cached after the border crop at 160 x 160.
 
 ## Architecture
-Plain CNN for tract on an edge CPU: [3x3 conv + BN + ReLU + 2x2 max-pool] with {', '.join(map(str, XrayNet.CHANNELS[:4]))}
+{ensemble_text}Each member is a plain CNN for tract on an edge CPU: [3x3 conv + BN + ReLU + 2x2 max-pool] with {', '.join(map(str, XrayNet.CHANNELS[:4]))}
 channels (128 -> 8 px), then two 3x3 conv + BN + ReLU with {XrayNet.CHANNELS[4]} channels at 8 x 8, a 1x1 conv to one
 channel = the class-activation map `cam`; logit = mean(cam); probability = sigmoid(logit / T) with
-T = {M['temperature']:.4f} fitted on tune and baked into the graph. {M['model']['parameters']} parameters.
+T = {M['temperature']:.4f} fitted on tune and baked into the graph. {M['model']['parameters']} parameters
+({M['model'].get('parameters_per_member', M['model']['parameters'])} per member).
 BN is folded into the convs. Float graph ops: {', '.join(M['model']['float_ops'])}.
 Int8 graph ops: {', '.join(M['model']['int8_ops'])} (static QDQ, per-tensor, u8 activations and u8
 weights; Conv and Relu outputs quantized, biases kept in float; calibrated with MinMax on
@@ -911,7 +977,7 @@ threshold), chosen on the int8 model's tune probabilities because the kiosk runs
 **threshold = {M['threshold']:.4f}** (tune sensitivity {t['int8']['ieee'].get('sensitivity')}).
 Sensitivity comes first for a screening aid: a missed case costs more than a second look.
 
-## Results on holdout (patient-disjoint; not used for early stopping, temperature or threshold)
+## Results on holdout (patient-disjoint; not used for the best epoch, temperature or threshold)
 Int8 model (the one the kiosk runs):
 
 {source_table(h['int8'])}
@@ -937,15 +1003,18 @@ external evaluation set):
     edge-screen xray --json IMAGES... > predictions.jsonl
     edge-screen xray-eval --labels models/xray/split.csv --split holdout predictions.jsonl
 
-How this recipe was reached: four training runs in all. After the first (1:1:1 batches without loss
-weights, no EMA, no periphery erasing, int8 without cross-layer equalisation) its holdout results were
-looked at, and the recipe was changed to the one above (EMA, periphery erasing, source-weighted loss,
-equalisation before quantization, a minimum number of epochs before early stopping after a run that
-stopped in the unstable early phase). So the holdout split has informed design choices a little and
-is not perfectly untouched; none of the runs met the goal on nih, and the ranking (AUC ieee vs nih) did
-not change materially between them.
+How this recipe was reached, and why the holdout split is not untouched: the first recipe (16 epochs,
+one network) was refined over four runs whose holdout results were looked at (EMA, periphery
+erasing, source-weighted loss, equalisation before quantization). It shipped with holdout nih
+specificity 0.61 and AUC ieee vs nih 0.94. Later experiments (training/xray/EXPERIMENTS.md) found that
+it was undertrained and that single networks vary a lot from seed to seed. A sweep of 54 networks on
+the same split then compared 60 and 120 epochs, width x2, less kermany weight, and ensembles of 3 and
+5. On tune and on holdout alike, training longer raised AUC ieee vs nih, and an ensemble of three
+narrowed the spread. No network and no ensemble met the nih goal. The present recipe (60 epochs,
+3 members) was chosen with these holdout numbers in view. So the holdout split has informed design
+choices and is optimistic; the external evaluation set is the real test.
 
-## Results on tune (used for early stopping, temperature and threshold)
+## Results on tune (used for choosing the best epoch, temperature and threshold)
 Int8 model:
 
 {source_table(t['int8'])}
@@ -1042,7 +1111,7 @@ Goal met: {M['goal']['met']} ({M['goal']['values']})
 
 def write_model_json(out: Path, M):
     """model.json, read by src/xray/model.rs (serde deny_unknown_fields: exactly these four keys)."""
-    info = {"name": "xray-cnn-int8", "version": "1.0.0+" + M["files"]["xray_int8.onnx"]["sha256"][:12],
+    info = {"name": "xray-cnn-int8", "version": "2.0.0+" + M["files"]["xray_int8.onnx"]["sha256"][:12],
             "threshold": round(float(M["threshold"]), 6), "preprocess_version": P.PREPROCESS_VERSION}
     (out / "model.json").write_text(json.dumps(info, indent=2) + "\n")
 
@@ -1062,13 +1131,16 @@ def main():
     ap.add_argument("--seed", type=int, default=1, help="training seed (initialisation, batches, augmentation)")
     ap.add_argument("--split-seed", type=int, default=1,
                     help="seed of the patient-disjoint split; keep it fixed when comparing training seeds")
-    ap.add_argument("--epochs", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--members", type=int, default=3,
+                    help="ensemble members (seeds SEED, SEED+1, ...), merged into one graph at export")
     ap.add_argument("--steps", type=int, default=18, help="steps per epoch")
     ap.add_argument("--batch", type=int, default=48)
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--weight-decay", type=float, default=5e-4)
     ap.add_argument("--dropout", type=float, default=0.2)
-    ap.add_argument("--patience", type=int, default=6)
+    ap.add_argument("--patience", type=int, default=60,
+                    help="epochs without a better tune loss before stopping (>= --epochs: never; the best epoch is kept either way)")
     ap.add_argument("--min-epochs", type=int, default=12, help="no early stop before this epoch (the early epochs are unstable)")
     ap.add_argument("--calib", type=int, default=200)
     ap.add_argument("--source-weights", default="1,0.5,1.5",
@@ -1116,7 +1188,15 @@ def main():
     build_cache(rows, data, cache)
     c160, inp = load_arrays(rows, cache)
     t_train = time.time()
-    model, best_epoch, history = train_model(args, rows, c160, inp)
+    models, member_info = [], []
+    for k in range(args.members):
+        t_member = time.time()
+        member_args = argparse.Namespace(**{**vars(args), "seed": args.seed + k})
+        log(f"member {k + 1}/{args.members}: seed {member_args.seed}")
+        model, best_epoch, history = train_model(member_args, rows, c160, inp)
+        models.append(model)
+        member_info.append({"seed": member_args.seed, "best_epoch": best_epoch, "history": history,
+                            "seconds": round(time.time() - t_member, 1)})
     train_seconds = time.time() - t_train
 
     idx = {sp: np.array([i for i, r in enumerate(rows) if r["split"] == sp]) for sp in SPLITS}
@@ -1124,15 +1204,15 @@ def main():
     src = np.array([r["source"] for r in rows])
 
     # temperature on tune (torch float model == exported float graph up to float rounding)
-    tune_logits = predict_torch(model, inp[idx["tune"]])
+    tune_logits = np.mean([predict_torch(m, inp[idx["tune"]]) for m in models], axis=0)
     temperature = fit_temperature(tune_logits, y[idx["tune"]])
     log(f"temperature {temperature:.4f}")
 
     float_path, int8_path = out / "xray_float.onnx", out / "xray_int8.onnx"
-    float_ops = export_onnx(model, temperature, float_path)
+    float_ops = export_onnx(models, temperature, float_path)
     equalize_onnx(float_path)
     with torch.no_grad():
-        tp, tc = ExportNet(model, temperature).eval()(torch.from_numpy(inp[idx["holdout"][:16], None]))
+        tp, tc = ExportNet(models, temperature).eval()(torch.from_numpy(inp[idx["holdout"][:16], None]))
     op_, oc_ = ort_run(ort_session(float_path), inp[idx["holdout"][:16]])
     export_diff = float(max(np.abs(op_ - tp.numpy()[:, 0]).max(), np.abs(oc_ - tc.numpy()[:, 0]).max()))
     log(f"float ONNX (BN folded, equalised) vs torch: max diff {export_diff:.2e}")
@@ -1154,13 +1234,14 @@ def main():
     log(f"threshold {threshold:.4f}")
 
     M = {"preprocess_version": P.PREPROCESS_VERSION, "smoke": args.smoke,
-         "config": {k: getattr(args, k) for k in ("seed", "split_seed", "epochs", "steps", "batch", "lr", "weight_decay", "dropout", "patience", "min_epochs", "ema", "source_weights")}
+         "config": {k: getattr(args, k) for k in ("seed", "split_seed", "epochs", "steps", "batch", "lr", "weight_decay", "dropout", "patience", "min_epochs", "ema", "source_weights", "members")}
          | {"threads": THREADS, "calib_images": int(len(calib_idx)), "target_tune_sensitivity": TARGET_SENS, "opset": OPSET},
          "data": {"counts": counts, "patients": patients, "split_counts": split_counts},
-         "training": {"best_epoch": best_epoch, "history": history, "seconds": round(train_seconds, 1)},
+         "training": {"members": member_info, "seconds": round(train_seconds, 1)},
          "temperature": temperature, "threshold": threshold, "export_max_abs_diff_vs_torch": export_diff,
          "threshold_rule": f"largest threshold with tune sensitivity (int8, p >= t) >= {TARGET_SENS}",
-         "model": {"parameters": int(sum(p.numel() for p in model.parameters())), "float_ops": float_ops, "int8_ops": int8_ops,
+         "model": {"parameters": int(sum(p.numel() for m in models for p in m.parameters())),
+                   "parameters_per_member": int(sum(p.numel() for p in models[0].parameters())), "float_ops": float_ops, "int8_ops": int8_ops,
                    "input": {"name": "image", "shape": [1, 1, 128, 128], "type": "float32"},
                    "outputs": [{"name": "probability", "shape": [1, 1], "type": "float32"},
                                {"name": "cam", "shape": [1, 1, 8, 8], "type": "float32"}]}}
