@@ -891,6 +891,7 @@ def write_card(out: Path, M):
     else:
         stop_text = (f"Early stopping on the source-balanced tune loss (patience {M['config']['patience']}, not before "
                      f"epoch {M['config']['min_epochs']}); best epochs: {best}.")
+    cam_text = "that map" if n_members == 1 else "the mean of the members' maps"
     ensemble_text = "" if n_members == 1 else (
         f"A mean-logit ensemble of {n_members} members trained with the same recipe and different seeds: "
         "averaging removes much of the seed-to-seed spread, which on this small data set moves nih specificity "
@@ -950,8 +951,9 @@ erasing, periphery erasing (outer band of 6-24 px set to a flat gray, p = 0.2). 
 ## Architecture
 {ensemble_text}Each member is a plain CNN for tract on an edge CPU: [3x3 conv + BN + ReLU + 2x2 max-pool] with {', '.join(map(str, XrayNet.CHANNELS[:4]))}
 channels (128 -> 8 px), then two 3x3 conv + BN + ReLU with {XrayNet.CHANNELS[4]} channels at 8 x 8, a 1x1 conv to one
-channel = the class-activation map `cam`; logit = mean(cam); probability = sigmoid(logit / T) with
-T = {M['temperature']:.4f} fitted on tune and baked into the graph. {M['model']['parameters']} parameters
+channel (its class-activation map). Output `cam` = {cam_text};
+logit = mean(cam); probability = sigmoid(logit / T) with T = {M['temperature']:.4f} fitted on tune and
+baked into the graph. {M['model']['parameters']} parameters
 ({M['model'].get('parameters_per_member', M['model']['parameters'])} per member).
 BN is folded into the convs. Float graph ops: {', '.join(M['model']['float_ops'])}.
 Int8 graph ops: {', '.join(M['model']['int8_ops'])} (static QDQ, per-tensor, u8 activations and u8
