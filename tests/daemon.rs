@@ -86,10 +86,20 @@ fn same_seed_gives_the_same_events_at_max_speed() {
             events.to_str().unwrap(),
         ]);
         assert!(o.status.success(), "{}", stderr(&o));
-        // Breathing events only: `frames` events carry wall-clock-dependent nothing, but keep it strict.
+        // Everything but `started` (it carries the wall clock) must repeat exactly, with one
+        // exception: a periodic `frames` report's `received` count may include a frame that the
+        // capture thread has already handed over but processing has not reached yet, so it
+        // depends on thread timing (seen in CI: 902 vs 901 at t = 30 s). `processed`, `dropped`
+        // and the final `stopped` counts do not.
         events_of(&events)
             .into_iter()
             .filter(|e| e["type"] != "started")
+            .map(|mut e| {
+                if e["type"] == "frames" {
+                    e.as_object_mut().unwrap().remove("received");
+                }
+                e
+            })
             .collect::<Vec<_>>()
     };
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
