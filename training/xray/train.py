@@ -1073,6 +1073,8 @@ annotations, low resolution). The CAM output lets a reviewer check where the evi
 * An external set from other hospitals is expected to be harder than this holdout; sensitivity and
   specificity there will be lower.
 * Small data: {M['data']['counts']['ieee']} covid images from {M['data']['patients']['ieee']} patients; holdout intervals are wide.
+* The ensemble's members learned from the same images: averaging removes seed noise, not the
+  shortcuts they share.
 * The covid label is a diagnosis from the source metadata, not a radiological finding: some covid
   films are clear, so no image model can reach 100 % sensitivity honestly.
 * Normal nih labels were mined from reports (about 90 % accurate).
