@@ -1,5 +1,6 @@
 //! Window → pattern scores with the shipped BI-AT-GRU, run by tract on one core, and beside it, in
-//! the same run, onnxruntime on the same ONNX file with one thread (`training/time_onnxruntime.py`).
+//! the same run, onnxruntime on the same ONNX file with one thread
+//! (`training/breathing/time_onnxruntime.py`).
 //!
 //! * `breathing_model/tract_run`: one run of the optimised plan on a prepared window (what
 //!   onnxruntime is compared with);
@@ -113,7 +114,7 @@ fn onnxruntime_mean_us() -> Result<f64, String> {
         ));
     }
     let out = std::process::Command::new(&python)
-        .arg(root.join("training/time_onnxruntime.py"))
+        .arg(root.join("training/breathing/time_onnxruntime.py"))
         .args(["--threads", "1", "--iters", &ITERS.to_string(), "--model"])
         .arg(model_path())
         .arg("--golden")

@@ -7,7 +7,7 @@
 //!   with).
 //!
 //! After criterion the bench times the same prepared inputs with tract and with onnxruntime
-//! (`training/xray_time_onnxruntime.py`, which first checks that onnxruntime gives tract's
+//! (`training/xray/time_onnxruntime.py`, which first checks that onnxruntime gives tract's
 //! probabilities) and prints `ratio tract/onnxruntime` for both models, plus peak memory (VmHWM)
 //! of a child process that only loads the int8 model and screens the images. onnxruntime runs
 //! through its Python binding, which adds a few µs per call. Set `EDGE_SCREEN_PYTHON` to the
@@ -139,7 +139,7 @@ fn onnxruntime(
     )
     .map_err(|e| e.to_string())?;
     let out = std::process::Command::new(&py)
-        .arg(root().join("training/xray_time_onnxruntime.py"))
+        .arg(root().join("training/xray/time_onnxruntime.py"))
         .args(["--threads", "1", "--iters", &ITERS.to_string(), "--model"])
         .arg(model_file)
         .arg("--inputs")

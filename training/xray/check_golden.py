@@ -9,19 +9,17 @@ Exits non-zero on any mismatch.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
 
-import numpy as np
+if __package__ in (None, ""):  # run as a file: import from the repository root, not this folder
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import preprocess as P  # noqa: E402
+from training.common import sha256_file as sha  # noqa: E402
+from training.xray import preprocess as P  # noqa: E402
 
-
-def sha(p: Path) -> str:
-    return hashlib.sha256(p.read_bytes()).hexdigest()
+import numpy as np  # noqa: E402
 
 
 def main() -> int:

@@ -9,7 +9,7 @@ part of the shipped pipeline (train.py is).
     # 3. here: tables per recipe (tag prefix before "_s"), single networks and disjoint ensembles
     training/.venv/bin/python training/xray/sweep.py report training/xray/sweep-work/runs
 
-Each run trains with train.py's own ``train_model`` (same augmentation, batches, EMA and best-epoch
+Each run trains with train.py's own ``model.train_model`` (same augmentation, batches, EMA and best-epoch
 rule); only the network and the batches move to the GPU. The packed images are rounded to 8 bits
 (the source PNGs are 8-bit), so runs are not bit-identical to train.py's, which is why every recipe
 is judged over several seeds, never on one run.
@@ -25,22 +25,27 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
+if __package__ in (None, ""):  # run as a file: import from the repository root, not this folder
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-os.environ.setdefault("THREADS", "1")
-import train as T  # noqa: E402
+os.environ.setdefault("THREADS", "1")  # read by training.xray.model on import
+from training.xray import data as D  # noqa: E402
+from training.xray import preprocess as P  # noqa: E402
+from training.xray.metrics import TARGET_SENS, auc, choose_threshold  # noqa: E402
+from training.xray.model import predict_torch, train_model  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 
 def pack(a):
     rows = list(csv.DictReader(open(a.split)))
-    c160 = np.zeros((len(rows), T.CACHE_SIZE, T.CACHE_SIZE), np.uint8)
-    inp = np.zeros((len(rows), T.P.SIZE, T.P.SIZE), np.uint8)
-    T.build_cache(rows, Path(a.data), Path(a.cache))
+    c160 = np.zeros((len(rows), D.CACHE_SIZE, D.CACHE_SIZE), np.uint8)
+    inp = np.zeros((len(rows), P.SIZE, P.SIZE), np.uint8)
+    D.build_cache(rows, Path(a.data), Path(a.cache))
     for i, r in enumerate(rows):
-        z = np.load(T.cache_path(Path(a.cache), r["filename"]))
+        z = np.load(D.cache_path(Path(a.cache), r["filename"]))
         c160[i] = np.round(np.clip(z["c160"], 0, 1) * 255)
-        inp[i] = np.round(np.clip(z["inp"] * T.P.STD + T.P.MEAN, 0, 1) * 255)
+        inp[i] = np.round(np.clip(z["inp"] * P.STD + P.MEAN, 0, 1) * 255)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(a.out, c160=c160, inp=inp, filename=np.array([r["filename"] for r in rows]),
                         source=np.array([r["source"] for r in rows]), split=np.array([r["split"] for r in rows]),
@@ -54,15 +59,15 @@ def run(a):
     t0 = time.time()
     z = np.load(a.data)
     c160 = z["c160"].astype(np.float32) / 255.0
-    inp = ((z["inp"].astype(np.float32) / 255.0 - T.P.MEAN) / T.P.STD).astype(np.float32)
+    inp = ((z["inp"].astype(np.float32) / 255.0 - P.MEAN) / P.STD).astype(np.float32)
     rows = [{"split": sp, "source": s, "y": int(y)} for sp, s, y in zip(z["split"], z["source"], z["y"])]
     dev = "cuda" if torch.cuda.is_available() else "cpu"
     # the shipped defaults, then this run's changes
     args = argparse.Namespace(seed=a.seed, epochs=a.epochs, steps=18, batch=48, lr=3e-3, weight_decay=5e-4,
                               dropout=0.2, patience=a.epochs, min_epochs=12, ema=0.98,
                               source_weights=a.source_weights, width=a.width)
-    model, best_epoch, history = T.train_model(args, rows, c160, inp, device=dev)
-    logits = T.predict_torch(model, inp)
+    model, best_epoch, history = train_model(args, rows, c160, inp, device=dev)
+    logits = predict_torch(model, inp)
     os.makedirs(a.out, exist_ok=True)
     res = {"tag": a.tag, "args": vars(a), "best_epoch": best_epoch, "seconds": round(time.time() - t0, 1),
            "device": dev, "history": history, "logit": [round(float(v), 5) for v in logits]}
@@ -77,8 +82,8 @@ def scores(p, split, src, target):
     largest threshold with tune ieee sensitivity >= target (train.py's rule)."""
     def sel(sp, s):
         return (split == sp) & (src == s)
-    t = T.choose_threshold(p[sel("tune", "ieee")], np.ones(sel("tune", "ieee").sum()), target)
-    return [T.auc(p[sel("tune", "ieee")], p[sel("tune", "nih")]), T.auc(p[sel("holdout", "ieee")], p[sel("holdout", "nih")]),
+    t = choose_threshold(p[sel("tune", "ieee")], np.ones(sel("tune", "ieee").sum()), target)
+    return [auc(p[sel("tune", "ieee")], p[sel("tune", "nih")]), auc(p[sel("holdout", "ieee")], p[sel("holdout", "nih")]),
             float((p[sel("holdout", "ieee")] >= t).mean()), float((p[sel("holdout", "kermany")] < t).mean()),
             float((p[sel("holdout", "nih")] < t).mean())]
 
@@ -126,7 +131,7 @@ def main():
     q = sub.add_parser("report")
     q.add_argument("runs")
     q.add_argument("--data", default="training/xray/sweep-work/data.npz")
-    q.add_argument("--target", type=float, default=T.TARGET_SENS)
+    q.add_argument("--target", type=float, default=TARGET_SENS)
     a = ap.parse_args()
     {"pack": pack, "run": run, "report": report}[a.cmd](a)
 

@@ -5,9 +5,9 @@ that `train.py` can be exercised end to end without building it. The signals are
 with a class-dependent rate, bursts, waxing and waning, pauses) and say nothing about accuracy on
 real or simulated breathing.
 
-    training/.venv/bin/python training/fake_data.py --out /tmp/fake_data [--seed 0] [--sessions 60]
+    training/.venv/bin/python training/breathing/fake_data.py --out /tmp/fake_data [--seed 0] [--sessions 60]
 
-Writes OUT/{train,val,test}/{spec.json,inputs.f32,windows.csv}; see train.py for the format.
+Writes OUT/{train,val,test}/{spec.json,inputs.f32,windows.csv}; see data.py for the format.
 """
 
 from __future__ import annotations
@@ -15,11 +15,16 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
-import numpy as np
+if __package__ in (None, ""):  # run as a file: import from the repository root, not this folder
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-CLASSES = ["eupnea", "tachypnea", "bradypnea", "biots", "cheyne_stokes", "central_apnea"]
+from training.breathing.data import CLASSES, CSV_COLUMNS  # noqa: E402
+
+import numpy as np  # noqa: E402
+
 STEPS, HZ, PER_STEP = 120, 10.0, 10  # 120 one-second steps of 10 samples each
 FEATURES = PER_STEP + 1  # 10 samples + mask
 
@@ -72,7 +77,7 @@ def windows_of(signal: np.ndarray, rng: np.random.Generator, count: int):
 def write_split(out: Path, sessions: int, first_session: int, rng: np.random.Generator) -> None:
     out.mkdir(parents=True, exist_ok=True)
     spec = {"steps": STEPS, "features": FEATURES, "hz": HZ, "classes": CLASSES,
-            "note": "fabricated by training/fake_data.py"}
+            "note": "fabricated by training/breathing/fake_data.py"}
     (out / "spec.json").write_text(json.dumps(spec, indent=2))
     rows, inputs = [], []
     for s in range(sessions):
@@ -90,8 +95,7 @@ def write_split(out: Path, sessions: int, first_session: int, rng: np.random.Gen
     np.stack(inputs).astype("<f4").tofile(out / "inputs.f32")
     with open(out / "windows.csv", "w", newline="") as f:
         wr = csv.writer(f)
-        wr.writerow(["index", "pattern", "source", "session", "seed", "t_end_s", "length_s", "rate_bpm",
-                     "baseline", "apnea_seen"])
+        wr.writerow(CSV_COLUMNS)
         wr.writerows(rows)
     print(f"{out}: {len(rows)} windows, {sessions} sessions")
 

@@ -1,6 +1,6 @@
 """Times the chest X-ray models with onnxruntime (the reference runtime), for `cargo bench --bench xray_model`.
 
-    training/.venv/bin/python training/xray_time_onnxruntime.py --model models/xray/xray_int8.onnx \
+    training/.venv/bin/python training/xray/time_onnxruntime.py --model models/xray/xray_int8.onnx \
         --inputs DIR [--threads 1] [--iters 300] [--warmup 30] [--images FILE...]
 
 `DIR` holds the prepared model inputs the benchmark wrote (`*.input.f32`, raw little-endian f32,
@@ -18,15 +18,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import pathlib
 import resource
 import sys
 import time
+from pathlib import Path
 
-import numpy as np
-import onnxruntime as ort
+if __package__ in (None, ""):  # run as a file: import from the repository root, not this folder
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-from time_onnxruntime import session  # same folder: one definition of the timed session
+from training.common import fail, ort_session, parse_timing_args, time_runs  # noqa: E402
+from training.xray import preprocess  # noqa: E402
+
+import numpy as np  # noqa: E402
+import onnxruntime as ort  # noqa: E402
 
 
 def main() -> None:
@@ -34,45 +38,30 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True)
     ap.add_argument("--inputs", required=True, help="folder with *.input.f32 and expected.json")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--iters", type=int, default=300)
-    ap.add_argument("--warmup", type=int, default=30)
     ap.add_argument("--tolerance", type=float, default=0.02,
                     help="largest |probability difference| to tract accepted (default 0.02)")
     ap.add_argument("--images", nargs="*", default=[], help="image files for image -> finding")
-    args = ap.parse_args()
-    if args.threads < 1 or args.iters < 1 or args.warmup < 0:
-        ap.error("--threads and --iters must be at least 1, --warmup at least 0")
+    args = parse_timing_args(ap, iters=300, warmup=30)
 
-    sess = session(args.model, args.threads)
+    sess = ort_session(args.model, args.threads)
     in_name = sess.get_inputs()[0].name
 
-    folder = pathlib.Path(args.inputs)
+    folder = Path(args.inputs)
     expected = json.loads((folder / "expected.json").read_text())
     inputs = []
     for name, p_tract in expected.items():
         x = np.fromfile(folder / f"{name}.input.f32", dtype="<f4").reshape(1, 1, 128, 128)
         got = float(sess.run(["probability"], {in_name: x})[0].reshape(-1)[0])
         if abs(got - p_tract) > args.tolerance:
-            sys.exit(f"{args.model}: {name}: onnxruntime {got:.4f} vs tract {p_tract:.4f}")
+            fail(f"{args.model}: {name}: onnxruntime {got:.4f} vs tract {p_tract:.4f}")
         inputs.append(x)
     if not inputs:
-        sys.exit(f"{folder}: no inputs")
+        fail(f"{folder}: no inputs")
 
-    for i in range(args.warmup):
-        sess.run(["probability"], {in_name: inputs[i % len(inputs)]})
-    times = np.empty(args.iters, np.float64)
-    for i in range(args.iters):
-        feed = {in_name: inputs[i % len(inputs)]}
-        t0 = time.perf_counter_ns()
-        sess.run(["probability"], feed)
-        times[i] = (time.perf_counter_ns() - t0) / 1000.0
+    times = time_runs(sess, "probability", [{in_name: x} for x in inputs], args.warmup, args.iters)
 
     image_mean = None
     if args.images:
-        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent / "xray"))
-        import preprocess  # noqa: E402  (training/xray/preprocess.py)
-
         def one(path: str) -> float:
             x = preprocess.preprocess_file(path)
             return float(sess.run(["probability"], {in_name: x})[0].reshape(-1)[0])

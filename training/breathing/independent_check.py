@@ -18,7 +18,7 @@ runs them through `edge-screen breathing --json`, exactly as a user would:
 Nothing here is used for training. Output: accuracy and the confusion matrix per classifier, and
 the recordings it got wrong.
 
-  training/.venv/bin/python training/independent_check.py --bin target/release/edge-screen \
+  training/.venv/bin/python training/breathing/independent_check.py --bin target/release/edge-screen \
       [--per-pattern 20] [--seed 7] [--classifier bi_at_gru] [--classifier rule_baseline] \
       [--min-accuracy 0.9] [--keep DIR]
 """
@@ -30,10 +30,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
+if __package__ in (None, ""):  # run as a file: import from the repository root, not this folder
+    sys.path[0] = str(Path(__file__).resolve().parents[2])
 
-CLASSES = ["eupnea", "tachypnea", "bradypnea", "biots", "cheyne_stokes", "central_apnea"]
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "resp" / "csv"
+from training.breathing.data import CLASSES  # noqa: E402
+from training.common import fail  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "resp" / "csv"
 SOURCES = ["bidmc01_resp_125hz.csv", "wfdb_03700181_resp.csv"]
 
 
@@ -71,7 +76,7 @@ def breath_shapes(n_points: int = 200) -> list[np.ndarray]:
             c = (c - lo) / (hi - lo)
             shapes.append(np.interp(np.linspace(0, len(c) - 1, n_points), np.arange(len(c)), c))
     if len(shapes) < 50:
-        sys.exit(f"independent_check: only {len(shapes)} breath shapes found in {SHARED}")
+        fail(f"only {len(shapes)} breath shapes found in {SHARED}")
     return shapes
 
 
@@ -198,8 +203,8 @@ def main() -> None:
         if first_accuracy is None:
             first_accuracy = acc
     if args.min_accuracy is not None and first_accuracy < args.min_accuracy:
-        sys.exit(f"independent_check: {classifiers[0]} got {100 * first_accuracy:.1f} % right, "
-                 f"below the required {100 * args.min_accuracy:.1f} %")
+        fail(f"{classifiers[0]} got {100 * first_accuracy:.1f} % right, "
+             f"below the required {100 * args.min_accuracy:.1f} %")
 
 
 if __name__ == "__main__":
