@@ -1,5 +1,5 @@
 """Breathing models, data: the dataset splits the Rust simulator writes
-(`edge-screen simulate --training-set`, src/training_set.rs).
+(`edge-screen simulate --training-set`; the generator is under src/).
 
 A data folder holds three splits, DATA/train, DATA/val and DATA/test, each with
   spec.json    {"steps": 120, "features": 11, "hz": 10.0, "classes": [six names], ...}
