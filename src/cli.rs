@@ -1,7 +1,7 @@
 //! Command line: the daemon by default, subcommands for offline work.
 //!
-//! Raw flags ([`Cli`]) are turned into validated settings by [`crate::app`]; flags override
-//! `firmware-config/kiosk.toml`.
+//! Raw flags ([`Cli`]); [`crate::commands`] resolves them with `firmware-config/kiosk.toml` into
+//! validated settings once (flags that set a configuration key override the file).
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +43,11 @@ pub struct DaemonArgs {
     /// The simulated person (`--camera sim`).
     #[command(flatten)]
     pub subject: SubjectArgs,
+    /// A queue of people for the simulated camera, e.g.
+    /// `empty:20,eupnea@15:100,empty:20,tachypnea@30:100`: items `empty:SECONDS` and
+    /// `PATTERN[@RATE]:SECONDS`; the run ends with the queue (overrides `[simulation] visits`).
+    #[arg(long, value_name = "SPEC", conflicts_with_all = ["replay", "pattern", "rate"])]
+    pub visits: Option<String>,
     /// Stop after this much stream time, s (default: run until SIGINT/SIGTERM).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
@@ -90,7 +95,7 @@ impl SubjectArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Write a simulated breathing recording (CSV `t_s,resp`, mm) and its ground truth, or with
-    /// `--bulk` a labelled training set.
+    /// `--training-set` the model inputs for training the breathing classifier.
     Simulate(SimulateArgs),
     /// Classify breathing recordings (CSV `t_s,resp`, 4-1000 Hz, any units and polarity, >= 60 s).
     Breathing(BreathingArgs),
@@ -122,33 +127,30 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// Breathing pattern (single-recording mode).
-    #[arg(long, value_name = "NAME", required_unless_present_any = ["bulk", "training_set"])]
+    #[arg(long, value_name = "NAME", required_unless_present = "training_set")]
     pub pattern: Option<String>,
     /// Breathing rate, breaths/min (default: typical for the pattern).
     #[arg(long, value_name = "BPM")]
     pub rate: Option<f32>,
-    /// Length, s (single recording) or window length (bulk).
+    /// Length, s (single recording) or session length (training set).
     #[arg(long, value_name = "S", default_value_t = 120.0)]
     pub seconds: f64,
     /// Sample rate, Hz (5-1000).
     #[arg(long, value_name = "F", default_value_t = 10.0)]
     pub hz: f64,
-    /// Seed (first seed in bulk mode).
+    /// Seed (the base seed of a training set).
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub seed: u64,
-    /// Output CSV (single) or folder (bulk).
+    /// Output CSV (single) or folder (training set).
     #[arg(long, value_name = "PATH")]
     pub out: PathBuf,
-    /// Write a labelled data set: many seeds and parameter draws for every pattern.
-    #[arg(long)]
-    pub bulk: bool,
-    /// Bulk and training-set modes: recordings (sessions) per pattern.
+    /// Training-set mode: sessions per pattern.
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub per_pattern: usize,
     /// Write model inputs for training the learned classifiers: sessions through the simulated
     /// camera and the respiration pipeline, or through the recording path with sensor-like
     /// variations (see `training/README.md`). `--seconds` is the session length.
-    #[arg(long, conflicts_with = "bulk")]
+    #[arg(long)]
     pub training_set: bool,
     /// Training-set mode: which split (train, val or test); each has its own subjects.
     #[arg(long, value_name = "SPLIT", default_value = "train")]
@@ -198,6 +200,11 @@ pub struct XrayArgs {
     /// Operating threshold on the covid probability instead of `[xray] threshold`, 0.01-0.99.
     #[arg(long, value_name = "P")]
     pub threshold: Option<f32>,
+    /// Send the images to the running kiosk's inbox (`[xray] inbox`) for this screening session
+    /// instead of screening them here: each is copied there with a sidecar `NAME.json` naming the
+    /// session; the kiosk screens it and updates the session's result.
+    #[arg(long, value_name = "ID", conflicts_with_all = ["json", "heatmap", "model", "threshold"])]
+    pub session: Option<String>,
 }
 
 /// `edge-screen xray-eval`.

@@ -1,59 +1,74 @@
 //! edge-screen: the software of a kiosk screening station.
 //!
 //! ```text
-//!  camera (simulated | RealSense | .bag)      camera::FrameSource
-//!    │ DepthFrame
+//!  camera::FrameSource (simulated person or queue | RealSense | .bag)
+//!    │ DepthFrame                                  X-ray inbox / `xray --session`
+//!    ▼                                               │ xray: decode → preprocess → int8 CNN
+//!  respiration: chest ROI → displacement (mm) → resample/filter → BreathWindow, apnea changes
+//!    │                                               │ XrayReport
+//!    ▼                                               │
+//!  breathing: the classifier (BI-AT-GRU via inference | rule baseline) → reading
+//!    │                                               │
+//!    ▼                                               ▼
+//!  screening: sessions (waiting → measuring → result) + fusion → Event
+//!    │
 //!    ▼
-//!  respiration: chest ROI → displacement (mm) → resample/filter → rate, apneas, quality
-//!    │ window
-//!    ▼
-//!  breathing: pattern classifier (rule-based baseline; BI-AT-GRU later) → PatternScores
-//!    │ Event
-//!    ▼
-//!  outputs: display readout · JSON-lines events
+//!  outputs: display (readout) · records (JSON-line sinks)
 //! ```
-//! The core ([`pipeline::Pipeline`]) is step-driven and clock-free: `push(frame) -> events`.
-//! Replay, tests, benchmarks and the daemon all drive it the same way:
+//! [`pipeline::Pipeline`] strings the stages together. It is step-driven and clock-free:
+//! `push(input) -> events`, where an input is a depth frame or a message (a camera status, an X-ray
+//! result). The daemon ([`daemon`]) wires threads around it; the commands ([`commands`]), the
+//! offline [`tools`], the tests and the benchmarks drive the same code:
 //!
 //! ```
 //! use edge_screen::breathing::baseline::RuleBaseline;
-//! use edge_screen::camera::{simulated::{SimCamera, SimCameraSettings}, FrameSource};
-//! use edge_screen::pipeline::Pipeline;
-//! use edge_screen::records::events::Event;
-//! use edge_screen::respiration::{roi::ChestSettings, RespirationSettings};
+//! use edge_screen::camera::{simulated::SimCamera, FrameSource};
+//! use edge_screen::config::Settings;
+//! use edge_screen::pipeline::{Input, Pipeline};
 //! use edge_screen::rsm::{Rsm, RsmParams};
+//! use edge_screen::screening::{ids::Counter, Event};
 //! use edge_screen::types::{DepthFrame, Pattern};
 //!
+//! let settings = Settings::embedded().unwrap();
 //! let rsm = Rsm::new(RsmParams::typical(Pattern::Eupnea), 1);
-//! let small = SimCameraSettings { width: 212, height: 120, ..Default::default() };
+//! let mut small = settings.camera.sim.clone();
+//! (small.width, small.height) = (212, 120);
 //! let mut camera = SimCamera::new(small, rsm, 1).unwrap();
-//! let mut pipeline = Pipeline::new(ChestSettings::default(), &RespirationSettings::default(), Box::new(RuleBaseline));
+//! let ids = Box::new(Counter::new("doc"));
+//! let mut pipeline = Pipeline::new(&settings.pipeline, Box::new(RuleBaseline), ids);
 //! let (mut frame, mut events) = (DepthFrame::new(0, 0, 0.001), Vec::new());
 //! for _ in 0..30 {
 //!     camera.read_frame(&mut frame).unwrap();
-//!     pipeline.push(&frame, &mut events);
+//!     pipeline.push(Input::Frame(&frame), &mut events);
 //! }
-//! // Within a second the person in front of the camera is found.
+//! // Within a second the person in front of the camera is found and a session starts.
 //! assert!(events.iter().any(|e| matches!(e, Event::Person { present: true, .. })));
+//! assert!(events.iter().any(|e| matches!(e, Event::SessionStarted { .. })));
 //! ```
+//!
+//! Modules by stage: [`types`] (plain data), [`camera`], [`rsm`] (the simulator behind the
+//! simulated camera and the training data), [`respiration`], [`inference`] (the one module that
+//! runs tract), [`breathing`], [`xray`], [`screening`], [`pipeline`], [`display`], [`records`];
+//! around them: [`config`] and [`limits`] (settings, resolved once), [`cli`] and [`commands`] (one
+//! module per command), [`daemon`], [`recording`] (breathing CSV files), and [`tools`] (offline).
 
 #![warn(missing_docs)]
 
-pub mod app;
 pub mod breathing;
 pub mod camera;
 pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod daemon;
 pub mod display;
-pub mod eval;
-pub mod handoff;
+pub mod limits;
 pub mod model_file;
 pub mod pipeline;
 pub mod recording;
 pub mod records;
 pub mod respiration;
 pub mod rsm;
-pub mod training_set;
+pub mod screening;
+pub mod tools;
 pub mod types;
 pub mod xray;

@@ -1,7 +1,7 @@
 //! `edge-screen`: parse the command line, run, map errors to exit codes.
 
 use clap::Parser;
-use edge_screen::app::{self, Exit};
+use edge_screen::commands::{self, Exit};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         _ => "trace",
     };
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level)).init();
-    match app::run(cli) {
+    match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             if is_broken_pipe(&err) {

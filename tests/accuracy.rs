@@ -2,9 +2,8 @@
 //! all six patterns, several seeds and distances from 0.8 to 1.5 m (issue: walking skeleton,
 //! item 10). The same evaluation, at full size, is `edge-screen eval`.
 
-use edge_screen::app::{chest_settings, sim_camera_settings};
 use edge_screen::config::Settings;
-use edge_screen::eval::{run_all, summarize, EvalSpec};
+use edge_screen::tools::eval::{run_all, summarize, EvalSpec};
 use edge_screen::types::Pattern;
 
 #[test]
@@ -15,7 +14,7 @@ fn rate_and_apnea_accuracy_over_simulated_camera_runs() {
     let camera = edge_screen::camera::simulated::SimCameraSettings {
         width: 424,
         height: 240,
-        ..sim_camera_settings(&settings)
+        ..settings.camera.sim.clone()
     };
     let spec = EvalSpec {
         patterns: Pattern::ALL.to_vec(),
@@ -23,13 +22,12 @@ fn rate_and_apnea_accuracy_over_simulated_camera_runs() {
         distances: vec![0.8, 1.15, 1.5],
         seconds: 240.0,
         camera,
-        chest: chest_settings(&settings),
-        respiration: settings.respiration.clone(),
-        classifier: edge_screen::config::ClassifierKind::RuleBaseline,
+        pipeline: settings.pipeline.clone(),
+        classifier: edge_screen::breathing::ClassifierKind::RuleBaseline,
     };
     let results = run_all(&spec).expect("runs complete");
     let s = summarize(&results);
-    edge_screen::eval::print_report(&results, &s);
+    edge_screen::tools::eval::print_report(&results, &s);
     // Rate within 1 breath/min for regular patterns.
     assert!(
         s.rate_readings >= 100,

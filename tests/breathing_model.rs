@@ -7,13 +7,13 @@
 
 use edge_screen::breathing::build_classifier;
 use edge_screen::breathing::model_input::{InputPrep, INPUT_LEN};
+use edge_screen::breathing::ClassifierKind;
 use edge_screen::camera::simulated::SimCameraSettings;
-use edge_screen::config::ClassifierKind;
-use edge_screen::eval::{run_one, EvalSpec, RunSpec};
-use edge_screen::respiration::offline::analyze_series;
-use edge_screen::respiration::roi::ChestSettings;
+use edge_screen::config::Settings;
+use edge_screen::pipeline::recording::analyze_series;
 use edge_screen::respiration::RespirationSettings;
 use edge_screen::rsm::{io::params_for, Rsm};
+use edge_screen::tools::eval::{run_one, EvalSpec, RunSpec};
 use edge_screen::types::Pattern;
 
 const GRU: ClassifierKind = ClassifierKind::BiAtGru { model: None };
@@ -29,12 +29,13 @@ fn recording_verdicts_on_fresh_subjects() {
             let params = params_for(pattern, None, seed).expect("params");
             let rec = Rsm::new(params, seed).sample(10.0, 300.0);
             let a = analyze_series(&rec.resp_mm, 10.0, &settings, cls.as_mut()).expect("analysed");
-            let sum: f32 = a.scores.0.iter().sum();
+            let sum: f32 = a.breathing.scores.0.iter().sum();
             assert!((sum - 1.0).abs() < 1e-4);
-            if a.pattern != pattern {
+            if a.breathing.scores.best().0 != pattern {
                 wrong.push(format!(
                     "{pattern} seed {seed}: {} {:?}",
-                    a.pattern, a.scores
+                    a.breathing.scores.best().0,
+                    a.breathing.scores
                 ));
             }
         }
@@ -56,8 +57,7 @@ fn camera_pipeline_verdicts() {
             height: 240,
             ..SimCameraSettings::default()
         },
-        chest: ChestSettings::default(),
-        respiration: RespirationSettings::default(),
+        pipeline: Settings::embedded().unwrap().pipeline,
         classifier: GRU,
     };
     for pattern in Pattern::ALL {
@@ -88,7 +88,12 @@ fn clipped_breathing_keeps_its_label() {
         .map(|v| v.clamp(-0.3, 0.3))
         .collect();
     let a = analyze_series(&x, 10.0, &settings, cls.as_mut()).expect("analysed");
-    assert_eq!(a.pattern, Pattern::Eupnea, "{:?}", a.scores);
+    assert_eq!(
+        a.breathing.scores.best().0,
+        Pattern::Eupnea,
+        "{:?}",
+        a.breathing.scores
+    );
 }
 
 /// Noise with no breathing gets no confident label: the quality is low, so the scores are tempered
@@ -101,8 +106,12 @@ fn noise_gets_no_confident_label() {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
     let x: Vec<f32> = (0..2400).map(|_| rng.gen_range(-1.0..1.0)).collect();
     let a = analyze_series(&x, 10.0, &settings, cls.as_mut()).expect("analysed");
-    assert!(a.quality < 0.3, "quality {}", a.quality);
-    assert!(a.scores.best().1 < 0.5, "{:?}", a.scores);
+    assert!(a.breathing.quality < 0.3, "quality {}", a.breathing.quality);
+    assert!(
+        a.breathing.scores.best().1 < 0.5,
+        "{:?}",
+        a.breathing.scores
+    );
 }
 
 /// Odd windows handed straight to the model's input preparation: errors, not panics.
@@ -157,10 +166,11 @@ fn check_real_recordings(how: &str, transform: fn(f32) -> f32) {
         } else {
             &[Pattern::Eupnea]
         };
-        if !consistent.contains(&a.pattern) {
+        if !consistent.contains(&a.breathing.scores.best().0) {
             wrong.push(format!(
                 "{file} {how}: {} at ~{rate}/min {:?}",
-                a.pattern, a.scores
+                a.breathing.scores.best().0,
+                a.breathing.scores
             ));
         }
     }
@@ -169,7 +179,10 @@ fn check_real_recordings(how: &str, transform: fn(f32) -> f32) {
         edge_screen::recording::load_csv(&dir.join("wfdb_mixedsignals_resp.csv")).expect("loads");
     let x = edge_screen::recording::resample(&rec, settings.resample_hz);
     let a = analyze_series(&x, settings.resample_hz, &settings, cls.as_mut()).expect("analysable");
-    assert!(a.quality < 0.3 && a.scores.best().1 < 0.5, "{a:?}");
+    assert!(
+        a.breathing.quality < 0.3 && a.breathing.scores.best().1 < 0.5,
+        "{a:?}"
+    );
 }
 
 /// The real contact-sensor recordings (no apneas, unlabelled) get patterns consistent with their
@@ -203,6 +216,11 @@ fn short_eupnea_recordings_are_eupnea() {
         let params = params_for(Pattern::Eupnea, None, seed).expect("params");
         let rec = Rsm::new(params, seed).sample(10.0, 120.0);
         let a = analyze_series(&rec.resp_mm, 10.0, &settings, cls.as_mut()).expect("analysed");
-        assert_eq!(a.pattern, Pattern::Eupnea, "seed {seed}: {:?}", a.scores);
+        assert_eq!(
+            a.breathing.scores.best().0,
+            Pattern::Eupnea,
+            "seed {seed}: {:?}",
+            a.breathing.scores
+        );
     }
 }

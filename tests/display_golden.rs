@@ -6,9 +6,8 @@
 //! written to `target/golden-actual/NAME.png` and the test fails with the number of differing
 //! pixels.
 
-use edge_screen::display::{
-    draw_readout, read_png, write_png_atomic, CameraStatus, Readout, RgbImage, XrayResult,
-};
+use edge_screen::display::{draw_readout, read_png, write_png_atomic, RgbImage};
+use edge_screen::pipeline::view::{CameraStatus, Readout, XrayResult};
 use edge_screen::types::Pattern;
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,10 @@
 //! Prints rate errors, apnea sensitivity / false alarms and the baseline's confusion matrices.
 
 use edge_screen::breathing::baseline::RuleBaseline;
-use edge_screen::respiration::{analyze_series, BreathAnalyzer, RespEvent, RespirationSettings};
+use edge_screen::breathing::read_window;
+use edge_screen::pipeline::recording::analyze_series;
+use edge_screen::respiration::apnea::ApneaChange;
+use edge_screen::respiration::{BreathAnalyzer, RespirationSettings, Schedule, Step};
 use edge_screen::rsm::{Rsm, RsmParams};
 use edge_screen::types::{ApneaInterval, Pattern};
 use rand::{Rng, SeedableRng};
@@ -57,38 +60,37 @@ fn run(pattern: Pattern, seed: u64, tally: &mut Tally) {
     let mut drop = ChaCha8Rng::seed_from_u64(seed ^ 0xd5);
     // Camera-like extra noise on top of the RSM's own sensor noise (0.02-0.2 mm) and drift.
     let camera = Normal::new(0.0f32, CAMERA_NOISE_MM).expect("valid sigma");
-    let mut an = BreathAnalyzer::new(&settings, Box::new(RuleBaseline));
-    let mut events = Vec::new();
+    let mut an = BreathAnalyzer::new(&settings, Schedule::live(&settings));
+    let (mut readings, mut detected) = (Vec::new(), Vec::new());
+    let mut on = |step: Step<'_>| match step {
+        Step::Window(w) => readings.push(read_window(&mut RuleBaseline, &w)),
+        Step::Apnea(ApneaChange::Ended(a)) => detected.push(a),
+        Step::Apnea(_) => {}
+    };
     for (t, v) in rec.t_s.iter().zip(&rec.resp_mm) {
         let v = (!drop.gen_bool(0.02)).then_some(*v + camera.sample(&mut drop));
-        an.push(*t, v, &mut events);
+        an.push(*t, v, &mut on);
     }
-    let mut detected = Vec::new();
-    for e in &events {
-        match e {
-            RespEvent::Reading(r) if r.t_s >= settings.window_s => {
-                tally.windows[pattern.index()][r.pattern.index()] += 1;
-                if pattern.is_regular() {
-                    let Some(want) = truth.mean_rate_bpm(r.t_s - settings.window_s, r.t_s) else {
-                        continue;
-                    };
-                    tally.rate_n += 1;
-                    match r.rate_bpm {
-                        Some(got) => {
-                            let err = (got - want).abs();
-                            tally.rate_abs_err_sum += err as f64;
-                            tally.rate_max_err = tally.rate_max_err.max(err);
-                            tally.rate_within_1 += usize::from(err <= 1.0);
-                            if err > 1.0 && std::env::var("RESP_DEBUG").is_ok() {
-                                println!("{pattern} seed {seed} t {:.0}: {got:.2} vs {want:.2} spec {:?} count {:?} q {:.2}", r.t_s, r.spectral_rate_bpm, r.count_rate_bpm, r.quality);
-                            }
-                        }
-                        None => tally.rate_missing += 1,
+    std::mem::drop(on);
+    for r in readings.iter().filter(|r| r.t_s >= settings.window_s) {
+        tally.windows[pattern.index()][r.scores.best().0.index()] += 1;
+        if pattern.is_regular() {
+            let Some(want) = truth.mean_rate_bpm(r.t_s - settings.window_s, r.t_s) else {
+                continue;
+            };
+            tally.rate_n += 1;
+            match r.rate_bpm {
+                Some(got) => {
+                    let err = (got - want).abs();
+                    tally.rate_abs_err_sum += err as f64;
+                    tally.rate_max_err = tally.rate_max_err.max(err);
+                    tally.rate_within_1 += usize::from(err <= 1.0);
+                    if err > 1.0 && std::env::var("RESP_DEBUG").is_ok() {
+                        println!("{pattern} seed {seed} t {:.0}: {got:.2} vs {want:.2} spec {:?} count {:?} q {:.2}", r.t_s, r.spectral_rate_bpm, r.count_rate_bpm, r.quality);
                     }
                 }
+                None => tally.rate_missing += 1,
             }
-            RespEvent::ApneaEnded(a) => detected.push(*a),
-            _ => {}
         }
     }
     if let Some(start_s) = an.ongoing_apnea() {
@@ -108,7 +110,7 @@ fn run(pattern: Pattern, seed: u64, tally: &mut Tally) {
         &mut RuleBaseline,
     )
     .expect("RSM recording is analysable");
-    tally.sessions[pattern.index()][r.pattern.index()] += 1;
+    tally.sessions[pattern.index()][r.breathing.scores.best().0.index()] += 1;
 }
 
 fn print_matrix(name: &str, m: &[[usize; 6]; 6]) {
@@ -141,7 +143,12 @@ fn rsm_rate_apnea_and_pattern_accuracy() {
             let params = RsmParams::draw(p, &mut ChaCha8Rng::seed_from_u64(seed));
             let rec = Rsm::new(params, seed).sample(s.resample_hz, SECONDS);
             let r = analyze_series(&rec.resp_mm, s.resample_hz, &s, &mut RuleBaseline).expect("ok");
-            score_apneas(&mut offline_apnea, &rec.truth.apneas, &r.apneas, 0.0);
+            score_apneas(
+                &mut offline_apnea,
+                &rec.truth.apneas,
+                &r.breathing.apneas,
+                0.0,
+            );
             offline_apnea.minutes += SECONDS / 60.0;
         }
     }

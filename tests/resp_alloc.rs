@@ -1,8 +1,9 @@
 //! The live analyser allocates nothing in steady state: per camera sample and per window analysis
-//! (with a classifier that itself does not allocate), counted by a global allocator.
+//! and reading (with a classifier that itself does not allocate), counted by a global allocator.
 
-use edge_screen::breathing::{PatternClassifier, WindowAnalysis};
-use edge_screen::respiration::{BreathAnalyzer, RespEvent, RespirationSettings};
+use edge_screen::breathing::{read_window, PatternClassifier};
+use edge_screen::respiration::window::BreathWindow;
+use edge_screen::respiration::{BreathAnalyzer, RespirationSettings, Schedule, Step};
 use edge_screen::types::PatternScores;
 #[path = "util/counting_alloc.rs"]
 mod counting_alloc;
@@ -17,7 +18,7 @@ impl PatternClassifier for Fixed {
     fn name(&self) -> &'static str {
         "fixed"
     }
-    fn classify(&mut self, w: &WindowAnalysis<'_>) -> PatternScores {
+    fn classify(&mut self, w: &BreathWindow<'_>) -> PatternScores {
         let r = w.spectral_rate_bpm.unwrap_or(0.0);
         PatternScores::from_evidence([1.0, r / 60.0, 0.1, 0.1, 0.1, 0.1])
     }
@@ -26,8 +27,15 @@ impl PatternClassifier for Fixed {
 #[test]
 fn steady_state_push_and_analysis_do_not_allocate() {
     let s = RespirationSettings::default();
-    let mut an = BreathAnalyzer::new(&s, Box::new(Fixed));
-    let mut out: Vec<RespEvent> = Vec::with_capacity(1024);
+    let mut an = BreathAnalyzer::new(&s, Schedule::live(&s));
+    let mut cls = Fixed;
+    let readings = std::cell::Cell::new(0usize);
+    let mut on = |step: Step<'_>| {
+        if let Step::Window(w) = step {
+            let r = read_window(&mut cls, &w);
+            readings.set(readings.get() + usize::from(r.scores.0.iter().sum::<f32>() > 0.99));
+        }
+    };
     let signal = |i: u64| {
         let t = i as f64 / 30.0;
         let pause = (t % 90.0) > 70.0; // a 20 s pause every 90 s exercises the apnea path
@@ -43,21 +51,17 @@ fn steady_state_push_and_analysis_do_not_allocate() {
     let warm = 400 * 30;
     for i in 0..warm {
         let (t, v) = signal(i);
-        an.push(t, v, &mut out);
-        out.clear();
+        an.push(t, v, &mut on);
     }
+    let warm_readings = readings.get();
     let before = allocations();
-    let mut readings = 0;
     for i in warm..warm + 200 * 30 {
         let (t, v) = signal(i);
-        an.push(t, v, &mut out);
-        readings += out
-            .iter()
-            .filter(|e| matches!(e, RespEvent::Reading(_)))
-            .count();
-        out.clear();
+        an.push(t, v, &mut on);
     }
     let allocs = allocations() - before;
+    drop(on);
+    let readings = readings.get() - warm_readings;
     assert!(readings >= 99, "{readings} readings");
     assert_eq!(allocs, 0, "{allocs} allocations in 200 s of steady state");
 }

@@ -2,7 +2,8 @@
 //! `../shared/data/resp/csv` (skipped with a message when that folder is absent), and of bad input.
 
 use edge_screen::breathing::baseline::RuleBaseline;
-use edge_screen::respiration::{analyze_series, AnalysisError, RespirationSettings};
+use edge_screen::pipeline::recording::analyze_series;
+use edge_screen::respiration::{AnalysisError, RespirationSettings};
 use edge_screen::types::Pattern;
 use std::path::PathBuf;
 
@@ -76,20 +77,25 @@ fn real_recordings_give_the_expected_rates_and_patterns() {
             .expect("analysable");
         println!(
             "{file}: rate {:?} pattern {} ({:.2}) quality {:.2} inverted {} apneas {} windows {}",
-            r.rate_bpm,
-            r.pattern,
-            r.scores.best().1,
-            r.quality,
+            r.breathing.rate_bpm,
+            r.breathing.scores.best().0,
+            r.breathing.scores.best().1,
+            r.breathing.quality,
             r.polarity_inverted,
-            r.apneas.len(),
-            r.windows
+            r.breathing.apneas.len(),
+            r.breathing.windows
         );
-        let rate = r.rate_bpm.expect("a rate");
+        let rate = r.breathing.rate_bpm.expect("a rate");
         assert!((rate - want).abs() <= tol, "{file}: {rate} vs {want}");
-        assert!(r.apneas.is_empty(), "{file}: {:?}", r.apneas);
+        assert!(
+            r.breathing.apneas.is_empty(),
+            "{file}: {:?}",
+            r.breathing.apneas
+        );
         // Rates near the 20/min boundary may fall either side of it.
-        let ok = r.pattern == pattern || (want - 20.0).abs() < 1.5 && r.pattern.is_regular();
-        assert!(ok, "{file}: {} vs {pattern}", r.pattern);
+        let ok = r.breathing.scores.best().0 == pattern
+            || (want - 20.0).abs() < 1.5 && r.breathing.scores.best().0.is_regular();
+        assert!(ok, "{file}: {} vs {pattern}", r.breathing.scores.best().0);
         // Inverting the signal must be detected and give the same rate.
         let inv: Vec<f32> = x.iter().map(|v| -3.0 * v + 100.0).collect();
         let ri =
@@ -101,7 +107,7 @@ fn real_recordings_give_the_expected_rates_and_patterns() {
                 "{file}: inversion not detected"
             );
         }
-        let ri_rate = ri.rate_bpm.unwrap_or(0.0);
+        let ri_rate = ri.breathing.rate_bpm.unwrap_or(0.0);
         assert!((ri_rate - want).abs() <= tol, "{file} inverted: {ri_rate}");
     }
     let x = load_boxed(
@@ -111,18 +117,18 @@ fn real_recordings_give_the_expected_rates_and_patterns() {
     let r = analyze_series(&x, settings.resample_hz, &settings, &mut RuleBaseline).expect("ok");
     println!(
         "mixedsignals: rate {:?} pattern {} ({:.2}) quality {:.2}",
-        r.rate_bpm,
-        r.pattern,
-        r.scores.best().1,
-        r.quality
+        r.breathing.rate_bpm,
+        r.breathing.scores.best().0,
+        r.breathing.scores.best().1,
+        r.breathing.quality
     );
     assert!(
-        r.quality < 0.3,
+        r.breathing.quality < 0.3,
         "clipped recording must have low quality: {}",
-        r.quality
+        r.breathing.quality
     );
     assert!(
-        r.rate_bpm.is_none() && r.scores.best().1 < 0.5,
+        r.breathing.rate_bpm.is_none() && r.breathing.scores.best().1 < 0.5,
         "no confident reading: {r:?}"
     );
 }
@@ -168,7 +174,9 @@ fn bad_input_gives_clear_errors() {
         .collect();
     let r = analyze_series(&noise, 10.0, &s, &mut c).expect("noise is analysable");
     assert!(
-        r.rate_bpm.is_none() && r.quality < 0.3 && r.scores.best().1 < 0.5,
+        r.breathing.rate_bpm.is_none()
+            && r.breathing.quality < 0.3
+            && r.breathing.scores.best().1 < 0.5,
         "{r:?}"
     );
 }

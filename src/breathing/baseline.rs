@@ -24,7 +24,8 @@
 //!   central_apnea `σ((longest − (apnea_min − 1)) / 0.7) · (1 − small) · (1 − waxwane)`;
 //! * every class gets 0.01 so nothing is ever exactly impossible.
 
-use super::{PatternClassifier, WindowAnalysis, PAUSE_MIN_S};
+use super::PatternClassifier;
+use crate::respiration::window::{BreathWindow, PAUSE_MIN_S};
 use crate::types::{Pattern, PatternScores};
 
 fn sigmoid(x: f32) -> f32 {
@@ -127,7 +128,7 @@ fn cluster_crescendo(depths: &[f64], bounds: &[(usize, usize)]) -> f64 {
 
 impl Features {
     /// Compute the features of a window.
-    pub fn of(w: &WindowAnalysis<'_>) -> Self {
+    pub fn of(w: &BreathWindow<'_>) -> Self {
         let br = w.breaths;
         let mut intervals: Vec<f64> = br.windows(2).map(|p| p[1].peak_s - p[0].peak_s).collect();
         let rate = w.rate_bpm.or(w.count_rate_bpm).or(w.spectral_rate_bpm);
@@ -230,7 +231,7 @@ impl PatternClassifier for RuleBaseline {
         "rule_baseline"
     }
 
-    fn classify(&mut self, w: &WindowAnalysis<'_>) -> PatternScores {
+    fn classify(&mut self, w: &BreathWindow<'_>) -> PatternScores {
         let f = Features::of(w);
         log::trace!("baseline features {f:?}");
         PatternScores::from_evidence(Self::evidence(&f, w.apnea_min_s))

@@ -8,7 +8,8 @@
 //! confident label.
 
 use super::model_input::{InputPrep, FEATURES, INPUT_LEN, STEPS};
-use super::{PatternClassifier, WindowAnalysis};
+use super::PatternClassifier;
+use crate::respiration::window::BreathWindow;
 use crate::types::{Pattern, PatternScores};
 use std::path::Path;
 use tract_onnx::prelude::*;
@@ -163,7 +164,7 @@ impl BiAtGru {
     }
 
     /// Scores for `w`, or why the model could not be given the window.
-    pub fn try_classify(&mut self, w: &WindowAnalysis<'_>) -> Result<PatternScores, String> {
+    pub fn try_classify(&mut self, w: &BreathWindow<'_>) -> Result<PatternScores, String> {
         self.prep
             .prepare(w, &mut self.buf)
             .map_err(|e| e.to_string())?;
@@ -171,19 +172,8 @@ impl BiAtGru {
         if p.iter().any(|v| !v.is_finite()) {
             return Err("model gave a non-finite score".into());
         }
-        Ok(apnea_gate(
-            PatternScores::from_evidence(p),
-            window_has_apnea(w),
-        ))
+        Ok(apnea_gate(PatternScores::from_evidence(p), w.has_apnea()))
     }
-}
-
-/// Whether the apnea detector found an apnea (a motionless pause of at least `w.apnea_min_s`) in
-/// the window.
-pub fn window_has_apnea(w: &WindowAnalysis<'_>) -> bool {
-    w.pauses
-        .iter()
-        .any(|p| p.duration_s() >= w.apnea_min_s - 1e-6)
 }
 
 /// The central-apnea gate, a stated rule on top of the model: central apnea means breathing that
@@ -211,7 +201,7 @@ impl PatternClassifier for BiAtGru {
         "bi_at_gru"
     }
 
-    fn classify(&mut self, w: &WindowAnalysis<'_>) -> PatternScores {
+    fn classify(&mut self, w: &BreathWindow<'_>) -> PatternScores {
         match self.try_classify(w) {
             Ok(s) => s,
             Err(e) => {
@@ -226,8 +216,8 @@ impl PatternClassifier for BiAtGru {
 mod tests {
     use super::*;
 
-    fn window(samples: &[f32], hz: f64) -> WindowAnalysis<'_> {
-        WindowAnalysis {
+    fn window(samples: &[f32], hz: f64) -> BreathWindow<'_> {
+        BreathWindow {
             hz,
             t_end_s: samples.len() as f64 / hz,
             samples,
@@ -320,7 +310,7 @@ mod tests {
         assert!(g.best().1 < 0.21, "{g:?}");
         let x: Vec<f32> = (0..1200).map(|i| (i as f32 * 0.15).sin()).collect();
         let mut w = window(&x, 10.0);
-        assert!(!window_has_apnea(&w));
+        assert!(!w.has_apnea());
         let pauses = [
             crate::types::ApneaInterval {
                 start_s: 10.0,
@@ -332,8 +322,8 @@ mod tests {
             },
         ];
         w.pauses = &pauses[..1];
-        assert!(!window_has_apnea(&w), "9 s is not an apnea");
+        assert!(!w.has_apnea(), "9 s is not an apnea");
         w.pauses = &pauses;
-        assert!(window_has_apnea(&w));
+        assert!(w.has_apnea());
     }
 }

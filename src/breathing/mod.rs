@@ -1,57 +1,42 @@
-//! Breathing-pattern classification: what a classifier sees of one analysis window
-//! ([`WindowAnalysis`]), the classifier trait ([`PatternClassifier`]), the rule-based baseline
-//! ([`baseline::RuleBaseline`]) and the session verdict ([`session::SessionVerdict`]).
+//! Breathing-pattern classification: the classifier trait ([`PatternClassifier`]) that scores one
+//! analysed window ([`BreathWindow`], from the respiration stage), the reading it becomes
+//! ([`read_window`]), and the verdict over many windows ([`session::SessionVerdict`]).
 //!
 //! The product's classifier is the BI-AT-GRU ([`gru::BiAtGru`], run with tract on the tensor of
-//! [`model_input`]); the baseline stays in the product as the named comparator
-//! (`[classifier] kind = "rule_baseline"` or `--classifier rule_baseline`).
+//! [`model_input`]); the rule-based baseline ([`baseline::RuleBaseline`]) stays in the product as
+//! the named comparator (`[classifier] kind = "rule_baseline"` or `--classifier rule_baseline`).
 
 pub mod baseline;
 pub mod gru;
 pub mod model_input;
 pub mod session;
 
-use crate::respiration::apnea::Pause;
-use crate::respiration::breaths::DetectedBreath;
-use crate::types::PatternScores;
+use crate::respiration::window::{BreathWindow, MIN_RATE_QUALITY};
+use crate::types::{BreathingReading, PatternScores};
 
-/// Everything known about one analysis window, borrowed from the analyser's preallocated buffers.
-#[derive(Debug, Clone, Copy)]
-pub struct WindowAnalysis<'a> {
-    /// Sample rate of `samples`, Hz.
-    pub hz: f64,
-    /// Time of the newest sample, s on the stream's clock.
-    pub t_end_s: f64,
-    /// Band-passed displacement at the fixed rate, oldest first (mm live; normalised units offline,
-    /// where a typical breath is about 8 units peak to trough).
-    pub samples: &'a [f32],
-    /// Breaths detected in the window, oldest first.
-    pub breaths: &'a [DetectedBreath],
-    /// Motionless pauses of at least [`PAUSE_MIN_S`] inside the window, oldest first (clipped to it).
-    pub pauses: &'a [Pause],
-    /// Shortest pause that counts as an apnea, s.
-    pub apnea_min_s: f64,
-    /// Rate of the dominant spectral peak, breaths/min.
-    pub spectral_rate_bpm: Option<f32>,
-    /// Fraction of band power in the spectral peak (0..1; high = one steady rhythm).
-    pub spectral_prominence: f32,
-    /// Rate from counted breaths, breaths/min.
-    pub count_rate_bpm: Option<f32>,
-    /// The reading's rate (see [`crate::respiration::window`] for the rule), breaths/min.
-    pub rate_bpm: Option<f32>,
-    /// Signal-quality index, 0..=1.
-    pub quality: f32,
-    /// Robust peak-to-trough amplitude of `samples` (95th − 5th percentile), signal units.
-    pub amplitude: f32,
+/// Which breathing classifier runs (`[classifier]` of `kiosk.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClassifierKind {
+    /// The rule-based baseline (`rule_baseline`).
+    RuleBaseline,
+    /// The BI-AT-GRU (`bi_at_gru`) run with tract.
+    BiAtGru {
+        /// ONNX file to load; `None` = the model built into the program.
+        model: Option<std::path::PathBuf>,
+    },
 }
 
-/// Shortest motionless interval listed in [`WindowAnalysis::pauses`], s.
-pub const PAUSE_MIN_S: f64 = 3.0;
+impl ClassifierKind {
+    /// The accepted `kind` names, for messages.
+    pub const NAMES: &'static str = "\"bi_at_gru\" or \"rule_baseline\"";
 
-impl WindowAnalysis<'_> {
-    /// Length of the window, s.
-    pub fn duration_s(&self) -> f64 {
-        self.samples.len() as f64 / self.hz
+    /// Parse a `classifier.kind` value (with an optional model path).
+    pub fn parse(kind: &str, model: Option<std::path::PathBuf>) -> Option<Self> {
+        match kind {
+            "rule_baseline" => Some(ClassifierKind::RuleBaseline),
+            "bi_at_gru" => Some(ClassifierKind::BiAtGru { model }),
+            _ => None,
+        }
     }
 }
 
@@ -60,14 +45,39 @@ pub trait PatternClassifier: Send {
     /// Short stable name, reported with every reading (e.g. `"rule_baseline"`).
     fn name(&self) -> &'static str;
     /// Scores (non-negative, summing to 1) for the window.
-    fn classify(&mut self, w: &WindowAnalysis<'_>) -> PatternScores;
+    fn classify(&mut self, w: &BreathWindow<'_>) -> PatternScores;
+}
+
+/// Scores pulled toward uniform when the quality is below [`MIN_RATE_QUALITY`], in proportion to the
+/// shortfall, so a poor signal never yields a confident label.
+pub fn temper_scores(scores: PatternScores, quality: f32) -> PatternScores {
+    let w = (quality / MIN_RATE_QUALITY).clamp(0.0, 1.0);
+    PatternScores::from_evidence(scores.0.map(|s| w * s + (1.0 - w) / 6.0))
+}
+
+/// The reading of one window: its rates and quality, and the classifier's scores tempered by the
+/// quality ([`temper_scores`]).
+pub fn read_window(
+    classifier: &mut dyn PatternClassifier,
+    w: &BreathWindow<'_>,
+) -> BreathingReading {
+    let scores = temper_scores(classifier.classify(w), w.quality);
+    BreathingReading {
+        t_s: w.t_end_s,
+        rate_bpm: w.rate_bpm,
+        spectral_rate_bpm: w.spectral_rate_bpm,
+        count_rate_bpm: w.count_rate_bpm,
+        pattern: scores.best().0,
+        scores,
+        quality: w.quality,
+        classifier: classifier.name(),
+    }
 }
 
 /// The classifier named by `kind`, its model loaded, checked and optimised once.
 pub fn build_classifier(
-    kind: &crate::config::ClassifierKind,
+    kind: &ClassifierKind,
 ) -> Result<Box<dyn PatternClassifier>, gru::ModelError> {
-    use crate::config::ClassifierKind;
     Ok(match kind {
         ClassifierKind::RuleBaseline => Box::new(baseline::RuleBaseline),
         ClassifierKind::BiAtGru { model } => {

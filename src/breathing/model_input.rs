@@ -22,7 +22,7 @@
 //!    constant;
 //! 4. clip to ±[`CLIP`] so a clipped sensor or a motion spike cannot dominate.
 
-use super::WindowAnalysis;
+use crate::respiration::window::BreathWindow;
 
 /// Sample rate of the model's input, Hz.
 pub const MODEL_HZ: f64 = 10.0;
@@ -91,7 +91,7 @@ impl InputPrep {
     /// Write the model input for `w` into `out` (see the module doc for the steps).
     pub fn prepare(
         &mut self,
-        w: &WindowAnalysis<'_>,
+        w: &BreathWindow<'_>,
         out: &mut [f32; INPUT_LEN],
     ) -> Result<PreparedWindow, InputProblem> {
         self.prepare_samples(w.samples, w.hz, out)

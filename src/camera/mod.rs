@@ -12,6 +12,7 @@ mod raster;
 pub mod realsense;
 mod scene;
 pub mod simulated;
+pub mod visits;
 
 use crate::types::DepthFrame;
 
@@ -50,4 +51,10 @@ pub trait FrameSource: Send {
 
     /// One line for logs and the `started` event, e.g. "simulated 848x480@30 eupnea seed 1".
     fn describe(&self) -> String;
+
+    /// The `reason` the daemon reports when this source returns [`CameraError::EndOfStream`]
+    /// (a recording ends with "end_of_stream", a queue of simulated visitors "end_of_visits").
+    fn end_reason(&self) -> &'static str {
+        "end_of_stream"
+    }
 }

@@ -102,15 +102,28 @@ fn check(name: &'static str, v: f64, lo: f64, hi: f64) -> Result<(), SimSettingE
     })
 }
 
+/// A setting that has a configuration key, checked against its [`crate::limits::Limit`].
+fn limit(l: crate::limits::Limit, v: f64) -> Result<(), SimSettingError> {
+    l.check(v).map_err(|e| SimSettingError {
+        name: e.key,
+        value: e.value,
+        range: e.allowed,
+    })
+}
+
 impl SimCameraSettings {
     /// Check every field against its documented range.
     pub fn validate(&self) -> Result<(), SimSettingError> {
-        check("width", self.width.into(), 64.0, 1920.0)?;
-        check("height", self.height.into(), 48.0, 1080.0)?;
-        check("fps", self.fps, 1.0, 90.0)?;
-        check("depth_unit_m", self.depth_unit_m.into(), 1e-4, 0.01)?;
+        use crate::limits::{
+            CAMERA_DEPTH_UNIT, CAMERA_FPS, CAMERA_HEIGHT, CAMERA_WIDTH, SIM_DISTANCE, SIM_NOISE,
+        };
+        limit(CAMERA_WIDTH, self.width.into())?;
+        limit(CAMERA_HEIGHT, self.height.into())?;
+        limit(CAMERA_FPS, self.fps)?;
+        limit(CAMERA_DEPTH_UNIT, f64::from(self.depth_unit_m) * 1000.0)?;
         let d = f64::from(self.subject_distance_m);
-        check("subject_distance_m", d, 0.5, 3.0)?;
+        limit(SIM_DISTANCE, d)?;
+        limit(SIM_NOISE, self.noise_scale.into())?;
         check(
             "background_distance_m",
             self.background_distance_m.into(),
@@ -118,7 +131,6 @@ impl SimCameraSettings {
             9.0,
         )?;
         check("camera_height_m", self.camera_height_m.into(), 0.3, 3.0)?;
-        check("noise_scale", self.noise_scale.into(), 0.0, 10.0)?;
         check("invalid_fraction", self.invalid_fraction.into(), 0.0, 0.5)?;
         check("fault_probability", self.fault_probability.into(), 0.0, 1.0)?;
         for &(a, b) in &self.absent {

@@ -5,11 +5,11 @@
 //! always drawn. Drawing is deterministic: the same readout and size give the same pixels.
 
 use super::layout::{Layout, TextSpec};
-use super::readout::{
-    apnea_text, camera_text, percent_text, rate_text, time_text, xray_text, CameraStatus, Readout,
-    DISCLAIMER,
-};
 use super::text::{draw_text, Align};
+use super::texts::{
+    apnea_text, camera_text, percent_text, rate_text, time_text, xray_text, DISCLAIMER,
+};
+use crate::pipeline::view::{CameraStatus, Readout};
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{PrimitiveStyle, PrimitiveStyleBuilder, Rectangle};

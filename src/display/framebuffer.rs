@@ -6,9 +6,9 @@
 //! the framebuffer with positioned writes, so no `mmap` or `unsafe` is needed.
 
 use super::image::RgbImage;
-use super::readout::Readout;
 use super::settings::{DisplaySettings, RefreshLimiter};
 use super::{Display, DisplayError};
+use crate::pipeline::view::Readout;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};

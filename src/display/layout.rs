@@ -209,7 +209,7 @@ mod tests {
             // The waveform keeps a usable share of the height.
             assert!(l.wave.size.height >= h / 3, "{w}x{h}: wave {:?}", l.wave);
             // The disclaimer fits on one line.
-            assert!(l.label.width_of(super::super::readout::DISCLAIMER.len()) <= w);
+            assert!(l.label.width_of(super::super::texts::DISCLAIMER.len()) <= w);
         }
     }
 

@@ -1,5 +1,6 @@
-//! The kiosk's local readout: what is drawn ([`Readout`], [`draw_readout`]) and where it goes
-//! ([`Display`] targets: a PNG file, or the Linux framebuffer behind the `framebuffer` feature).
+//! The kiosk's local readout: how the pipeline's [`Readout`] is drawn ([`draw_readout`]) and where
+//! it goes ([`Display`] targets: a PNG file, or the Linux framebuffer behind the `framebuffer`
+//! feature).
 //!
 //! Drawing uses embedded-graphics on any `DrawTarget` whose colour converts from `Rgb888`, so the
 //! same layout runs on the in-memory [`RgbImage`], a PNG file, a framebuffer or a test double.
@@ -13,9 +14,9 @@ mod image;
 mod layout;
 pub mod palette;
 mod png;
-mod readout;
 mod settings;
 mod text;
+mod texts;
 mod wave;
 
 pub use draw::draw_readout;
@@ -24,11 +25,12 @@ pub use framebuffer::{pack_row, FramebufferDisplay, PixelFormat};
 pub use image::RgbImage;
 pub use layout::{Layout, TextSpec};
 pub use png::{encode_png, read_png, write_png_atomic, PngDisplay};
-pub use readout::{
-    apnea_text, camera_text, percent_text, rate_text, time_text, xray_text, CameraStatus, Readout,
-    Waveform, XrayResult, DISCLAIMER,
+pub use texts::{
+    apnea_text, camera_text, percent_text, rate_text, time_text, xray_text, DISCLAIMER,
 };
-pub use settings::{DisplaySettings, RefreshLimiter, MAX_REFRESH_HZ, MAX_SIZE, MIN_SIZE};
+
+use crate::pipeline::view::Readout;
+pub use settings::{DisplaySettings, RefreshLimiter};
 pub use wave::{wave_points, MIN_WAVE_SPAN_MM};
 
 use std::path::PathBuf;
@@ -39,15 +41,8 @@ use std::str::FromStr;
 #[derive(Debug, thiserror::Error)]
 pub enum DisplayError {
     /// A setting is outside its range.
-    #[error("display setting `{field}` = {value} is out of range (allowed: {allowed})")]
-    Settings {
-        /// Name of the field, as in the configuration.
-        field: &'static str,
-        /// The rejected value with its unit.
-        value: String,
-        /// The allowed range with its unit.
-        allowed: String,
-    },
+    #[error("display setting {0}")]
+    Settings(#[from] crate::limits::OutOfRange),
     /// The `--display` argument could not be parsed.
     #[error("bad display target '{spec}': {reason} (expected png:PATH or fb:/dev/fbN)")]
     Spec {

@@ -3,9 +3,9 @@
 //! caller's clock. Also reads PNGs back, for the golden tests.
 
 use super::image::RgbImage;
-use super::readout::Readout;
 use super::settings::{DisplaySettings, RefreshLimiter};
 use super::{Display, DisplayError};
+use crate::pipeline::view::Readout;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -200,7 +200,7 @@ mod tests {
         };
         assert!(matches!(
             PngDisplay::new("x.png", s),
-            Err(DisplayError::Settings { field: "width", .. })
+            Err(DisplayError::Settings(e)) if e.key == "display.width_px"
         ));
     }
 }

@@ -1,25 +1,21 @@
 //! Validated display settings: readout size in pixels and the refresh-rate cap.
 
 use super::DisplayError;
-
-/// Smallest supported readout size in pixels (width, height).
-pub const MIN_SIZE: (u32, u32) = (320, 240);
-/// Largest supported readout size in pixels (width, height).
-pub const MAX_SIZE: (u32, u32) = (1920, 1080);
-/// Highest allowed refresh rate in Hz (the issue caps the PNG target at twice a second).
-pub const MAX_REFRESH_HZ: f64 = 2.0;
+use crate::limits::{DISPLAY_HEIGHT, DISPLAY_REFRESH, DISPLAY_WIDTH};
 
 /// Size and refresh cap of the local readout.
 ///
 /// Fields are public so that the configuration layer can fill them; every display target calls
 /// [`DisplaySettings::validate`] when it is opened, and [`DisplaySettings::new`] validates too.
+/// The ranges are `display.width_px`, `display.height_px` and `display.max_refresh_hz` of
+/// [`crate::limits`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DisplaySettings {
-    /// Readout width in pixels, 320..=1920.
+    /// Readout width in pixels.
     pub width: u32,
-    /// Readout height in pixels, 240..=1080.
+    /// Readout height in pixels.
     pub height: u32,
-    /// Maximum refreshes per second in Hz, in (0, 2].
+    /// Maximum refreshes per second in Hz.
     pub max_refresh_hz: f64,
 }
 
@@ -46,35 +42,11 @@ impl DisplaySettings {
         Ok(s)
     }
 
-    /// Check every field against its range.
+    /// Check every field against its range ([`crate::limits`]).
     pub fn validate(&self) -> Result<(), DisplayError> {
-        let bad = |field: &'static str, value: String, allowed: String| DisplayError::Settings {
-            field,
-            value,
-            allowed,
-        };
-        if !(MIN_SIZE.0..=MAX_SIZE.0).contains(&self.width) {
-            return Err(bad(
-                "width",
-                format!("{} px", self.width),
-                format!("{}..={} px", MIN_SIZE.0, MAX_SIZE.0),
-            ));
-        }
-        if !(MIN_SIZE.1..=MAX_SIZE.1).contains(&self.height) {
-            return Err(bad(
-                "height",
-                format!("{} px", self.height),
-                format!("{}..={} px", MIN_SIZE.1, MAX_SIZE.1),
-            ));
-        }
-        let hz = self.max_refresh_hz;
-        if !(hz.is_finite() && hz > 0.0 && hz <= MAX_REFRESH_HZ) {
-            return Err(bad(
-                "max_refresh_hz",
-                format!("{hz} Hz"),
-                format!("greater than 0 and at most {MAX_REFRESH_HZ} Hz"),
-            ));
-        }
+        DISPLAY_WIDTH.check(self.width.into())?;
+        DISPLAY_HEIGHT.check(self.height.into())?;
+        DISPLAY_REFRESH.check(self.max_refresh_hz)?;
         Ok(())
     }
 
@@ -134,9 +106,15 @@ mod tests {
     #[test]
     fn rejects_out_of_range_with_field_name() {
         let e = DisplaySettings::new(319, 240, 2.0).unwrap_err().to_string();
-        assert!(e.contains("width") && e.contains("320..=1920"), "{e}");
+        assert!(
+            e.contains("display.width_px") && e.contains("320-1920 px"),
+            "{e}"
+        );
         let e = DisplaySettings::new(480, 200, 2.0).unwrap_err().to_string();
-        assert!(e.contains("height") && e.contains("240..=1080"), "{e}");
+        assert!(
+            e.contains("display.height_px") && e.contains("240-1080 px"),
+            "{e}"
+        );
         for hz in [0.0, -1.0, 2.5, f64::NAN] {
             let e = DisplaySettings::new(480, 320, hz).unwrap_err().to_string();
             assert!(e.contains("max_refresh_hz"), "{e}");

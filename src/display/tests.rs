@@ -3,6 +3,7 @@
 
 use super::draw::draw_unclipped;
 use super::*;
+use crate::pipeline::view::{CameraStatus, Readout, Waveform, XrayResult};
 use crate::types::Pattern;
 use embedded_graphics::pixelcolor::{Rgb565, Rgb888};
 use embedded_graphics::prelude::*;

@@ -2,7 +2,7 @@
 //! truncation to a width, on any embedded-graphics target whose colour converts from `Rgb888`.
 
 use super::layout::TextSpec;
-use super::readout::ascii_only;
+use super::texts::ascii_only;
 use embedded_graphics::mono_font::MonoTextStyle;
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;

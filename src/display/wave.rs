@@ -4,8 +4,8 @@
 use super::draw::{inset, row};
 use super::layout::Layout;
 use super::palette::*;
-use super::readout::{CameraStatus, Readout, Waveform};
 use super::text::{draw_text, Align};
+use crate::pipeline::view::{CameraStatus, Readout, Waveform};
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{Line, PrimitiveStyle, PrimitiveStyleBuilder, Rectangle};

@@ -1,4 +1,4 @@
-//! Outputs that leave the pipeline: screening events and the sinks that carry them.
+//! Outputs that keep what the kiosk reports: the event sinks (JSON lines to standard output or a
+//! file). The events themselves are [`crate::screening::Event`].
 
-pub mod events;
 pub mod sink;

@@ -3,7 +3,7 @@
 //! A sink never takes the daemon down: a failed write (full disk, closed pipe) is reported to the
 //! caller, which logs it and keeps running; the next event tries again.
 
-use super::events::Event;
+use crate::screening::Event;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};

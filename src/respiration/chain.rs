@@ -3,9 +3,8 @@
 //! for each window analysis. No allocation per sample.
 
 use super::filter::{BandPass, BiquadKind, Butterworth};
-use super::window::{WindowInput, WindowProcessor};
+use super::window::{BreathWindow, WindowInput, WindowProcessor};
 use super::RespirationSettings;
-use crate::breathing::WindowAnalysis;
 use std::collections::VecDeque;
 
 /// Filters, rings and the window processor.
@@ -89,7 +88,7 @@ impl SignalChain {
     }
 
     /// Analyse the samples held now.
-    pub fn analyze(&mut self) -> WindowAnalysis<'_> {
+    pub fn analyze(&mut self) -> BreathWindow<'_> {
         self.raw.clear();
         self.band.clear();
         self.low.clear();

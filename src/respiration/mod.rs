@@ -3,11 +3,13 @@
 //!
 //! ```text
 //! DepthFrame ─▶ roi::ChestTracker ─▶ ChestSample (displacement mm, presence)
-//!             ─▶ analyzer::BreathAnalyzer: resample ─▶ detrend/band-pass ─▶ window
-//!                ─▶ rate (FFT + breath detection), apneas, quality ─▶ classifier ─▶ RespEvent
+//!             ─▶ analyzer::BreathAnalyzer: resample ─▶ band-pass ─▶ held window
+//!                ─▶ rate (FFT + breath detection), pauses, quality ─▶ window::BreathWindow
+//!                ─▶ apnea changes (stillness tracker)
 //! ```
-//! Live: [`analyzer::BreathAnalyzer`]; offline (a recording): [`offline::analyze_series`]. Both run
-//! the same fixed-rate chain ([`chain::SignalChain`] and [`window::WindowProcessor`]).
+//! A recording (a CSV in any units) is first made ready by [`normalise::normalise`], then fed to
+//! the same [`analyzer::BreathAnalyzer`] at the fixed rate. Nothing here classifies: the
+//! [`window::BreathWindow`] is plain data for the breathing stage downstream.
 
 pub mod analyzer;
 pub mod apnea;
@@ -15,7 +17,7 @@ pub mod breaths;
 pub mod chain;
 mod chest;
 pub mod filter;
-pub mod offline;
+pub mod normalise;
 pub mod polarity;
 pub mod quality;
 pub mod resample;
@@ -23,8 +25,9 @@ pub mod roi;
 pub mod spectrum;
 pub mod window;
 
-pub use analyzer::{BreathAnalyzer, RespEvent};
-pub use offline::{analyze_series, AnalysisError, RecordingAnalysis};
+pub use analyzer::{BreathAnalyzer, Schedule, Step};
+pub use normalise::{normalise, AnalysisError, Normalised};
+pub use window::BreathWindow;
 
 /// Settings of the signal side: `[respiration]` of `firmware-config/kiosk.toml`, read as is
 /// (missing keys take [`Default`], unknown keys are rejected) and checked by [`crate::config`].

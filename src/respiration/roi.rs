@@ -75,25 +75,36 @@ fn check(name: &'static str, v: f64, lo: f64, hi: f64) -> Result<(), ChestSettin
     })
 }
 
+/// A setting that has a configuration key, checked against its [`crate::limits::Limit`].
+fn limit(l: crate::limits::Limit, v: f64) -> Result<(), ChestSettingError> {
+    l.check(v).map_err(|e| ChestSettingError {
+        name: e.key,
+        value: e.value,
+        range: e.allowed,
+    })
+}
+
 impl ChestSettings {
     /// Check every field against its allowed range. [`ChestTracker`] never panics on settings
     /// that fail this, but it may never find a chest with them.
     pub fn validate(&self) -> Result<(), ChestSettingError> {
+        use crate::limits::{CHEST_MAX_DISTANCE, CHEST_MIN_DISTANCE, CHEST_REDETECT};
         let min = f64::from(self.min_distance_m);
-        check("min_distance_m", min, 0.1, 5.0)?;
+        limit(CHEST_MIN_DISTANCE, min)?;
+        limit(CHEST_MAX_DISTANCE, self.max_distance_m.into())?;
         check(
             "max_distance_m",
             self.max_distance_m.into(),
             min + 0.1,
-            10.0,
+            CHEST_MAX_DISTANCE.max,
         )?;
+        limit(CHEST_REDETECT, self.redetect_interval_s)?;
         check(
             "horizontal_fov_deg",
             self.horizontal_fov_deg.into(),
             30.0,
             150.0,
         )?;
-        check("redetect_interval_s", self.redetect_interval_s, 0.0, 60.0)?;
         check("gate_mm", self.gate_mm.into(), 5.0, 1000.0)?;
         check(
             "min_valid_fraction",

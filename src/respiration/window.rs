@@ -12,7 +12,6 @@ use super::apnea::{find_pauses, Pause};
 use super::breaths::{count_rate_bpm, detect_breaths, interval_cv, BreathScratch, DetectedBreath};
 use super::quality::{assess, Quality};
 use super::spectrum::SpectralRate;
-use crate::breathing::{WindowAnalysis, PAUSE_MIN_S};
 
 /// Readings below this quality carry no rate.
 pub const MIN_RATE_QUALITY: f32 = 0.3;
@@ -23,6 +22,54 @@ pub const MIN_BREATHS: usize = 4;
 pub const MAX_REGULAR_CV: f32 = 0.2;
 /// Smallest spectral prominence for a spectral rate when the counted rate disagrees.
 pub const MIN_PROMINENCE: f32 = 0.25;
+/// Shortest motionless interval listed in [`BreathWindow::pauses`], s.
+pub const PAUSE_MIN_S: f64 = 3.0;
+
+/// One analysed window of the breathing signal: what the respiration stage hands on (to a pattern
+/// classifier, a session verdict, the training-set writer). Plain data borrowed from the
+/// analyser's preallocated buffers; copy what must outlive the call.
+#[derive(Debug, Clone, Copy)]
+pub struct BreathWindow<'a> {
+    /// Sample rate of `samples`, Hz.
+    pub hz: f64,
+    /// Time of the newest sample, s on the stream's clock.
+    pub t_end_s: f64,
+    /// Band-passed displacement at the fixed rate, oldest first (mm live; normalised units for a
+    /// recording, where a typical breath is about 8 units peak to trough).
+    pub samples: &'a [f32],
+    /// Breaths detected in the window, oldest first.
+    pub breaths: &'a [DetectedBreath],
+    /// Motionless pauses of at least [`PAUSE_MIN_S`] inside the window, oldest first (clipped to it).
+    pub pauses: &'a [Pause],
+    /// Shortest pause that counts as an apnea, s.
+    pub apnea_min_s: f64,
+    /// Rate of the dominant spectral peak, breaths/min.
+    pub spectral_rate_bpm: Option<f32>,
+    /// Fraction of band power in the spectral peak (0..1; high = one steady rhythm).
+    pub spectral_prominence: f32,
+    /// Rate from counted breaths, breaths/min.
+    pub count_rate_bpm: Option<f32>,
+    /// The reading's rate (see the module doc for the rule), breaths/min.
+    pub rate_bpm: Option<f32>,
+    /// Signal-quality index, 0..=1.
+    pub quality: f32,
+    /// Robust peak-to-trough amplitude of `samples` (95th − 5th percentile), signal units.
+    pub amplitude: f32,
+}
+
+impl BreathWindow<'_> {
+    /// Length of the window, s.
+    pub fn duration_s(&self) -> f64 {
+        self.samples.len() as f64 / self.hz
+    }
+
+    /// Whether the window holds an apnea: a motionless pause of at least `apnea_min_s`.
+    pub fn has_apnea(&self) -> bool {
+        self.pauses
+            .iter()
+            .any(|p| p.duration_s() >= self.apnea_min_s - 1e-6)
+    }
+}
 
 /// The signals of one window, all the same length, oldest first.
 #[derive(Debug, Clone, Copy)]
@@ -91,7 +138,7 @@ impl WindowProcessor {
     }
 
     /// Analyse one window.
-    pub fn analyze<'a>(&'a mut self, w: WindowInput<'a>) -> WindowAnalysis<'a> {
+    pub fn analyze<'a>(&'a mut self, w: WindowInput<'a>) -> BreathWindow<'a> {
         let hz = self.hz;
         let n = w
             .raw
@@ -138,7 +185,7 @@ impl WindowProcessor {
                 _ => None,
             }
         };
-        WindowAnalysis {
+        BreathWindow {
             hz,
             t_end_s: w.t_end_s,
             samples: &w.band[..n],

@@ -5,10 +5,9 @@
 //!
 //! Files: [`params`] (knobs and clinical ranges), `schedule` (breath timing per pattern), [`shape`]
 //! (breath waveform), `motion` (drift, sway, artefacts, cardiac ripple, noise), [`truth`] (labels),
-//! [`io`] (CSV + truth JSON), [`dataset`] (bulk training set). Measurements of real recordings that
+//! [`io`] (CSV + truth JSON). Measurements of real recordings that
 //! the model follows are in `src/rsm/README.md`.
 
-pub mod dataset;
 pub mod io;
 mod motion;
 pub mod params;
@@ -16,7 +15,6 @@ mod schedule;
 pub mod shape;
 pub mod truth;
 
-pub use dataset::{write_dataset, DatasetSpec};
 pub use io::{simulate, simulate_to_file, write_recording};
 pub use params::{rate_range, RsmParams};
 pub use truth::{ArtefactKind, Breath, GroundTruth, MotionArtefact, APNEA_MIN_S};

@@ -6,6 +6,10 @@
 //! scans, or last modified more than [`SETTLE`] ago), so an image still being copied in is not
 //! read half-written. Hidden files and names ending in `.tmp`, `.part`, `.partial` or `.crdownload`
 //! are left alone (copy tools use them while writing).
+//!
+//! An image may come with a sidecar `NAME.json` (`{"session_id": "..."}`, written before the
+//! image) naming the screening session it belongs to ([`Inbox::request`]); the sidecar is filed with
+//! its image as `NAME.request.json`, and the session id is also kept in the record beside it.
 
 use super::screen::XrayReport;
 use serde::Serialize;
@@ -24,6 +28,17 @@ pub enum Outcome<'a> {
     /// Not screened, and why.
     Failed(&'a str),
 }
+
+/// What a sidecar `NAME.json` asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Request {
+    /// The screening session the image belongs to.
+    pub session_id: Option<String>,
+}
+
+/// Longest sidecar read, bytes.
+const MAX_SIDECAR_BYTES: u64 = 64 * 1024;
 
 /// Where an image went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +65,8 @@ pub struct Inbox {
 struct FailedRecord<'a> {
     file: &'a Path,
     error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: Option<&'a str>,
     processed_unix_s: u64,
 }
 
@@ -57,7 +74,16 @@ struct FailedRecord<'a> {
 struct DoneRecord<'a> {
     #[serde(flatten)]
     report: &'a XrayReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: Option<&'a str>,
     processed_unix_s: u64,
+}
+
+/// `file`'s sidecar path: `NAME.json` beside it.
+pub fn sidecar_of(file: &Path) -> PathBuf {
+    let mut s = file.as_os_str().to_owned();
+    s.push(".json");
+    PathBuf::from(s)
 }
 
 impl Inbox {
@@ -97,7 +123,10 @@ impl Inbox {
         for entry in entries.flatten() {
             let path = entry.path();
             let Ok(meta) = entry.metadata() else { continue };
-            if !meta.is_file() || is_temporary(&path) || self.stuck.contains(&path) {
+            let sidecar = path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
+            if !meta.is_file() || sidecar || is_temporary(&path) || self.stuck.contains(&path) {
                 continue;
             }
             present.insert(path.clone());
@@ -119,10 +148,43 @@ impl Inbox {
         Ok(ready)
     }
 
+    /// What `file`'s sidecar asks for (nothing when there is none). A sidecar that cannot be read
+    /// or is not `{"session_id": "..."}` is an error naming it and what is wrong.
+    pub fn request(&self, file: &Path) -> Result<Request, String> {
+        let path = sidecar_of(file);
+        let name = path.display();
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Request::default()),
+            Err(e) => return Err(format!("{name}: {e}")),
+        };
+        if meta.len() > MAX_SIDECAR_BYTES {
+            return Err(format!(
+                "{name}: {} bytes is more than a sidecar can be",
+                meta.len()
+            ));
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{name}: {e}"))?;
+        let req: Request = serde_json::from_str(&text)
+            .map_err(|e| format!("{name}: not {{\"session_id\": \"...\"}}: {e}"))?;
+        match &req.session_id {
+            Some(id) if id.is_empty() || id.len() > 128 || id.chars().any(char::is_control) => Err(
+                format!("{name}: session_id {id:?} is not a session identifier"),
+            ),
+            _ => Ok(req),
+        }
+    }
+
     /// Moves `file` to `done/` or `failed/` (a free name: `NAME`, `NAME-2`, ...) and writes the
-    /// result or reason beside it as `NAME.json`. The image is moved even when the `.json`
-    /// cannot be written (a full disk); [`Filed::note`] then says why.
-    pub fn file_away(&mut self, file: &Path, outcome: &Outcome<'_>) -> std::io::Result<Filed> {
+    /// result or reason beside it as `NAME.json`, with the session it was sent for; its own
+    /// sidecar, if any, goes with it as `NAME.request.json`. The image is moved even when the
+    /// `.json` cannot be written (a full disk); [`Filed::note`] then says why.
+    pub fn file_away(
+        &mut self,
+        file: &Path,
+        outcome: &Outcome<'_>,
+        session_id: Option<&str>,
+    ) -> std::io::Result<Filed> {
         let folder = match outcome {
             Outcome::Done(_) => &self.done,
             Outcome::Failed(_) => &self.failed,
@@ -145,21 +207,32 @@ impl Inbox {
         let json = match outcome {
             Outcome::Done(report) => serde_json::to_string_pretty(&DoneRecord {
                 report,
+                session_id,
                 processed_unix_s,
             }),
             Outcome::Failed(error) => serde_json::to_string_pretty(&FailedRecord {
                 file,
                 error,
+                session_id,
                 processed_unix_s,
             }),
         };
-        let mut sidecar = dest.clone().into_os_string();
-        sidecar.push(".json");
-        let note = json
+        let record = sidecar_of(&dest);
+        let mut note = json
             .map_err(|e| e.to_string())
-            .and_then(|text| write_atomic(Path::new(&sidecar), text.as_bytes()))
+            .and_then(|text| write_atomic(&record, text.as_bytes()))
             .err()
-            .map(|e| format!("{}: {e}", Path::new(&sidecar).display()));
+            .map(|e| format!("{}: {e}", record.display()));
+        // The request goes with its image (a request left behind would apply to the next image of
+        // that name); it is kept as sent, never deleted.
+        let request = sidecar_of(file);
+        if request.exists() {
+            let mut kept = dest.clone().into_os_string();
+            kept.push(".request.json");
+            if let Err(e) = std::fs::rename(&request, &kept) {
+                note = Some(format!("{}: cannot move: {e}", request.display()));
+            }
+        }
         Ok(Filed {
             moved_to: dest,
             note,
@@ -244,7 +317,7 @@ mod tests {
             let f = dir.path().join("scan.png");
             std::fs::write(&f, format!("round {round}")).unwrap();
             let filed = inbox
-                .file_away(&f, &Outcome::Failed("not an image"))
+                .file_away(&f, &Outcome::Failed("not an image"), None)
                 .unwrap();
             let want = if round == 0 { "scan.png" } else { "scan-2.png" };
             assert_eq!(filed.moved_to, dir.path().join("failed").join(want));
@@ -269,10 +342,72 @@ mod tests {
         let mut inbox = Inbox::open(dir.path()).unwrap();
         let f = dir.path().join("gone.png");
         // Moving a file that vanished fails; it is remembered as stuck.
-        let err = inbox.file_away(&f, &Outcome::Failed("x")).unwrap_err();
+        let err = inbox
+            .file_away(&f, &Outcome::Failed("x"), None)
+            .unwrap_err();
         assert!(err.to_string().contains("gone.png"), "{err}");
         std::fs::write(&f, b"x").unwrap();
         let later = SystemTime::now() + Duration::from_secs(10);
         assert!(inbox.ready(later).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_sidecar_names_the_session_and_is_consumed_with_its_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut inbox = Inbox::open(dir.path()).unwrap();
+        let f = dir.path().join("chest.png");
+        std::fs::write(
+            sidecar_of(&f),
+            r#"{"session_id": "01JD0000000000000000000000"}"#,
+        )
+        .unwrap();
+        std::fs::write(&f, b"x").unwrap();
+        let later = SystemTime::now() + Duration::from_secs(10);
+        assert_eq!(
+            inbox.ready(later).unwrap(),
+            vec![f.clone()],
+            "the sidecar is not an image"
+        );
+        let req = inbox.request(&f).unwrap();
+        assert_eq!(
+            req.session_id.as_deref(),
+            Some("01JD0000000000000000000000")
+        );
+        let filed = inbox
+            .file_away(
+                &f,
+                &Outcome::Failed("not an image"),
+                req.session_id.as_deref(),
+            )
+            .unwrap();
+        assert!(!sidecar_of(&f).exists(), "filed with its image");
+        let kept = dir.path().join("failed/chest.png.request.json");
+        assert!(std::fs::read_to_string(kept).unwrap().contains("01JD"));
+        let rec: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(sidecar_of(&filed.moved_to)).unwrap())
+                .unwrap();
+        assert_eq!(rec["session_id"], "01JD0000000000000000000000");
+        // No sidecar: no request.
+        assert_eq!(inbox.request(&f).unwrap(), Request::default());
+    }
+
+    #[test]
+    fn a_bad_sidecar_is_named_with_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let inbox = Inbox::open(dir.path()).unwrap();
+        let f = dir.path().join("chest.png");
+        for (text, want) in [
+            ("{\"session\": \"x\"}", "unknown field `session`"),
+            ("{\"session_id\": 7}", "invalid type"),
+            ("{\"session_id\": \"\"}", "not a session identifier"),
+            ("not json", "expected"),
+        ] {
+            std::fs::write(sidecar_of(&f), text).unwrap();
+            let e = inbox.request(&f).unwrap_err();
+            assert!(
+                e.contains("chest.png.json") && e.contains(want),
+                "{text}: {e}"
+            );
+        }
     }
 }

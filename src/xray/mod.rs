@@ -8,12 +8,28 @@
 
 pub mod decode;
 pub mod dicom;
-pub mod evaluate;
 pub mod heatmap;
 pub mod inbox;
 pub mod model;
 pub mod preprocess;
 pub mod screen;
+
+use std::path::PathBuf;
+
+/// Settings of X-ray screening (`[xray]` of `kiosk.toml`, paths resolved against its folder).
+#[derive(Debug, Clone, PartialEq)]
+pub struct XraySettings {
+    /// ONNX model file (with `model.json` beside it); `None` = the built-in model.
+    pub model: Option<PathBuf>,
+    /// Operating threshold on the covid probability; `None` = the model's own.
+    pub threshold: Option<f32>,
+    /// Folder the daemon watches for new images; `None` = no inbox.
+    pub inbox: Option<PathBuf>,
+    /// How often the inbox is scanned, s.
+    pub poll_interval_s: f64,
+    /// Where the daemon writes heatmaps of inbox images; `None` = none.
+    pub heatmap_dir: Option<PathBuf>,
+}
 
 /// A decoded radiograph: gray intensities in `[0, 1]`, 0 = black (air), 1 = white (bone).
 ///

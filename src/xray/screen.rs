@@ -5,7 +5,7 @@ use super::decode::{self, FileError};
 use super::heatmap;
 use super::model::{ModelInfo, Prediction, XrayModel, XrayModelError};
 use super::preprocess::{prepare, PreprocessError};
-use crate::config::XraySettings;
+use super::XraySettings;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 

@@ -6,11 +6,12 @@ use super::*;
 use crate::breathing::baseline::RuleBaseline;
 use crate::camera::simulated::{SimCamera, SimCameraSettings};
 use crate::camera::{CameraError, FrameSource};
-use crate::display::{CameraStatus, Display, DisplayError, Readout};
+use crate::display::{Display, DisplayError};
+use crate::pipeline::view::{CameraStatus, Readout};
 use crate::records::sink::EventSink;
-use crate::respiration::roi::ChestSettings;
-use crate::respiration::RespirationSettings;
 use crate::rsm::{Rsm, RsmParams};
+use crate::screening::ids::Counter;
+use crate::types::DepthFrame;
 use crate::types::Pattern;
 use std::collections::VecDeque;
 use std::io;
@@ -116,9 +117,9 @@ fn run_script(
     let sink = Collect::default();
     let shots = Screenshots::default();
     let pipeline = Pipeline::new(
-        ChestSettings::default(),
-        &RespirationSettings::default(),
+        &crate::config::Settings::embedded().unwrap().pipeline,
         Box::new(RuleBaseline),
+        Box::new(Counter::new("daemon")),
     );
     let opts = RunOptions {
         speed,

@@ -1,11 +1,37 @@
-//! Screening events: what the kiosk tells the world, one JSON object per line.
+//! The one event type: what the kiosk tells the world, one JSON object per line.
 //!
 //! Every event has a `type` and `t_s`, the time on the stream's own clock (seconds since the first
-//! frame for the simulated camera), so a replay produces the same events as the live run.
+//! frame for the simulated camera), so a replay produces the same events as the live run. The
+//! pipeline, the session state machine and the daemon all emit these; the outputs (event sinks,
+//! display, records) only read them.
 
+use super::fusion::{ModalityProbabilities, Outcome};
+use super::session::EndReason;
+use crate::breathing::session::BreathingSummary;
 use crate::types::{ApneaInterval, BreathingReading};
 use crate::xray::screen::XrayReport;
 use serde::Serialize;
+
+/// A session's outcome (the `session_result` event).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionResult {
+    /// Stream time, s.
+    pub t_s: f64,
+    /// The session.
+    pub session_id: String,
+    /// 0 for the first result; each later X-ray for the session gives the next revision.
+    pub revision: u32,
+    /// What the kiosk says (a screening aid, not a diagnosis).
+    pub outcome: Outcome,
+    /// The fused probability that the person should be referred, 0-1.
+    pub refer_probability: f32,
+    /// Each modality's probability behind it (see `screening::fusion`).
+    pub modalities: ModalityProbabilities,
+    /// The breathing verdict; `null` when the person left before being measured (a late X-ray).
+    pub breathing: Option<BreathingSummary>,
+    /// The chest X-ray joined to the session, if any.
+    pub xray: Option<XrayReport>,
+}
 
 /// Frame accounting, reported periodically and when the run stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
@@ -48,6 +74,26 @@ pub enum Event {
     },
     /// A breathing reading over the latest analysis window.
     Breathing(BreathingReading),
+    /// A person sat down: a screening session began.
+    SessionStarted {
+        /// Stream time, s.
+        t_s: f64,
+        /// The new session, unique across restarts and kiosks.
+        session_id: String,
+    },
+    /// A session's outcome, or a revision of it (a late X-ray).
+    SessionResult(Box<SessionResult>),
+    /// A session ended.
+    SessionEnded {
+        /// Stream time, s.
+        t_s: f64,
+        /// The session.
+        session_id: String,
+        /// `left`, `left_early`, `shutdown` or `camera_lost`.
+        reason: EndReason,
+        /// How long the person was in front of the camera, s.
+        seated_s: f64,
+    },
     /// A pause in breathing reached the apnea threshold (10 s by default).
     ApneaStarted {
         /// Stream time, s.
@@ -81,8 +127,11 @@ pub enum Event {
         /// The result (`file` is where the image was found).
         #[serde(flatten)]
         report: XrayReport,
-        /// Where the image was moved (`done/` in the inbox).
-        moved_to: String,
+        /// Where the image was moved (`done/` in the inbox); `null` when it did not come from the
+        /// inbox or could not be moved.
+        moved_to: Option<String>,
+        /// The session the X-ray was joined to, if any.
+        session_id: Option<String>,
     },
     /// A file in the X-ray inbox could not be screened.
     XrayFailed {
@@ -107,7 +156,7 @@ pub enum Event {
     Stopped {
         /// Stream time of the last frame, s.
         t_s: f64,
-        /// Why: `duration`, `signal`, `end_of_stream` or an error.
+        /// Why: `duration`, `signal`, `end_of_stream`, `end_of_visits` or an error.
         reason: String,
         /// Final counters.
         #[serde(flatten)]
@@ -122,6 +171,9 @@ impl Event {
             Event::Started { .. } => "started",
             Event::Person { .. } => "person",
             Event::Breathing(_) => "breathing",
+            Event::SessionStarted { .. } => "session_started",
+            Event::SessionResult(_) => "session_result",
+            Event::SessionEnded { .. } => "session_ended",
             Event::ApneaStarted { .. } => "apnea_started",
             Event::ApneaEnded { .. } => "apnea_ended",
             Event::Camera { .. } => "camera",

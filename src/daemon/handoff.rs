@@ -1,12 +1,17 @@
-//! Frame hand-off between the capture thread and the processing thread.
+//! The one channel into the processing thread: depth frames from capture, and [`Message`]s
+//! (camera status, chest X-ray results) from capture and the X-ray inbox.
 //!
-//! Live cameras use [`Policy::LatestWins`]: a single slot where a new frame replaces one that was
-//! not taken yet, the replaced frame is counted as dropped and its buffer reused, so processing
-//! always works on the newest frame and capture never blocks. Simulated time (`--speed max`) and
-//! evaluation use [`Policy::Lossless`]: capture waits for processing, so results do not depend on
-//! machine speed. Buffers circulate between the two sides; nothing is allocated per frame.
+//! Frames: live cameras use [`Policy::LatestWins`]: a single slot where a new frame replaces one
+//! that was not taken yet, the replaced frame is counted as dropped and its buffer reused, so
+//! processing always works on the newest frame and capture never blocks. Simulated time
+//! (`--speed max`) and evaluation use [`Policy::Lossless`]: capture waits for processing, so
+//! results do not depend on machine speed. Buffers circulate between the two sides; nothing is
+//! allocated per frame. Messages are queued and never dropped; a waiting message is taken before
+//! a waiting frame.
 
+use crate::pipeline::Message;
 use crate::types::DepthFrame;
+use std::collections::VecDeque;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// What happens when capture is faster than processing.
@@ -21,6 +26,7 @@ pub enum Policy {
 #[derive(Debug, Default)]
 struct State {
     waiting: Option<DepthFrame>,
+    messages: VecDeque<Message>,
     spare: Vec<DepthFrame>,
     dropped: u64,
     closed: bool,
@@ -31,13 +37,15 @@ struct State {
 pub enum Taken {
     /// The next frame.
     Frame(DepthFrame),
+    /// The next message.
+    Message(Message),
     /// Nothing arrived in time; capture is still running.
     TimedOut,
-    /// Capture has finished and no frame is waiting.
+    /// The hand-off is closed and nothing is waiting.
     Closed,
 }
 
-/// A one-slot mailbox for frames plus a pool of spare buffers.
+/// A one-slot mailbox for frames, a queue of messages, and a pool of spare buffers.
 #[derive(Debug)]
 pub struct Handoff {
     policy: Policy,
@@ -81,7 +89,7 @@ impl Handoff {
         Some(next.unwrap_or_else(|| DepthFrame::new(0, 0, 0.001)))
     }
 
-    /// Processing side: waits for the next frame; `None` when closed and empty.
+    /// Processing side: waits for the next frame, ignoring messages; `None` when closed and empty.
     pub fn take(&self) -> Option<DepthFrame> {
         let mut st = self.lock();
         loop {
@@ -96,11 +104,25 @@ impl Handoff {
         }
     }
 
-    /// Processing side: like [`Handoff::take`] but gives up after `timeout`.
+    /// Any side: queues `m` for processing. Returns `false` (and drops it) once closed.
+    pub fn send(&self, m: Message) -> bool {
+        let mut st = self.lock();
+        if st.closed {
+            return false;
+        }
+        st.messages.push_back(m);
+        self.changed.notify_all();
+        true
+    }
+
+    /// Processing side: the next message or frame, waiting at most `timeout`.
     pub fn take_timeout(&self, timeout: std::time::Duration) -> Taken {
         let deadline = std::time::Instant::now() + timeout;
         let mut st = self.lock();
         loop {
+            if let Some(m) = st.messages.pop_front() {
+                return Taken::Message(m);
+            }
             if let Some(f) = st.waiting.take() {
                 self.changed.notify_all();
                 return Taken::Frame(f);
@@ -128,7 +150,7 @@ impl Handoff {
         }
     }
 
-    /// Either side: no more frames. The processing side still gets a frame that is waiting.
+    /// No more frames or messages. The processing side still gets what is waiting.
     pub fn close(&self) {
         self.lock().closed = true;
         self.changed.notify_all();
@@ -217,5 +239,32 @@ mod tests {
             ptr,
             "the recycled buffer comes back to capture"
         );
+    }
+
+    #[test]
+    fn messages_are_never_dropped_and_come_before_a_waiting_frame() {
+        let h = Handoff::new(Policy::LatestWins);
+        h.put(frame(1)).unwrap();
+        for k in 0..3 {
+            assert!(h.send(Message::XrayFailed {
+                file: format!("{k}.png"),
+                error: "x".into(),
+                moved_to: None,
+            }));
+        }
+        let d = std::time::Duration::from_millis(1);
+        for k in 0..3 {
+            assert!(
+                matches!(h.take_timeout(d), Taken::Message(Message::XrayFailed { file, .. }) if file == format!("{k}.png"))
+            );
+        }
+        assert!(matches!(h.take_timeout(d), Taken::Frame(f) if f.seq == 1));
+        h.close();
+        assert!(!h.send(Message::XrayFailed {
+            file: "late.png".into(),
+            error: "x".into(),
+            moved_to: None,
+        }));
+        assert!(matches!(h.take_timeout(d), Taken::Closed));
     }
 }

@@ -10,11 +10,10 @@
 
 use crate::camera::simulated::{SimCamera, SimCameraSettings};
 use crate::camera::FrameSource;
-use crate::pipeline::Pipeline;
-use crate::records::events::Event;
-use crate::respiration::roi::ChestSettings;
-use crate::respiration::RespirationSettings;
+use crate::pipeline::{Input, Pipeline, PipelineSettings};
 use crate::rsm::Rsm;
+use crate::screening::ids::Counter;
+use crate::screening::Event;
 use crate::types::{ApneaInterval, DepthFrame, Pattern, PatternScores};
 use serde::Serialize;
 
@@ -73,12 +72,10 @@ pub struct EvalSpec {
     pub seconds: f64,
     /// Camera settings (size, fps); distance and seed are set per run.
     pub camera: SimCameraSettings,
-    /// Chest-finding settings.
-    pub chest: ChestSettings,
-    /// Signal settings.
-    pub respiration: RespirationSettings,
+    /// Chest finding, signal and session settings.
+    pub pipeline: PipelineSettings,
     /// The breathing classifier (one instance per run).
-    pub classifier: crate::config::ClassifierKind,
+    pub classifier: crate::breathing::ClassifierKind,
 }
 
 /// Runs every combination, using all cores; results in spec order.
@@ -130,16 +127,16 @@ pub fn run_one(run: &RunSpec, spec: &EvalSpec) -> Result<RunResult, String> {
     };
     let mut camera = SimCamera::new(cam_settings, rsm, run.seed).map_err(|e| e.to_string())?;
     let mut pipeline = Pipeline::new(
-        spec.chest.clone(),
-        &spec.respiration,
+        &spec.pipeline,
         crate::breathing::build_classifier(&spec.classifier).map_err(|e| e.to_string())?,
+        Box::new(Counter::new("eval")),
     );
     let mut frame = DepthFrame::new(0, 0, 0.001);
     let mut events = Vec::new();
     let n_frames = (spec.seconds * camera.fps()).round() as u64;
     for _ in 0..n_frames {
         camera.read_frame(&mut frame).map_err(|e| e.to_string())?;
-        pipeline.push(&frame, &mut events);
+        pipeline.push(Input::Frame(&frame), &mut events);
     }
     let truth = camera.truth().clone();
     Ok(score(run.clone(), true_rate_bpm, &events, &truth, spec))
@@ -152,7 +149,7 @@ fn score(
     truth: &crate::rsm::GroundTruth,
     spec: &EvalSpec,
 ) -> RunResult {
-    let window = spec.respiration.window_s;
+    let window = spec.pipeline.respiration.window_s;
     let mut rate_errors = Vec::new();
     let mut sum = [0f32; 6];
     let mut readings = 0;
@@ -215,7 +212,7 @@ fn score(
         .count();
     // A reported apnea is a false alarm when it overlaps no true pause of at least the threshold
     // less the duration tolerance ([`DURATION_TOLERANCE_S`]).
-    let min_true = spec.respiration.apnea_min_s - DURATION_TOLERANCE_S;
+    let min_true = spec.pipeline.respiration.apnea_min_s - DURATION_TOLERANCE_S;
     let false_alarms = detected
         .iter()
         .filter(|d| d.start_s >= warm_up)

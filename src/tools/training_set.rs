@@ -27,14 +27,15 @@
 
 use crate::breathing::baseline::RuleBaseline;
 use crate::breathing::model_input::{InputPrep, FEATURES, INPUT_LEN, MODEL_HZ, STEPS};
-use crate::breathing::{PatternClassifier, WindowAnalysis};
+use crate::breathing::PatternClassifier;
 use crate::camera::simulated::{SimCamera, SimCameraSettings};
 use crate::camera::FrameSource;
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Input, Pipeline, PipelineSettings};
 use crate::recording::RawRecording;
-use crate::respiration::roi::ChestSettings;
+use crate::respiration::window::BreathWindow;
 use crate::respiration::RespirationSettings;
 use crate::rsm::Rsm;
+use crate::screening::ids::Counter;
 use crate::types::{DepthFrame, Pattern, PatternScores};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -125,7 +126,7 @@ impl PatternClassifier for Recorder {
         "recorder"
     }
 
-    fn classify(&mut self, w: &WindowAnalysis<'_>) -> PatternScores {
+    fn classify(&mut self, w: &BreathWindow<'_>) -> PatternScores {
         let scores = RuleBaseline.classify(w);
         self.calls += 1;
         if (self.calls - 1) % self.every == 0 {
@@ -137,7 +138,7 @@ impl PatternClassifier for Recorder {
                     rate_bpm: w.rate_bpm,
                     baseline: scores.best().0,
                     quality: w.quality,
-                    apnea_seen: crate::breathing::gru::window_has_apnea(w),
+                    apnea_seen: w.has_apnea(),
                 };
                 self.rows
                     .lock()
@@ -172,9 +173,10 @@ struct Session {
 fn camera_session(
     s: &Session,
     spec: &SetSpec,
-    settings: &RespirationSettings,
+    pipeline: &PipelineSettings,
     rows: Arc<Mutex<Vec<Row>>>,
 ) -> Result<(), String> {
+    let settings = &pipeline.respiration;
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0xCA3E);
     let params = session_params(s.pattern, s.seed, &mut rng)?;
     let cam = SimCameraSettings {
@@ -194,13 +196,17 @@ fn camera_session(
         calls: 0,
         every,
     };
-    let mut pipeline = Pipeline::new(ChestSettings::default(), settings, Box::new(recorder));
+    let mut pipeline = Pipeline::new(
+        pipeline,
+        Box::new(recorder),
+        Box::new(Counter::new("train")),
+    );
     let mut frame = DepthFrame::new(0, 0, 0.001);
     let mut events = Vec::new();
     let n = (spec.seconds * camera.fps()).round() as u64;
     for _ in 0..n {
         camera.read_frame(&mut frame).map_err(|e| e.to_string())?;
-        pipeline.push(&frame, &mut events);
+        pipeline.push(Input::Frame(&frame), &mut events);
         events.clear();
     }
     Ok(())
@@ -421,7 +427,7 @@ fn signal_session(
             .round()
             .max(1.0) as usize,
     };
-    crate::respiration::offline::analyze_series(&samples, hz, settings, &mut recorder)
+    crate::pipeline::recording::analyze_series(&samples, hz, settings, &mut recorder)
         .map_err(|e| e.to_string())?;
     Ok(())
 }
@@ -429,9 +435,10 @@ fn signal_session(
 /// Generate the set into `out_dir`; returns the number of windows. Uses all cores.
 pub fn write_set(
     spec: &SetSpec,
-    settings: &RespirationSettings,
+    pipeline: &PipelineSettings,
     out_dir: &Path,
 ) -> Result<usize, String> {
+    let settings = &pipeline.respiration;
     if spec.per_pattern == 0 || !(60.0..=3600.0).contains(&spec.seconds) {
         return Err("--per-pattern must be at least 1 and --seconds 60-3600".into());
     }
@@ -468,7 +475,7 @@ pub fn write_set(
                 let Some(s) = sessions.get(i) else { break };
                 let rows = Arc::new(Mutex::new(Vec::new()));
                 let r = if s.camera {
-                    camera_session(s, spec, settings, rows.clone())
+                    camera_session(s, spec, pipeline, rows.clone())
                 } else {
                     signal_session(s, spec, settings, rows.clone())
                 };
@@ -556,6 +563,12 @@ mod tests {
         }
     }
 
+    fn shipped() -> PipelineSettings {
+        crate::config::Settings::embedded()
+            .expect("shipped config")
+            .pipeline
+    }
+
     #[test]
     fn signal_set_files_are_consistent() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -569,7 +582,7 @@ mod tests {
             width: 424,
             height: 240,
         };
-        let n = write_set(&spec, &RespirationSettings::default(), dir.path()).expect("written");
+        let n = write_set(&spec, &shipped(), dir.path()).expect("written");
         assert!(n >= 6, "{n} windows");
         let bytes = std::fs::metadata(dir.path().join("inputs.f32"))
             .expect("inputs")
@@ -610,7 +623,7 @@ mod tests {
             width: 424,
             height: 240,
         };
-        let s = RespirationSettings::default();
+        let s = shipped();
         for bad in [
             SetSpec {
                 per_pattern: 0,
@@ -631,10 +644,8 @@ mod tests {
         ] {
             assert!(write_set(&bad, &s, dir.path()).is_err());
         }
-        let other_rate = RespirationSettings {
-            resample_hz: 20.0,
-            ..RespirationSettings::default()
-        };
+        let mut other_rate = shipped();
+        other_rate.respiration.resample_hz = 20.0;
         assert!(write_set(&good, &other_rate, dir.path()).is_err());
     }
 }

@@ -1,0 +1,521 @@
+//! A queue of simulated visitors for the kiosk: the simulated camera plays `empty:SECONDS` and
+//! `PATTERN[@RATE]:SECONDS` items one after another (`--visits empty:20,eupnea@15:100,...`).
+//!
+//! Each visit gets its own [`SimCamera`], built when the visit starts and dropped when it ends, so
+//! memory stays at one camera. Visit `i` (0-based, empty ones counted) uses the seed
+//! `base.wrapping_add(i)` for its subject ([`params_for`]), its RSM and its camera noise; a person in
+//! visit 0 is therefore exactly the single subject that `--pattern P --seed base` simulates. Frames
+//! are numbered over the whole queue (`seq = k`, `timestamp_s = k / fps`) and frame `k` belongs to
+//! the visit whose `[start_s, end_s)` holds `k / fps`.
+
+use super::simulated::{FrameTruth, SimCamera, SimCameraSettings, SimSettingError};
+use super::{CameraError, FrameSource};
+use crate::rsm::io::params_for;
+use crate::rsm::{rate_range, Rsm, RsmError, RsmParams};
+use crate::types::{DepthFrame, Pattern};
+use std::fmt;
+use std::str::FromStr;
+
+/// Allowed length of one visit, s (inclusive).
+pub const SECONDS_RANGE: (f64, f64) = (1.0, 86_400.0);
+/// Allowed `@RATE` of a person, breaths/min (inclusive; each pattern narrows it, see [`rate_range`]).
+pub const RATE_RANGE: (f32, f32) = (4.0, 60.0);
+/// Most items in one spec.
+pub const MAX_VISITS: usize = 1000;
+
+/// One item of the queue: nobody in front of the camera, or one person breathing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Visit {
+    /// The empty room for `seconds` s.
+    Empty {
+        /// Length, s.
+        seconds: f64,
+    },
+    /// A person breathing with `pattern` for `seconds` s.
+    Person {
+        /// Breathing pattern.
+        pattern: Pattern,
+        /// Mean rate, breaths/min; `None` keeps the rate the visit's seed draws.
+        rate_bpm: Option<f32>,
+        /// Length, s.
+        seconds: f64,
+    },
+}
+
+/// What is wrong with one item of a visit spec.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VisitProblem {
+    /// Nothing between two commas (or after a trailing comma).
+    #[error("the item is empty")]
+    EmptyItem,
+    /// No `:SECONDS` part.
+    #[error("missing `:SECONDS` (expected `empty:SECONDS` or `PATTERN[@RATE]:SECONDS`)")]
+    MissingSeconds,
+    /// The seconds do not parse as a finite number.
+    #[error("seconds `{0}` is not a finite number")]
+    SecondsNotNumber(String),
+    /// The seconds are outside [`SECONDS_RANGE`].
+    #[error("seconds {0} is outside 1-86400")]
+    SecondsOutOfRange(f64),
+    /// The name is neither `empty` nor a breathing pattern.
+    #[error("unknown pattern `{0}` (expected `empty` or one of: eupnea, tachypnea, bradypnea, biots, cheyne_stokes, central_apnea)")]
+    UnknownPattern(String),
+    /// `empty@RATE`.
+    #[error("`empty` takes no `@RATE`")]
+    RateOnEmpty,
+    /// The rate does not parse as a finite number.
+    #[error("rate `{0}` is not a finite number")]
+    RateNotNumber(String),
+    /// The rate is outside [`RATE_RANGE`], breaths/min.
+    #[error("rate {0} breaths/min is outside 4-60")]
+    RateOutOfRange(f32),
+    /// The rate is outside the pattern's own range ([`rate_range`]), breaths/min.
+    #[error("rate {rate} breaths/min is outside {pattern}'s range {lo}-{hi}")]
+    RateOutsidePattern {
+        /// The pattern of the item.
+        pattern: Pattern,
+        /// The rejected rate, breaths/min.
+        rate: f32,
+        /// Lowest rate of the pattern, breaths/min.
+        lo: f32,
+        /// Highest rate of the pattern, breaths/min.
+        hi: f32,
+    },
+}
+
+/// A visit spec that cannot be played; names the offending item by position and text.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum VisitSpecError {
+    /// The spec is empty or only whitespace.
+    #[error("visit spec is empty (expected items like `empty:20,eupnea@15:100`)")]
+    EmptySpec,
+    /// More than [`MAX_VISITS`] items.
+    #[error("visit spec has {0} items, more than the {MAX_VISITS} allowed")]
+    TooManyItems(usize),
+    /// One item is wrong.
+    #[error("visit {index} `{item}`: {problem}")]
+    Item {
+        /// Position of the item, from 1.
+        index: usize,
+        /// The item's text, trimmed.
+        item: String,
+        /// What is wrong with it.
+        problem: VisitProblem,
+    },
+}
+
+impl Visit {
+    /// Length of the visit, s.
+    pub fn seconds(&self) -> f64 {
+        match *self {
+            Visit::Empty { seconds } | Visit::Person { seconds, .. } => seconds,
+        }
+    }
+
+    /// The pattern of a person visit; `None` for the empty room.
+    pub fn pattern(&self) -> Option<Pattern> {
+        match *self {
+            Visit::Empty { .. } => None,
+            Visit::Person { pattern, .. } => Some(pattern),
+        }
+    }
+
+    /// Checks the seconds against [`SECONDS_RANGE`] and a rate against [`RATE_RANGE`] and the
+    /// pattern's [`rate_range`].
+    pub fn check(&self) -> Result<(), VisitProblem> {
+        let s = self.seconds();
+        if !s.is_finite() {
+            return Err(VisitProblem::SecondsNotNumber(s.to_string()));
+        }
+        if !(SECONDS_RANGE.0..=SECONDS_RANGE.1).contains(&s) {
+            return Err(VisitProblem::SecondsOutOfRange(s));
+        }
+        let Visit::Person {
+            pattern,
+            rate_bpm: Some(rate),
+            ..
+        } = *self
+        else {
+            return Ok(());
+        };
+        if !rate.is_finite() {
+            return Err(VisitProblem::RateNotNumber(rate.to_string()));
+        }
+        if !(RATE_RANGE.0..=RATE_RANGE.1).contains(&rate) {
+            return Err(VisitProblem::RateOutOfRange(rate));
+        }
+        let (lo, hi) = rate_range(pattern);
+        if !(lo..=hi).contains(&rate) {
+            return Err(VisitProblem::RateOutsidePattern {
+                pattern,
+                rate,
+                lo,
+                hi,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Parses one trimmed, non-empty item.
+fn parse_item(item: &str) -> Result<Visit, VisitProblem> {
+    if item.is_empty() {
+        return Err(VisitProblem::EmptyItem);
+    }
+    let (head, secs) = item.split_once(':').ok_or(VisitProblem::MissingSeconds)?;
+    let secs = secs.trim();
+    let seconds = match secs.parse::<f64>() {
+        Ok(s) if s.is_finite() => s,
+        _ => return Err(VisitProblem::SecondsNotNumber(secs.to_string())),
+    };
+    let (name, rate) = match head.split_once('@') {
+        Some((n, r)) => (n.trim(), Some(r.trim())),
+        None => (head.trim(), None),
+    };
+    let visit = if name.eq_ignore_ascii_case("empty") {
+        if rate.is_some() {
+            return Err(VisitProblem::RateOnEmpty);
+        }
+        Visit::Empty { seconds }
+    } else {
+        let pattern =
+            Pattern::from_str(name).map_err(|_| VisitProblem::UnknownPattern(name.to_string()))?;
+        let rate_bpm = match rate.map(|r| (r, r.parse::<f32>())) {
+            None => None,
+            Some((_, Ok(r))) if r.is_finite() => Some(r),
+            Some((r, _)) => return Err(VisitProblem::RateNotNumber(r.to_string())),
+        };
+        Visit::Person {
+            pattern,
+            rate_bpm,
+            seconds,
+        }
+    };
+    visit.check()?;
+    Ok(visit)
+}
+
+/// Parses a comma-separated spec of `empty:SECONDS` and `PATTERN[@RATE]:SECONDS` items (seconds
+/// 1-86400, rate 4-60 breaths/min and inside the pattern's range; whitespace around parts is
+/// ignored; at most [`MAX_VISITS`] items).
+pub fn parse_visits(spec: &str) -> Result<Vec<Visit>, VisitSpecError> {
+    if spec.trim().is_empty() {
+        return Err(VisitSpecError::EmptySpec);
+    }
+    let n = spec.split(',').count();
+    if n > MAX_VISITS {
+        return Err(VisitSpecError::TooManyItems(n));
+    }
+    spec.split(',')
+        .enumerate()
+        .map(|(i, item)| {
+            let item = item.trim();
+            parse_item(item).map_err(|problem| VisitSpecError::Item {
+                index: i + 1,
+                item: item.to_string(),
+                problem,
+            })
+        })
+        .collect()
+}
+
+impl FromStr for Visit {
+    type Err = VisitSpecError;
+    /// Parses one item, as in [`parse_visits`] (errors name it as visit 1).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let item = s.trim();
+        parse_item(item).map_err(|problem| VisitSpecError::Item {
+            index: 1,
+            item: item.to_string(),
+            problem,
+        })
+    }
+}
+
+impl fmt::Display for Visit {
+    /// The item as [`parse_visits`] reads it, e.g. `empty:20`, `eupnea@15:100`, `biots:60`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Visit::Empty { seconds } => write!(f, "empty:{seconds}"),
+            Visit::Person {
+                pattern,
+                rate_bpm: Some(r),
+                seconds,
+            } => write!(f, "{pattern}@{r}:{seconds}"),
+            Visit::Person {
+                pattern, seconds, ..
+            } => write!(f, "{pattern}:{seconds}"),
+        }
+    }
+}
+
+/// Why a [`VisitQueue`] cannot be built.
+#[derive(Debug, thiserror::Error)]
+pub enum VisitQueueError {
+    /// The camera settings are out of range.
+    #[error(transparent)]
+    Camera(#[from] SimSettingError),
+    /// The visits are empty, too many, or one is out of range.
+    #[error(transparent)]
+    Spec(#[from] VisitSpecError),
+    /// The subject of a person visit could not be drawn.
+    #[error("visit {index} `{item}`: {source}")]
+    Subject {
+        /// Position of the visit, from 1.
+        index: usize,
+        /// The visit as text.
+        item: String,
+        /// What the RSM rejected.
+        source: RsmError,
+    },
+}
+
+/// One visit's place on the queue's clock and the subject drawn for it (ground truth).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScheduledVisit {
+    /// The visit as given.
+    pub visit: Visit,
+    /// Start on the queue's clock, s.
+    pub start_s: f64,
+    /// End on the queue's clock (exclusive), s.
+    pub end_s: f64,
+    /// Global index (`seq`) of the visit's first frame: the first `k` with `k / fps >= start_s`.
+    pub first_frame: u64,
+    /// One past the global index of the visit's last frame.
+    pub end_frame: u64,
+    /// Seed of the visit's subject, RSM and camera noise: `base.wrapping_add(index)`.
+    pub seed: u64,
+    /// Parameters of the person drawn by [`params_for`] (with `artefacts_per_min = 0` when the
+    /// queue has no motion artefacts); `None` for an empty visit.
+    pub subject: Option<RsmParams>,
+}
+
+impl ScheduledVisit {
+    /// Mean breathing rate of the subject, breaths/min (the requested `@RATE` when one was given);
+    /// `None` for an empty visit.
+    pub fn rate_bpm(&self) -> Option<f32> {
+        self.subject.as_ref().map(|p| p.rate_bpm)
+    }
+}
+
+/// What the queue's latest frame showed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VisitFrameTruth {
+    /// Global frame index (`seq`).
+    pub seq: u64,
+    /// Time on the queue's clock, s.
+    pub t_s: f64,
+    /// Index of the visit in the schedule, from 0.
+    pub visit: usize,
+    /// The visit's camera truth; its `t_s` is the visit's own time (0 at its first frame), s.
+    pub frame: FrameTruth,
+}
+
+/// The simulated camera playing a queue of visits; see the module documentation.
+#[derive(Debug)]
+pub struct VisitQueue {
+    settings: SimCameraSettings,
+    schedule: Vec<ScheduledVisit>,
+    seed: u64,
+    /// Global index of the next frame.
+    next: u64,
+    /// Index in `schedule` of the visit that frame `next` belongs to (`schedule.len()` at the end).
+    cursor: usize,
+    /// The camera of visit `cursor`, built at its first frame.
+    camera: Option<SimCamera>,
+    last: Option<VisitFrameTruth>,
+}
+
+/// The first frame index `k` with `k / fps >= t_s`, computed as frame times are.
+fn first_frame_at(t_s: f64, fps: f64) -> u64 {
+    let mut k = (t_s * fps).ceil().max(0.0) as u64;
+    while k > 0 && (k - 1) as f64 / fps >= t_s {
+        k -= 1;
+    }
+    while (k as f64 / fps) < t_s {
+        k += 1;
+    }
+    k
+}
+
+impl VisitQueue {
+    /// A queue playing `visits` in front of the camera `settings` (whose `absent` is ignored:
+    /// each visit sets its own). `seed` is the base of the visits' seeds; `motion_artefacts`
+    /// false gives every person `artefacts_per_min = 0` (`[simulation] motion_artefacts`).
+    /// Subjects are drawn here; cameras are built lazily, one at a time.
+    pub fn new(
+        settings: SimCameraSettings,
+        visits: Vec<Visit>,
+        seed: u64,
+        motion_artefacts: bool,
+    ) -> Result<Self, VisitQueueError> {
+        settings.validate()?;
+        if visits.is_empty() {
+            return Err(VisitSpecError::EmptySpec.into());
+        }
+        if visits.len() > MAX_VISITS {
+            return Err(VisitSpecError::TooManyItems(visits.len()).into());
+        }
+        let mut schedule = Vec::with_capacity(visits.len());
+        let mut start_s = 0.0;
+        for (i, visit) in visits.into_iter().enumerate() {
+            let item = || visit.to_string();
+            visit.check().map_err(|problem| VisitSpecError::Item {
+                index: i + 1,
+                item: item(),
+                problem,
+            })?;
+            let vseed = seed.wrapping_add(i as u64);
+            let subject = match visit {
+                Visit::Empty { .. } => None,
+                Visit::Person {
+                    pattern, rate_bpm, ..
+                } => {
+                    let mut p = params_for(pattern, rate_bpm, vseed).map_err(|source| {
+                        VisitQueueError::Subject {
+                            index: i + 1,
+                            item: item(),
+                            source,
+                        }
+                    })?;
+                    if !motion_artefacts {
+                        p.artefacts_per_min = 0.0;
+                    }
+                    Some(p)
+                }
+            };
+            let end_s = start_s + visit.seconds();
+            schedule.push(ScheduledVisit {
+                first_frame: first_frame_at(start_s, settings.fps),
+                end_frame: first_frame_at(end_s, settings.fps),
+                visit,
+                start_s,
+                end_s,
+                seed: vseed,
+                subject,
+            });
+            start_s = end_s;
+        }
+        Ok(Self {
+            settings,
+            schedule,
+            seed,
+            next: 0,
+            cursor: 0,
+            camera: None,
+            last: None,
+        })
+    }
+
+    /// Every visit with its times, frames, seed and subject (ground truth for tests).
+    pub fn schedule(&self) -> &[ScheduledVisit] {
+        &self.schedule
+    }
+
+    /// Length of the whole queue, s.
+    pub fn duration_s(&self) -> f64 {
+        self.schedule.last().map_or(0.0, |v| v.end_s)
+    }
+
+    /// Number of frames the queue delivers before [`CameraError::EndOfStream`].
+    pub fn frame_count(&self) -> u64 {
+        self.schedule.last().map_or(0, |v| v.end_frame)
+    }
+
+    /// What the latest frame showed; `None` before the first frame.
+    pub fn last_frame_truth(&self) -> Option<VisitFrameTruth> {
+        self.last
+    }
+
+    /// The camera of the current visit (its breathing truth, torso box, settings); `None` before
+    /// the first frame and after the last.
+    pub fn camera(&self) -> Option<&SimCamera> {
+        self.camera.as_ref()
+    }
+
+    /// The camera for visit `i`: the room with the subject, or with nobody for the whole visit.
+    fn build_camera(&self, i: usize) -> Result<SimCamera, CameraError> {
+        let v = self.schedule.get(i).ok_or(CameraError::EndOfStream)?;
+        let mut s = self.settings.clone();
+        let params = match &v.subject {
+            Some(p) => {
+                s.absent = Vec::new();
+                p.clone()
+            }
+            None => {
+                s.absent = vec![(0.0, f64::MAX)];
+                RsmParams::typical(Pattern::Eupnea)
+            }
+        };
+        log::info!(
+            "visit {}/{} `{}` from {:.1} s (seed {})",
+            i + 1,
+            self.schedule.len(),
+            v.visit,
+            v.start_s,
+            v.seed
+        );
+        SimCamera::new(s, Rsm::new(params, v.seed), v.seed)
+            .map_err(|e| CameraError::Fatal(format!("visit {}: {e}", i + 1)))
+    }
+}
+
+impl FrameSource for VisitQueue {
+    fn read_frame(&mut self, frame: &mut DepthFrame) -> Result<(), CameraError> {
+        let k = self.next;
+        let before = self.cursor;
+        while self
+            .schedule
+            .get(self.cursor)
+            .is_some_and(|v| k >= v.end_frame)
+        {
+            self.cursor += 1;
+        }
+        if self.cursor != before || self.camera.is_none() {
+            // Drop the old camera before building the next: one static scene in memory.
+            self.camera = None;
+            if self.cursor >= self.schedule.len() {
+                return Err(CameraError::EndOfStream);
+            }
+            self.camera = Some(self.build_camera(self.cursor)?);
+        }
+        let cam = self.camera.as_mut().ok_or(CameraError::EndOfStream)?;
+        cam.read_frame(frame)?;
+        frame.seq = k;
+        frame.timestamp_s = k as f64 / self.settings.fps;
+        self.last = Some(VisitFrameTruth {
+            seq: k,
+            t_s: frame.timestamp_s,
+            visit: self.cursor,
+            frame: cam.last_frame_truth(),
+        });
+        self.next += 1;
+        Ok(())
+    }
+
+    fn fps(&self) -> f64 {
+        self.settings.fps
+    }
+
+    fn describe(&self) -> String {
+        let s = &self.settings;
+        let people = self.schedule.iter().filter(|v| v.subject.is_some()).count();
+        format!(
+            "simulated {}x{}@{} queue of {} visits ({} people) seed {}",
+            s.width,
+            s.height,
+            s.fps,
+            self.schedule.len(),
+            people,
+            self.seed
+        )
+    }
+
+    fn end_reason(&self) -> &'static str {
+        "end_of_visits"
+    }
+}
+
+#[cfg(test)]
+#[path = "visits_tests.rs"]
+mod tests;

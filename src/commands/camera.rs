@@ -1,0 +1,271 @@
+//! The depth sources a command can open (the simulated person or queue, a RealSense camera, a
+//! `.bag` recording), and the commands about cameras: `cameras` and `record`.
+
+use super::usage;
+use crate::camera::hardware::CameraSelector;
+use crate::camera::simulated::SimCamera;
+use crate::camera::visits::VisitQueue;
+use crate::camera::FrameSource;
+use crate::cli::RecordArgs;
+use crate::config::Settings;
+use crate::rsm::{Rsm, RsmParams};
+use std::path::Path;
+
+/// The simulated person of `[simulation]`, and the drawn subject (the ground truth).
+pub(super) fn sim_person(settings: &Settings) -> anyhow::Result<(SimCamera, RsmParams)> {
+    let s = &settings.subject;
+    // Each seed draws its own subject (depth, I:E, variability, pauses) inside the pattern's ranges.
+    let mut params = crate::rsm::io::params_for(s.pattern, s.rate_bpm, s.seed)
+        .map_err(|e| usage(format!("--rate: {e}")))?;
+    if !s.motion_artefacts {
+        params.artefacts_per_min = 0.0;
+    }
+    let camera = SimCamera::new(
+        settings.camera.sim.clone(),
+        Rsm::new(params.clone(), s.seed),
+        s.seed,
+    )
+    .map_err(|e| usage(format!("simulated camera: {e}")))?;
+    Ok((camera, params))
+}
+
+/// The queue of `[simulation] visits` on the simulated camera.
+pub(super) fn visit_queue(settings: &Settings) -> anyhow::Result<VisitQueue> {
+    let s = &settings.subject;
+    VisitQueue::new(
+        settings.camera.sim.clone(),
+        s.visits.clone(),
+        s.seed,
+        s.motion_artefacts,
+    )
+    .map_err(|e| usage(format!("--visits: {e}")))
+}
+
+#[cfg(not(feature = "realsense"))]
+fn no_realsense(what: &str) -> anyhow::Error {
+    usage(format!(
+        "{what}: this edge-screen was built without RealSense support; build it with \
+         `--features realsense` (librealsense 2.56: scripts/setup-librealsense.sh), or use --camera sim"
+    ))
+}
+
+/// A RealSense camera-open failure as the user should see it: a camera that is not there is a
+/// usage error (exit 2), anything else a run-time error.
+#[cfg(feature = "realsense")]
+fn camera_failed(e: crate::camera::CameraError) -> anyhow::Error {
+    match e {
+        crate::camera::CameraError::Fatal(m) if m.contains("no such camera") => usage(m),
+        other => anyhow::anyhow!("{other}"),
+    }
+}
+
+/// The RealSense camera `selector` names; `what` says where it was asked for (e.g. `--camera 0`).
+pub(super) fn realsense(
+    settings: &Settings,
+    selector: &CameraSelector,
+    what: &str,
+) -> anyhow::Result<Box<dyn FrameSource>> {
+    #[cfg(feature = "realsense")]
+    {
+        let _ = what;
+        let cam = crate::camera::realsense::RealSenseCamera::open(
+            selector,
+            &settings.camera.realsense,
+            None,
+        )
+        .map_err(camera_failed)?;
+        Ok(Box::new(cam))
+    }
+    #[cfg(not(feature = "realsense"))]
+    {
+        let _ = settings;
+        Err(no_realsense(&format!("{what}: RealSense {selector}")))
+    }
+}
+
+/// A `.bag` recording, replayed through librealsense.
+pub(super) fn replay(settings: &Settings, path: &Path) -> anyhow::Result<Box<dyn FrameSource>> {
+    #[cfg(feature = "realsense")]
+    {
+        let cam =
+            crate::camera::realsense::RealSenseCamera::replay(path, &settings.camera.realsense)
+                .map_err(|e| usage(format!("--replay: {e}")))?;
+        Ok(Box::new(cam))
+    }
+    #[cfg(not(feature = "realsense"))]
+    {
+        let _ = settings;
+        Err(no_realsense(&format!("--replay {}", path.display())))
+    }
+}
+
+/// `edge-screen cameras`.
+pub(super) fn list(json: bool) -> anyhow::Result<()> {
+    #[cfg(feature = "realsense")]
+    {
+        let cams = crate::camera::realsense::list_cameras().map_err(|e| anyhow::anyhow!("{e}"))?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&cams)?);
+        } else if cams.is_empty() {
+            println!("no RealSense camera is connected");
+        } else {
+            println!(
+                "index  name                           serial        firmware      USB   line"
+            );
+            for c in &cams {
+                println!(
+                    "{:<5}  {:<30} {:<13} {:<13} {:<5} {}",
+                    c.index, c.name, c.serial, c.firmware, c.usb_type, c.product_line
+                );
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(feature = "realsense"))]
+    {
+        let _ = json;
+        Err(no_realsense("cameras"))
+    }
+}
+
+/// `edge-screen record`.
+pub(super) fn record(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
+    if !(a.seconds.is_finite() && (0.1..=3600.0).contains(&a.seconds)) {
+        return Err(usage(format!(
+            "--seconds {}: expected 0.1-3600 s",
+            a.seconds
+        )));
+    }
+    let selector = match a.camera.as_deref() {
+        Some(text) => CameraSelector::parse(text).map_err(|e| usage(format!("--camera: {e}")))?,
+        None => settings.camera.source.clone(),
+    };
+    if a.subject.any() && selector != CameraSelector::Simulated {
+        return Err(usage(
+            "--pattern, --rate, --seed and --distance apply to the simulated camera (--camera sim) only",
+        ));
+    }
+    #[cfg(feature = "realsense")]
+    {
+        if selector == CameraSelector::Simulated {
+            record_sim(settings, a)
+        } else {
+            record_realsense(settings, &selector, a)
+        }
+    }
+    #[cfg(not(feature = "realsense"))]
+    {
+        let _ = settings;
+        Err(no_realsense("record"))
+    }
+}
+
+#[cfg(feature = "realsense")]
+fn record_sim(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let (mut source, params) = sim_person(settings)?;
+    let seed = settings.subject.seed;
+    let c = &settings.camera.realsense;
+    let device = crate::camera::bag_writer::BagDevice {
+        name: "edge-screen simulated camera".into(),
+        serial: format!("SIM{seed}"),
+        firmware: env!("CARGO_PKG_VERSION").into(),
+    };
+    let mut bag = crate::camera::bag_writer::BagWriter::create(
+        &a.out,
+        c.width_px,
+        c.height_px,
+        c.fps,
+        c.depth_unit_m,
+        &device,
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    let mut frame = crate::types::DepthFrame::new(0, 0, 0.001);
+    loop {
+        source
+            .read_frame(&mut frame)
+            .map_err(|e| anyhow::anyhow!("simulated camera: {e}"))?;
+        if frame.timestamp_s >= a.seconds {
+            break;
+        }
+        bag.write(&frame)?;
+    }
+    let frames = bag.finish()?;
+    let distance = settings.camera.sim.subject_distance_m;
+    let truth = serde_json::json!({
+        "file": a.out,
+        "source": "simulated camera",
+        "pattern": params.pattern.name(),
+        "rate_bpm": params.rate_bpm,
+        "seed": seed,
+        "distance_m": distance,
+        "seconds": a.seconds,
+        "frames": frames,
+        "width_px": c.width_px,
+        "height_px": c.height_px,
+        "fps": c.fps,
+        "depth_unit_m": c.depth_unit_m,
+    });
+    let truth_path = truth_file(&a.out);
+    std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)? + "\n")
+        .with_context(|| truth_path.display().to_string())?;
+    println!(
+        "{}: {frames} frames, {:.1} s, {}x{}@{} ({} at {:.1} breaths/min, seed {seed}, {distance} m); truth in {}",
+        a.out.display(),
+        a.seconds,
+        c.width_px,
+        c.height_px,
+        c.fps,
+        params.pattern.name(),
+        params.rate_bpm,
+        truth_path.display()
+    );
+    Ok(())
+}
+
+#[cfg(feature = "realsense")]
+fn record_realsense(
+    settings: &Settings,
+    selector: &CameraSelector,
+    a: &RecordArgs,
+) -> anyhow::Result<()> {
+    let mut cam = crate::camera::realsense::RealSenseCamera::open(
+        selector,
+        &settings.camera.realsense,
+        Some(&a.out),
+    )
+    .map_err(camera_failed)?;
+    let mut frame = crate::types::DepthFrame::new(0, 0, 0.001);
+    let (mut timeouts, mut corrupt) = (0u64, 0u64);
+    loop {
+        match cam.read_frame(&mut frame) {
+            Ok(()) if frame.timestamp_s >= a.seconds => break,
+            Ok(()) => {}
+            Err(crate::camera::CameraError::Timeout(_)) => timeouts += 1,
+            Err(crate::camera::CameraError::Corrupt(_)) => corrupt += 1,
+            Err(e) => {
+                return Err(anyhow::anyhow!(
+                    "{}: recording stopped after {:.1} s: {e}",
+                    a.out.display(),
+                    frame.timestamp_s
+                ))
+            }
+        }
+    }
+    let frames = cam.frames_delivered();
+    let describe = cam.describe();
+    drop(cam); // stops the stream; librealsense closes the file
+    println!(
+        "{}: {frames} frames, {:.1} s from {describe} ({timeouts} time-outs, {corrupt} corrupt frames)",
+        a.out.display(),
+        frame.timestamp_s
+    );
+    Ok(())
+}
+
+/// Where `record --camera sim` writes the ground truth of `bag`: `FILE.bag.json`.
+pub fn truth_file(bag: &Path) -> std::path::PathBuf {
+    let mut name = bag.as_os_str().to_owned();
+    name.push(".json");
+    name.into()
+}

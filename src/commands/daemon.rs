@@ -1,0 +1,156 @@
+//! The kiosk daemon (no subcommand): open the camera, the event sink, the display, the models and
+//! the X-ray inbox from the settings, then run [`crate::daemon::run`] until a signal, the duration
+//! or the end of the source.
+
+use super::{classifier, usage};
+use crate::camera::hardware::CameraSelector;
+use crate::camera::FrameSource;
+use crate::cli::DaemonArgs;
+use crate::config::Settings;
+use crate::daemon::{InboxJob, RunOptions, Speed};
+use crate::pipeline::Pipeline;
+use crate::records::sink::{EventSink, FileSink, JsonLines};
+use crate::screening::ids::Ulids;
+use tokio_util::sync::CancellationToken;
+
+pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
+    let source = open_source(settings, args)?;
+    if let Some(d) = args.duration {
+        if !(d.is_finite() && d > 0.0) {
+            return Err(usage(format!(
+                "--duration {d}: expected a positive number of seconds"
+            )));
+        }
+    }
+    let speed = parse_speed(args.speed.as_deref())?;
+    if args.replay.is_some() && speed != Speed::Paced(1.0) {
+        return Err(usage(
+            "--speed: a recording replays in real time (librealsense paces it); leave --speed out",
+        ));
+    }
+    let sink = open_sink(settings)?;
+    let display = match &settings.display.target {
+        None => None,
+        Some(t) => Some(
+            t.open(settings.display.settings)
+                .map_err(|e| usage(e.to_string()))?,
+        ),
+    };
+    let cls = classifier(settings)?;
+    let inbox = open_inbox(settings)?;
+    let opts = RunOptions {
+        speed,
+        duration_s: args.duration,
+        frames_interval_s: settings.events.frames_interval_s,
+        classifier: cls.name().to_string(),
+        inbox,
+    };
+    let pipeline = Pipeline::new(&settings.pipeline, cls, Box::new(Ulids::new()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let shutdown = CancellationToken::new();
+        spawn_signal_handler(shutdown.clone());
+        let summary = crate::daemon::run(source, pipeline, sink, display, opts, shutdown).await?;
+        log::info!(
+            "run ended: {} ({} frames processed)",
+            summary.reason,
+            summary.stats.processed
+        );
+        Ok(())
+    })
+}
+
+/// The X-ray model and inbox, loaded now: a bad model file is a configuration error, not a
+/// silent gap.
+fn open_inbox(settings: &Settings) -> anyhow::Result<Option<InboxJob>> {
+    let Some(dir) = settings.xray.inbox.clone() else {
+        return Ok(None);
+    };
+    let screener = crate::xray::screen::XrayScreener::from_settings(&settings.xray)
+        .map_err(|e| usage(format!("[xray] model: {e}")))?;
+    crate::xray::inbox::Inbox::open(&dir).map_err(|e| usage(format!("[xray] inbox: {e}")))?;
+    Ok(Some(InboxJob {
+        screener,
+        dir,
+        poll_interval: std::time::Duration::from_secs_f64(settings.xray.poll_interval_s),
+        heatmap_dir: settings.xray.heatmap_dir.clone(),
+    }))
+}
+
+fn parse_speed(text: Option<&str>) -> anyhow::Result<Speed> {
+    match text.unwrap_or("realtime") {
+        "realtime" | "1" => Ok(Speed::Paced(1.0)),
+        "max" => Ok(Speed::Max),
+        other => match other.parse::<f64>() {
+            Ok(f) if f.is_finite() && (0.1..=1000.0).contains(&f) => Ok(Speed::Paced(f)),
+            _ => Err(usage(format!(
+                "--speed {other:?}: expected `realtime`, `max` or a factor 0.1-1000"
+            ))),
+        },
+    }
+}
+
+/// The depth source: a recording, the simulated camera (one person or a queue) or a RealSense.
+fn open_source(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<Box<dyn FrameSource>> {
+    if let Some(path) = &args.replay {
+        return super::camera::replay(settings, path);
+    }
+    match &settings.camera.source {
+        CameraSelector::Simulated if !settings.subject.visits.is_empty() => {
+            let queue = super::camera::visit_queue(settings)?;
+            Ok(Box::new(queue))
+        }
+        CameraSelector::Simulated => {
+            let (source, _) = super::camera::sim_person(settings)?;
+            Ok(Box::new(source))
+        }
+        selector => {
+            let what = match &args.camera {
+                Some(text) => format!("--camera {text}"),
+                None => format!("{}: camera.source", settings.origin.display()),
+            };
+            super::camera::realsense(settings, selector, &what)
+        }
+    }
+}
+
+fn open_sink(settings: &Settings) -> anyhow::Result<Box<dyn EventSink>> {
+    match &settings.events.file {
+        None => Ok(Box::new(JsonLines::new(std::io::stdout()))),
+        Some(path) => {
+            let sink = FileSink::open(path).map_err(|e| usage(format!("--events: {e}")))?;
+            Ok(Box::new(sink))
+        }
+    }
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+fn spawn_signal_handler(token: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut term = match signal(SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    log::warn!("cannot watch SIGTERM: {e}");
+                    let _ = tokio::signal::ctrl_c().await;
+                    token.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => log::info!("SIGINT: stopping"),
+                _ = term.recv() => log::info!("SIGTERM: stopping"),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        token.cancel();
+    });
+}

@@ -1,0 +1,185 @@
+use super::*;
+use crate::camera::hardware::{Emitter, HoleFilling, VisualPreset};
+use crate::respiration::roi::ChestSettings;
+use crate::respiration::RespirationSettings;
+
+fn err_of(text: &str) -> String {
+    Settings::from_toml(text, Path::new("test.toml"))
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn the_shipped_file_is_the_default_and_matches_the_component_defaults() {
+    let s = Settings::embedded().unwrap();
+    assert_eq!(s.subject.pattern, Pattern::Eupnea);
+    assert_eq!(s.pipeline.respiration, RespirationSettings::default());
+    let chest = ChestSettings::default();
+    assert_eq!(s.pipeline.chest, chest);
+    assert_eq!(s.camera.sim, SimCameraSettings::default());
+    assert_eq!(s.display.settings, DisplaySettings::default());
+    assert_eq!(s.pipeline.session.min_signal_s, 60.0);
+    assert!(s.subject.visits.is_empty() && s.display.target.is_none());
+    assert_eq!(s.events.file, None);
+    // An empty file changes nothing.
+    let empty = Settings::from_toml("", Path::new("empty.toml")).unwrap();
+    assert_eq!(
+        Settings {
+            origin: s.origin.clone(),
+            ..empty
+        },
+        s
+    );
+}
+
+#[test]
+fn every_range_is_written_in_the_shipped_file() {
+    for l in crate::limits::ALL {
+        assert!(
+            DEFAULT_CONFIG.contains(&l.allowed()),
+            "kiosk.toml does not state {} allowed {}",
+            l.key,
+            l.allowed()
+        );
+    }
+}
+
+#[test]
+fn unknown_keys_are_named_with_the_keys_known_there() {
+    let e = err_of("[camera]\nfsp = 30\n");
+    assert!(
+        e.starts_with("test.toml: unknown key `camera.fsp`") && e.contains("fps"),
+        "{e}"
+    );
+    let e = err_of("[cameras]\n");
+    assert!(e.contains("`cameras`"), "{e}");
+    let e = err_of("[camera.filters]\nmedian = true\n");
+    assert!(e.contains("camera.filters.median"), "{e}");
+}
+
+#[test]
+fn out_of_range_values_name_key_and_range() {
+    assert_eq!(
+        err_of("[camera]\nfps = 500\n"),
+        "test.toml: camera.fps = 500 is out of range: allowed 1-90 frames/s"
+    );
+    let e = err_of("[respiration]\nwindow_s = nan\n");
+    assert!(
+        e.contains("respiration.window_s") && e.contains("30-300 s"),
+        "{e}"
+    );
+    let e = err_of("[simulation]\npattern = \"snoring\"\n");
+    assert!(
+        e.contains("simulation.pattern") && e.contains("cheyne_stokes"),
+        "{e}"
+    );
+    let e = err_of("[chest]\nmin_distance_m = 1.5\nmax_distance_m = 1.0\n");
+    assert!(e.contains("chest.max_distance_m"), "{e}");
+    let e = err_of("[display]\nmax_refresh_hz = 5\n");
+    assert!(
+        e.contains("display.max_refresh_hz") && e.contains("0.1-2 Hz"),
+        "{e}"
+    );
+    let e = err_of("[session]\nmin_signal_s = 120\nmax_measure_s = 90\n");
+    assert!(e.contains("session.max_measure_s"), "{e}");
+    let e = err_of("[simulation]\nvisits = \"eupnea@15\"\n");
+    assert!(e.contains("simulation.visits"), "{e}");
+}
+
+#[test]
+fn wrong_types_are_named_and_integers_pass_as_decimals() {
+    let e = err_of("[camera]\nfps = \"thirty\"\n");
+    assert!(
+        e.contains("camera.fps") && e.contains("integer") && e.contains("thirty"),
+        "{e}"
+    );
+    let s = Settings::from_toml("[simulation]\nrate_bpm = 15\n", Path::new("t.toml")).unwrap();
+    assert_eq!(s.subject.rate_bpm, Some(15.0));
+}
+
+#[test]
+fn flags_override_the_file_and_errors_name_the_flag() {
+    let mut o = Overrides::default();
+    o.set("simulation.distance_m", 1.5, "--distance");
+    o.set("xray.inbox", "inbox", "--xray-inbox");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("site.toml");
+    std::fs::write(
+        &file,
+        "[simulation]\ndistance_m = 0.9\n[xray]\nheatmap_dir = \"maps\"\n",
+    )
+    .unwrap();
+    let s = Settings::resolve(Some(&file), &o).unwrap();
+    assert_eq!(s.camera.sim.subject_distance_m, 1.5);
+    // A path from a flag is taken as given; one from a file is relative to the file's folder.
+    assert_eq!(s.xray.inbox, Some(PathBuf::from("inbox")));
+    assert_eq!(s.xray.heatmap_dir, Some(dir.path().join("maps")));
+    let mut o = Overrides::default();
+    o.set("simulation.distance_m", 5.0, "--distance");
+    let e = Settings::resolve(None, &o).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "--distance: simulation.distance_m = 5 is out of range: allowed 0.5-3 m"
+    );
+}
+
+#[test]
+fn realsense_settings_are_parsed_and_bad_ones_named() {
+    let s = Settings::from_toml(
+        "[camera]\nsource = \"838212073161\"\nemitter = \"off\"\nvisual_preset = \"high_accuracy\"\n\
+         depth_unit_mm = 0.1\n[camera.filters]\ndecimation = 2\nhole_filling = \"farthest_from_around\"\n",
+        Path::new("test.toml"),
+    )
+    .unwrap();
+    assert_eq!(
+        s.camera.source,
+        CameraSelector::Serial("838212073161".into())
+    );
+    let r = &s.camera.realsense;
+    assert_eq!(
+        (r.emitter, r.visual_preset),
+        (Emitter::Off, VisualPreset::HighAccuracy)
+    );
+    assert!((r.depth_unit_m - 0.0001).abs() < 1e-9);
+    assert_eq!(r.filters.decimation, 2);
+    assert_eq!(r.filters.hole_filling, HoleFilling::FarthestFromAround);
+    assert!(!r.filters.spatial && !r.filters.temporal);
+    for (text, key, allowed) in [
+        (
+            "[camera]\nsource = \"cam 0\"\n",
+            "camera.source",
+            "serial number",
+        ),
+        (
+            "[camera]\nemitter = \"auto\"\n",
+            "camera.emitter",
+            "keep, on, off",
+        ),
+        (
+            "[camera]\nvisual_preset = \"max\"\n",
+            "camera.visual_preset",
+            "high_density",
+        ),
+        (
+            "[camera]\nframe_timeout_ms = 50\n",
+            "camera.frame_timeout_ms",
+            "100-10000 ms",
+        ),
+        (
+            "[camera.filters]\ndecimation = 9\n",
+            "camera.filters.decimation",
+            "1-8",
+        ),
+        (
+            "[camera.filters]\nhole_filling = \"yes\"\n",
+            "camera.filters.hole_filling",
+            "fill_from_left",
+        ),
+    ] {
+        let e = err_of(text);
+        assert!(
+            e.starts_with("test.toml: ") && e.contains(key) && e.contains(allowed),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! The one rule that turns a session's measurements into its outcome.
+//!
+//! 1. Each modality gives a calibrated probability that the person should be referred:
+//!    - **breathing**: `1 − score(eupnea)`, the session's mean probability of an abnormal pattern;
+//!      a measured apnea (a pause of at least the apnea threshold) makes it 1. No probability when
+//!      the signal was insufficient.
+//!    - **X-ray**: the calibrated COVID-19 probability `p`, moved to the kiosk's operating point by
+//!      a change of prior: its odds are scaled so that the model's own operating threshold `t` maps
+//!      to [`REFER_AT`] (`p' = p·k / (p·k + 1 − p)` with `k = (1 − t) / t`). A film at exactly the
+//!      X-ray model's threshold is thus a 50 % case, as an abnormal pattern is for breathing.
+//! 2. The probabilities of the modalities present are combined by noisy-OR:
+//!    `refer_probability = 1 − Π (1 − pᵢ)`: the person should be referred unless every modality
+//!    independently finds no reason to.
+//! 3. The outcome: `refer_for_clinical_assessment` when `refer_probability ≥ REFER_AT`; otherwise
+//!    `repeat_measurement` when breathing is missing or insufficient (nothing vouches for the
+//!    person); otherwise `no_concern_found`.
+//!
+//! The outcome is a screening aid, never a diagnosis: "no concern found" is not "healthy".
+
+use crate::breathing::session::BreathingSummary;
+use crate::types::Pattern;
+use crate::xray::screen::XrayReport;
+use serde::Serialize;
+
+/// The referral threshold on the fused probability.
+pub const REFER_AT: f32 = 0.5;
+
+/// What the kiosk tells the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Nothing measured gives a reason to refer (not a diagnosis of health).
+    NoConcernFound,
+    /// The measurements suggest the person should see a clinician.
+    ReferForClinicalAssessment,
+    /// The measurement was not good enough to say either; measure again.
+    RepeatMeasurement,
+}
+
+impl Outcome {
+    /// The snake_case name used in events.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::NoConcernFound => "no_concern_found",
+            Outcome::ReferForClinicalAssessment => "refer_for_clinical_assessment",
+            Outcome::RepeatMeasurement => "repeat_measurement",
+        }
+    }
+}
+
+/// Each modality's referral probability (`None`: not available).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct ModalityProbabilities {
+    /// From breathing; `None` when not measured or insufficient.
+    pub breathing: Option<f32>,
+    /// From the chest X-ray; `None` when there is none.
+    pub xray: Option<f32>,
+}
+
+/// The fused result.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Fusion {
+    /// What the kiosk says.
+    pub outcome: Outcome,
+    /// The noisy-OR of the modalities' probabilities (0 when none is available).
+    pub refer_probability: f32,
+    /// The inputs to the noisy-OR.
+    pub modalities: ModalityProbabilities,
+}
+
+/// Breathing's referral probability, by the rule in the module doc.
+pub fn breathing_probability(b: &BreathingSummary) -> Option<f32> {
+    if b.insufficient_signal {
+        return None;
+    }
+    if !b.apneas.is_empty() {
+        return Some(1.0);
+    }
+    Some((1.0 - b.scores.get(Pattern::Eupnea)).clamp(0.0, 1.0))
+}
+
+/// The X-ray's referral probability, by the rule in the module doc.
+pub fn xray_probability(x: &XrayReport) -> f32 {
+    let p = f64::from(x.covid_probability).clamp(0.0, 1.0);
+    let t = f64::from(x.threshold).clamp(1e-6, 1.0 - 1e-6);
+    let k = (1.0 - t) / t * f64::from(REFER_AT) / (1.0 - f64::from(REFER_AT));
+    (p * k / (p * k + 1.0 - p)) as f32
+}
+
+/// The outcome of a session from what it measured.
+pub fn fuse(breathing: Option<&BreathingSummary>, xray: Option<&XrayReport>) -> Fusion {
+    let modalities = ModalityProbabilities {
+        breathing: breathing.and_then(breathing_probability),
+        xray: xray.map(xray_probability),
+    };
+    let keep = [modalities.breathing, modalities.xray];
+    let refer_probability = 1.0 - keep.iter().flatten().map(|p| 1.0 - p).product::<f32>();
+    let outcome = if refer_probability >= REFER_AT {
+        Outcome::ReferForClinicalAssessment
+    } else if modalities.breathing.is_none() {
+        Outcome::RepeatMeasurement
+    } else {
+        Outcome::NoConcernFound
+    };
+    Fusion {
+        outcome,
+        refer_probability,
+        modalities,
+    }
+}
+
+#[cfg(test)]
+#[path = "fusion_tests.rs"]
+mod tests;

@@ -1,0 +1,156 @@
+//! Every branch of the fusion rule, with one modality missing and with both.
+
+use super::*;
+use crate::types::{ApneaInterval, PatternScores};
+use crate::xray::screen::{Finding, ModelRef};
+
+fn breathing(eupnea: f32, apnea: bool) -> BreathingSummary {
+    let rest = (1.0 - eupnea) / 5.0;
+    let mut s = [rest; 6];
+    s[Pattern::Eupnea.index()] = eupnea;
+    BreathingSummary {
+        pattern: Some(PatternScores(s).best().0),
+        insufficient_signal: false,
+        scores: PatternScores(s),
+        rate_bpm: Some(15.0),
+        quality: 0.9,
+        apneas: if apnea {
+            vec![ApneaInterval {
+                start_s: 40.0,
+                end_s: 52.0,
+            }]
+        } else {
+            Vec::new()
+        },
+        windows: 16,
+    }
+}
+
+fn insufficient() -> BreathingSummary {
+    BreathingSummary {
+        pattern: None,
+        insufficient_signal: true,
+        rate_bpm: None,
+        quality: 0.1,
+        ..breathing(1.0 / 6.0, false)
+    }
+}
+
+/// A film with covid probability `p` from a model whose operating threshold is 0.08.
+fn xray(p: f32) -> XrayReport {
+    XrayReport {
+        file: "chest.png".into(),
+        covid_probability: p,
+        finding: if p >= 0.08 {
+            Finding::Covid
+        } else {
+            Finding::Normal
+        },
+        threshold: 0.08,
+        model: ModelRef {
+            name: "xray-cnn-int8".into(),
+            version: "test".into(),
+        },
+        format: "PNG 8-bit gray".into(),
+        heatmap: None,
+    }
+}
+
+fn close(a: f32, b: f32) -> bool {
+    (a - b).abs() < 1e-5
+}
+
+#[test]
+fn confident_eupnea_alone_finds_no_concern() {
+    let f = fuse(Some(&breathing(0.95, false)), None);
+    assert_eq!(f.outcome, Outcome::NoConcernFound);
+    assert!(close(f.refer_probability, 0.05), "{f:?}");
+    assert_eq!(f.modalities.xray, None);
+}
+
+#[test]
+fn an_abnormal_pattern_alone_refers() {
+    let f = fuse(Some(&breathing(0.2, false)), None);
+    assert_eq!(f.outcome, Outcome::ReferForClinicalAssessment);
+    assert!(close(f.refer_probability, 0.8), "{f:?}");
+}
+
+#[test]
+fn a_measured_apnea_refers_whatever_the_pattern_scores() {
+    let f = fuse(Some(&breathing(0.99, true)), None);
+    assert_eq!(f.outcome, Outcome::ReferForClinicalAssessment);
+    assert!(close(f.refer_probability, 1.0), "{f:?}");
+}
+
+#[test]
+fn insufficient_breathing_alone_asks_for_a_repeat() {
+    let f = fuse(Some(&insufficient()), None);
+    assert_eq!(f.outcome, Outcome::RepeatMeasurement);
+    assert_eq!(f.refer_probability, 0.0);
+    assert_eq!(f.modalities, ModalityProbabilities::default());
+}
+
+#[test]
+fn no_modality_at_all_asks_for_a_repeat() {
+    let f = fuse(None, None);
+    assert_eq!(f.outcome, Outcome::RepeatMeasurement);
+    assert_eq!(f.refer_probability, 0.0);
+}
+
+#[test]
+fn the_xray_operating_threshold_maps_to_the_referral_threshold() {
+    assert!(close(xray_probability(&xray(0.08)), REFER_AT));
+    assert!(close(xray_probability(&xray(0.0)), 0.0));
+    assert!(close(xray_probability(&xray(1.0)), 1.0));
+    // Odds scaled by (1 - 0.08) / 0.08 = 11.5: p = 0.02 → 0.23/1.21.
+    assert!(close(xray_probability(&xray(0.02)), 0.23 / 1.21));
+    let mut last = -1.0;
+    for i in 0..=100 {
+        let p = xray_probability(&xray(i as f32 / 100.0));
+        assert!(p > last, "monotone at {i}");
+        last = p;
+    }
+}
+
+#[test]
+fn a_positive_xray_refers_even_without_usable_breathing() {
+    for b in [None, Some(insufficient())] {
+        let f = fuse(b.as_ref(), Some(&xray(0.3)));
+        assert_eq!(f.outcome, Outcome::ReferForClinicalAssessment, "{f:?}");
+        assert!(f.refer_probability > 0.8, "{f:?}");
+    }
+}
+
+#[test]
+fn a_negative_xray_without_usable_breathing_asks_for_a_repeat() {
+    for b in [None, Some(insufficient())] {
+        let f = fuse(b.as_ref(), Some(&xray(0.01)));
+        assert_eq!(f.outcome, Outcome::RepeatMeasurement, "{f:?}");
+        assert_eq!(f.modalities.breathing, None);
+    }
+}
+
+#[test]
+fn a_negative_xray_and_normal_breathing_find_no_concern() {
+    let f = fuse(Some(&breathing(0.95, false)), Some(&xray(0.01)));
+    assert_eq!(f.outcome, Outcome::NoConcernFound);
+    let (b, x) = (0.05, xray_probability(&xray(0.01)));
+    assert!(
+        close(f.refer_probability, 1.0 - (1.0 - b) * (1.0 - x)),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn two_moderate_findings_together_refer_though_neither_does_alone() {
+    // Breathing 0.3; an X-ray at p = 0.036 is 0.3 after the prior shift (odds 0.0373 × 11.5).
+    let b = breathing(0.7, false);
+    let x = xray(0.036);
+    let xp = xray_probability(&x);
+    assert!((xp - 0.3).abs() < 0.01, "{xp}");
+    assert_eq!(fuse(Some(&b), None).outcome, Outcome::NoConcernFound);
+    assert_eq!(fuse(None, Some(&x)).outcome, Outcome::RepeatMeasurement);
+    let f = fuse(Some(&b), Some(&x));
+    assert_eq!(f.outcome, Outcome::ReferForClinicalAssessment, "{f:?}");
+    assert!(close(f.refer_probability, 1.0 - 0.7 * (1.0 - xp)));
+}
