@@ -500,13 +500,15 @@ impl FrameSource for VisitQueue {
     fn describe(&self) -> String {
         let s = &self.settings;
         let people = self.schedule.iter().filter(|v| v.subject.is_some()).count();
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         format!(
-            "simulated {}x{}@{} queue of {} visits ({} people) seed {}",
+            "simulated {}x{}@{} queue of {} ({}) seed {}",
             s.width,
             s.height,
             s.fps,
-            self.schedule.len(),
-            people,
+            plural(self.schedule.len(), "visit", "visits"),
+            plural(people, "person", "people"),
             self.seed
         )
     }

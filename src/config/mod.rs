@@ -64,7 +64,19 @@ pub enum ConfigError {
         /// The value given.
         found: String,
     },
-    /// A value outside what is allowed.
+    /// A value that is not one of the accepted ones, or cannot be parsed.
+    #[error("{origin}: {key} = {value} is invalid: {problem}")]
+    Invalid {
+        /// Where it came from.
+        origin: String,
+        /// Dotted key.
+        key: String,
+        /// The value as given.
+        value: String,
+        /// What is wrong, and what is accepted.
+        problem: String,
+    },
+    /// A number outside its range.
     #[error("{origin}: {key} = {value} is out of range: allowed {allowed}")]
     Value {
         /// Where it came from.

@@ -42,6 +42,15 @@ impl Origins<'_> {
         }
     }
 
+    fn invalid(&self, key: &str, value: impl std::fmt::Display, problem: &str) -> ConfigError {
+        ConfigError::Invalid {
+            origin: self.of(key),
+            key: key.to_string(),
+            value: value.to_string(),
+            problem: problem.to_string(),
+        }
+    }
+
     fn check(&self, limit: Limit, v: f64) -> Result<(), ConfigError> {
         limit
             .check(v)
@@ -70,7 +79,8 @@ impl Origins<'_> {
         parse: impl FnOnce(&str) -> Result<T, E>,
         allowed: &str,
     ) -> Result<T, ConfigError> {
-        parse(value).map_err(|_| self.bad(key, format!("{value:?}"), allowed))
+        parse(value)
+            .map_err(|_| self.invalid(key, format!("{value:?}"), &format!("expected {allowed}")))
     }
 }
 
@@ -201,10 +211,10 @@ fn subject(raw: &RawConfig, o: &Origins<'_>) -> Result<SubjectSettings, ConfigEr
         Vec::new()
     } else {
         crate::camera::visits::parse_visits(&s.visits).map_err(|e| {
-            o.bad(
+            o.invalid(
                 "simulation.visits",
                 format!("{:?}", s.visits),
-                &format!("a queue such as \"empty:20,eupnea@15:100\" ({e})"),
+                &e.to_string(),
             )
         })?
     };
@@ -275,17 +285,14 @@ fn classifier(raw: &RawConfig, o: &Origins<'_>) -> Result<ClassifierKind, Config
     let c = &raw.classifier;
     let model = o.path("classifier.model", &c.model);
     let kind = ClassifierKind::parse(&c.kind, model).ok_or_else(|| {
-        o.bad(
-            "classifier.kind",
-            format!("{:?}", c.kind),
-            ClassifierKind::NAMES,
-        )
+        let expected = format!("expected {}", ClassifierKind::NAMES);
+        o.invalid("classifier.kind", format!("{:?}", c.kind), &expected)
     })?;
     if kind == ClassifierKind::RuleBaseline && !c.model.is_empty() {
-        return Err(o.bad(
+        return Err(o.invalid(
             "classifier.model",
             format!("{:?}", c.model),
-            "empty for kind \"rule_baseline\" (only bi_at_gru loads a model)",
+            "must be empty for kind \"rule_baseline\" (only bi_at_gru loads a model)",
         ));
     }
     Ok(kind)
@@ -321,7 +328,7 @@ fn events(raw: &RawConfig, o: &Origins<'_>) -> Result<EventSettings, ConfigError
     o.check(lim::FRAMES_INTERVAL, e.frames_interval_s)?;
     let out = e.output.trim();
     if out.is_empty() {
-        return Err(o.bad("events.output", "\"\"", "\"-\" or a file path"));
+        return Err(o.invalid("events.output", "\"\"", "expected \"-\" or a file path"));
     }
     Ok(EventSettings {
         file: (out != "-").then(|| o.path("events.output", out)).flatten(),
