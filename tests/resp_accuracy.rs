@@ -71,7 +71,6 @@ fn run(pattern: Pattern, seed: u64, tally: &mut Tally) {
         let v = (!drop.gen_bool(0.02)).then_some(*v + camera.sample(&mut drop));
         an.push(*t, v, &mut on);
     }
-    std::mem::drop(on);
     for r in readings.iter().filter(|r| r.t_s >= settings.window_s) {
         tally.windows[pattern.index()][r.scores.best().0.index()] += 1;
         if pattern.is_regular() {

@@ -1,4 +1,4 @@
-//! `edge-screen simulate`: single recordings with ground truth, and the bulk training set.
+//! `edge-screen simulate`: single recordings with ground truth, and the training set.
 
 mod util;
 use util::*;
@@ -71,39 +71,35 @@ fn out_of_range_arguments_are_named() {
 }
 
 #[test]
-fn bulk_mode_writes_a_balanced_labelled_set() {
+fn training_set_mode_writes_model_inputs_and_the_old_bulk_mode_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("set");
     let o = run(&[
         "simulate",
-        "--bulk",
+        "--training-set",
+        "--split",
+        "val",
         "--per-pattern",
-        "3",
+        "1",
+        "--camera-share",
+        "0",
         "--seconds",
-        "60",
-        "--hz",
-        "10",
+        "90",
         "--seed",
         "100",
         "--out",
         out.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let text = std::fs::read_to_string(out.join("windows.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    assert_eq!(
-        &header[..7],
-        ["id", "pattern", "seed", "t0_s", "rate_bpm", "apnea_s", "hz"]
-    );
-    assert_eq!(header.len(), 7 + 600);
-    let mut per_class = std::collections::BTreeMap::new();
-    for l in lines {
-        let f: Vec<&str> = l.split(',').collect();
-        assert_eq!(f.len(), header.len());
-        *per_class.entry(f[1].to_string()).or_insert(0) += 1;
-    }
-    assert_eq!(per_class.len(), 6, "{per_class:?}");
-    assert!(per_class.values().all(|&n| n == 3), "{per_class:?}");
-    assert!(out.join("spec.json").is_file());
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("spec.json")).unwrap()).unwrap();
+    let windows = spec["windows"].as_u64().unwrap();
+    assert!(windows >= 6, "{spec}");
+    let csv = std::fs::read_to_string(out.join("windows.csv")).unwrap();
+    assert_eq!(csv.lines().count() as u64, windows + 1);
+    let inputs = std::fs::metadata(out.join("inputs.f32")).unwrap().len();
+    assert_eq!(inputs, windows * 120 * 11 * 4);
+    let o = run(&["simulate", "--bulk", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--bulk"), "{}", stderr(&o));
 }

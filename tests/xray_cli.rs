@@ -156,7 +156,11 @@ fn bad_threshold_and_model_are_usage_errors() {
     let f = some_images(1).remove(0);
     let o = run(&["xray", "--threshold", "1.5", f.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("--threshold: 1.5 is outside 0.01-0.99"));
+    let e = stderr(&o);
+    assert!(
+        e.contains("--threshold: xray.threshold = 1.5 is out of range") && e.contains("0.01-0.99"),
+        "{e}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let bogus = dir.path().join("m.onnx");
     std::fs::write(&bogus, b"not onnx").unwrap();

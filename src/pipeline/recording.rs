@@ -1,5 +1,5 @@
 //! A whole breathing recording (`edge-screen breathing`, a CSV in any units) through the kiosk's
-//! own stages: [`normalise`] it, feed it at the fixed rate to the live [`BreathAnalyzer`] on a
+//! own stages: [`normalise()`] it, feed it at the fixed rate to the live [`BreathAnalyzer`] on a
 //! recording's [`Schedule`], read every window with the classifier ([`read_window`]) and combine
 //! them with the same [`SessionVerdict`] as a kiosk session.
 //!

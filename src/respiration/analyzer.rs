@@ -309,13 +309,14 @@ mod tests {
         an.reset();
         out.clear();
         // Only sensor-like noise after the person left and someone static sat down.
-        let mut on = keep(&mut out);
-        for i in 0..(40 * 30) {
-            let t = 100.0 + i as f64 / 30.0;
-            let v = (((i as u32).wrapping_mul(2654435761) >> 8) % 1000) as f32 / 5000.0;
-            an.push(t, Some(v), &mut on);
+        {
+            let mut on = keep(&mut out);
+            for i in 0..(40 * 30) {
+                let t = 100.0 + i as f64 / 30.0;
+                let v = (((i as u32).wrapping_mul(2654435761) >> 8) % 1000) as f32 / 5000.0;
+                an.push(t, Some(v), &mut on);
+            }
         }
-        drop(on);
         let windows: Vec<&Seen> = out
             .iter()
             .filter(|e| matches!(e, Seen::Window { .. }))
@@ -344,13 +345,14 @@ mod tests {
         let lead: Vec<f32> = x[..600].iter().rev().copied().collect();
         an.warm_up(&lead);
         let mut out = Vec::new();
-        let mut on = keep(&mut out);
-        for (i, v) in x.iter().enumerate() {
-            an.push_fixed(i as f64 / 10.0, Some(*v), &mut on);
+        {
+            let mut on = keep(&mut out);
+            for (i, v) in x.iter().enumerate() {
+                an.push_fixed(i as f64 / 10.0, Some(*v), &mut on);
+            }
+            an.finish(&mut on);
+            an.finish(&mut on);
         }
-        an.finish(&mut on);
-        an.finish(&mut on);
-        drop(on);
         let ends: Vec<f64> = out
             .iter()
             .filter_map(|e| match e {
