@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs the kiosk daemon: on the first RealSense camera if one is connected,
-# otherwise on the simulated camera (a seated person breathing). Events print as JSON lines on
-# standard output, the readout is refreshed in out/readout.png, and chest X-rays dropped into
-# out/xray-inbox are screened (results in out/xray-inbox/done/, heatmaps in out/xray-heatmaps/).
-# Stop it with Ctrl-C.
-# Extra arguments go to edge-screen, e.g.: scripts/demo.sh --pattern cheyne_stokes --speed 4,
+# otherwise on the simulated camera playing a queue of visitors (an empty chair, then three people
+# one after another, each sitting for about two minutes and getting one screening result). Events
+# print as JSON lines on standard output, the readout is refreshed in out/readout.png, and chest
+# X-rays dropped into out/xray-inbox are screened and joined to the person being measured (results
+# in out/xray-inbox/done/, heatmaps in out/xray-heatmaps/). Stop it with Ctrl-C.
+# Extra arguments go to edge-screen, e.g.: scripts/demo.sh --speed 4,
+# scripts/demo.sh --visits empty:5,cheyne_stokes:180, scripts/demo.sh --pattern biots (one person),
 # scripts/demo.sh --replay recording.bag, or scripts/demo.sh --camera 838212073161.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +26,11 @@ case " $* " in
       echo "edge-screen: RealSense camera 0: $("$bin" cameras | sed -n 2p)" >&2
     else
       source_args=(--camera sim)
-      echo "edge-screen: no RealSense camera connected: simulated camera" >&2
+      case " $* " in
+        *" --visits "* | *" --pattern "* | *" --rate "*) ;;  # the caller chose the person
+        *) source_args+=(--visits "empty:10,eupnea@15:120,empty:15,tachypnea@28:120,empty:15,central_apnea:150,empty:10") ;;
+      esac
+      echo "edge-screen: no RealSense camera connected: simulated camera ${source_args[*]:2}" >&2
     fi
     ;;
 esac

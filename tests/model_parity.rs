@@ -1,5 +1,5 @@
 //! Parity of the shipped breathing model: tract, as the product runs it, reproduces the scores the
-//! exporter (onnxruntime on the same ONNX file, see `training/train.py`) wrote to
+//! exporter (onnxruntime on the same ONNX file, see `training/breathing/export.py`) wrote to
 //! `models/breathing/golden.json`, within 1e-4 per score.
 
 use edge_screen::breathing::gru::{BreathingModel, ModelError};

@@ -181,7 +181,7 @@ impl BiAtGru {
 /// such a pause. In a window without one, the central-apnea score is spread evenly over the other
 /// five patterns: their order is kept, and a model that was sure of central apnea yields a
 /// low-confidence verdict rather than a confident other label. (Cheyne-Stokes is not gated: its
-/// troughs can be hypopnoeas rather than apneas.) `training/train.py` applies the same rule to the
+/// troughs can be hypopnoeas rather than apneas.) `training/breathing/train.py` applies the same rule to the
 /// reported metrics, using the detector's result stored with every window.
 pub fn apnea_gate(scores: PatternScores, apnea_seen: bool) -> PatternScores {
     if apnea_seen {

@@ -276,7 +276,7 @@ fn same_seed_same_frames_and_visit_zero_is_the_single_subject() {
         a != frames(spec, 10, 50),
         "another seed gave the same frames"
     );
-    // Visit 0 is the subject `--pattern eupnea --seed 9` simulates (as app::sim_source builds it).
+    // Visit 0 is the subject `--pattern eupnea --seed 9` simulates (as `commands::camera::sim_person` builds it).
     let params = params_for(Pattern::Eupnea, None, 9).unwrap_or_else(|e| panic!("{e}"));
     let mut cam = SimCamera::new(small(), Rsm::new(params, 9), 9).unwrap_or_else(|e| panic!("{e}"));
     let mut f = DepthFrame::new(1, 1, 0.001);

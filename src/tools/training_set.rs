@@ -45,7 +45,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 /// Version of what the generator makes; raised whenever the sessions or their augmentation change,
-/// so that `training/train.sh` regenerates a data folder made by an older version.
+/// so that `training/breathing/train.sh` regenerates a data folder made by an older version.
 /// 2: wider breath-to-breath variability, slow depth changes, flattened troughs, ECG bleed,
 /// interference bursts, clipping and 100-500 Hz recordings. 3: the `apnea_seen` column.
 /// 4: regular patterns widened in two thirds (CV up to 0.3), bursts in a third, a quarter of the
