@@ -243,3 +243,27 @@ fn real_recordings_get_rates_and_patterns_consistent_with_their_rates() {
         );
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_is_a_normal_end() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let (csv, _) = simulate(dir.path(), "eupnea", "10", "2", "70");
+    let many: Vec<&str> = std::iter::repeat_n(csv.to_str().unwrap(), 200).collect();
+    let mut child = bin()
+        .arg("breathing")
+        .args(&many)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Like `| head -1`: read one line, then close the pipe.
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("eupnea"), "{first}");
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{:?}: {}", o.status, stderr(&o));
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
+}

@@ -27,8 +27,8 @@ pub(super) fn run(settings: &Settings, a: &BreathingArgs) -> anyhow::Result<()> 
     let mut cls = classifier(settings)?;
     for file in &a.files {
         match one(settings, cls.as_mut(), file) {
-            Ok(v) if a.json => println!("{}", serde_json::to_string(&v)?),
-            Ok(v) => print_human(&v),
+            Ok(v) if a.json => out!("{}", serde_json::to_string(&v)?)?,
+            Ok(v) => print_human(&v)?,
             Err(e) => {
                 failures += 1;
                 eprintln!("edge-screen: {e:#}");
@@ -64,7 +64,7 @@ fn one<'c>(
     })
 }
 
-fn print_human(v: &FileVerdict<'_>) {
+fn print_human(v: &FileVerdict<'_>) -> std::io::Result<()> {
     let b = &v.breathing;
     let rate = b
         .rate_bpm
@@ -74,8 +74,8 @@ fn print_human(v: &FileVerdict<'_>) {
         Some(p) => format!("{p} (score {:.2})", b.scores.get(p)),
         None => "insufficient signal".to_string(),
     };
-    println!(
+    out!(
         "{}: {pattern}, rate {rate}, quality {:.2} [screening aid, not a diagnosis]",
         v.file, b.quality,
-    );
+    )
 }

@@ -105,18 +105,18 @@ pub(super) fn list(json: bool) -> anyhow::Result<()> {
     {
         let cams = crate::camera::realsense::list_cameras().map_err(|e| anyhow::anyhow!("{e}"))?;
         if json {
-            println!("{}", serde_json::to_string_pretty(&cams)?);
+            out!("{}", serde_json::to_string_pretty(&cams)?)?;
         } else if cams.is_empty() {
-            println!("no RealSense camera is connected");
+            out!("no RealSense camera is connected")?;
         } else {
-            println!(
+            out!(
                 "index  name                           serial        firmware      USB   line"
-            );
+            )?;
             for c in &cams {
-                println!(
+                out!(
                     "{:<5}  {:<30} {:<13} {:<13} {:<5} {}",
                     c.index, c.name, c.serial, c.firmware, c.usb_type, c.product_line
-                );
+                )?;
             }
         }
         Ok(())
@@ -209,7 +209,7 @@ fn record_sim(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
     let truth_path = truth_file(&a.out);
     std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)? + "\n")
         .with_context(|| truth_path.display().to_string())?;
-    println!(
+    out!(
         "{}: {frames} frames, {:.1} s, {}x{}@{} ({} at {:.1} breaths/min, seed {seed}, {distance} m); truth in {}",
         a.out.display(),
         a.seconds,
@@ -219,7 +219,7 @@ fn record_sim(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
         params.pattern.name(),
         params.rate_bpm,
         truth_path.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -255,11 +255,11 @@ fn record_realsense(
     let frames = cam.frames_delivered();
     let describe = cam.describe();
     drop(cam); // stops the stream; librealsense closes the file
-    println!(
+    out!(
         "{}: {frames} frames, {:.1} s from {describe} ({timeouts} time-outs, {corrupt} corrupt frames)",
         a.out.display(),
         frame.timestamp_s
-    );
+    )?;
     Ok(())
 }
 

@@ -37,10 +37,10 @@ pub(super) fn run(settings: &Settings, a: &EvalArgs) -> anyhow::Result<()> {
     let results = run_all(&spec).map_err(|e| anyhow::anyhow!(e))?;
     let summary = summarize(&results);
     if a.json {
-        println!(
+        out!(
             "{}",
             serde_json::json!({ "runs": results, "summary": summary })
-        );
+        )?;
     } else {
         print_report(&results, &summary);
     }

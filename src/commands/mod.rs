@@ -2,6 +2,15 @@
 //! once and hands them to the command; `main.rs` only parses, calls [`run`] and maps the error to
 //! an exit code.
 
+/// Writes one line to standard output. Unlike `println!`, a closed pipe (`edge-screen breathing
+/// *.csv | head`) comes back as an error, which `main` treats as a normal end, instead of a panic.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
 mod breathing;
 mod camera;
 mod daemon;
@@ -129,7 +138,7 @@ fn check_config(files: &[PathBuf], overrides: &Overrides) -> anyhow::Result<()> 
     let check = |file: Option<&std::path::Path>| -> anyhow::Result<()> {
         let s = resolve(file, overrides)?;
         classifier(&s)?;
-        println!("{}: ok\n{s:#?}", s.origin.display());
+        out!("{}: ok\n{s:#?}", s.origin.display())?;
         Ok(())
     };
     if files.is_empty() {

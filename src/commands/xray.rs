@@ -29,14 +29,14 @@ pub(super) fn run(settings: &Settings, a: &XrayArgs) -> anyhow::Result<()> {
             .as_deref()
             .map(|dir| heatmap_path(dir, file, &mut used));
         match screener.screen_file(file, heatmap.as_deref()) {
-            Ok(r) => print(&r, a.json),
+            Ok(r) => print(&r, a.json)?,
             Err(ScreenError::Heatmap {
                 report, message, ..
             }) => {
                 // The result stands; only the picture is missing.
                 eprintln!("edge-screen: {}: heatmap: {message}", file.display());
                 failures += 1;
-                print(&report, a.json);
+                print(&report, a.json)?;
             }
             Err(e) => {
                 failures += 1;
@@ -46,7 +46,7 @@ pub(super) fn run(settings: &Settings, a: &XrayArgs) -> anyhow::Result<()> {
                         "file": file.display().to_string(),
                         "error": e.to_string(),
                     });
-                    println!("{v}");
+                    out!("{v}")?;
                 }
             }
         }
@@ -60,14 +60,17 @@ pub(super) fn run(settings: &Settings, a: &XrayArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print(r: &XrayReport, json: bool) {
+fn print(r: &XrayReport, json: bool) -> std::io::Result<()> {
     if json {
         match serde_json::to_string(r) {
-            Ok(line) => println!("{line}"),
-            Err(e) => eprintln!("edge-screen: {}: {e}", r.file.display()),
+            Ok(line) => out!("{line}"),
+            Err(e) => {
+                eprintln!("edge-screen: {}: {e}", r.file.display());
+                Ok(())
+            }
         }
     } else {
-        println!(
+        out!(
             "{}: {} (covid probability {:.3}, threshold {:.3}; {} {}) [screening aid, not a diagnosis]",
             r.file.display(),
             r.finding.name(),
@@ -75,7 +78,7 @@ fn print(r: &XrayReport, json: bool) {
             r.threshold,
             r.model.name,
             r.model.version,
-        );
+        )
     }
 }
 
@@ -111,11 +114,11 @@ fn submit(settings: &Settings, session: &str, files: &[PathBuf]) -> anyhow::Resu
                 dest.display()
             ));
         }
-        println!(
+        out!(
             "{}: sent to {} for session {session}",
             file.display(),
             dest.display()
-        );
+        )?;
     }
     Ok(())
 }
@@ -179,7 +182,7 @@ pub(super) fn eval(a: &XrayEvalArgs) -> anyhow::Result<()> {
         },
     );
     if a.json {
-        println!("{}", serde_json::to_string(&e)?);
+        out!("{}", serde_json::to_string(&e)?)?;
     } else {
         print!("{}", render(&e));
     }
