@@ -257,7 +257,7 @@ fn a_reader_that_stops_early_is_a_normal_end() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Like `| head -1`: read one line, then close the pipe.
+    // Like `| head -1`: read one line, then close the pipe while 199 lines are still to come.
     let mut first = String::new();
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
