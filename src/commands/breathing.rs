@@ -76,6 +76,7 @@ fn print_human(v: &FileVerdict<'_>) -> std::io::Result<()> {
     };
     out!(
         "{}: {pattern}, rate {rate}, quality {:.2} [screening aid, not a diagnosis]",
-        v.file, b.quality,
+        v.file,
+        b.quality,
     )
 }

@@ -109,13 +109,16 @@ pub(super) fn list(json: bool) -> anyhow::Result<()> {
         } else if cams.is_empty() {
             out!("no RealSense camera is connected")?;
         } else {
-            out!(
-                "index  name                           serial        firmware      USB   line"
-            )?;
+            out!("index  name                           serial        firmware      USB   line")?;
             for c in &cams {
                 out!(
                     "{:<5}  {:<30} {:<13} {:<13} {:<5} {}",
-                    c.index, c.name, c.serial, c.firmware, c.usb_type, c.product_line
+                    c.index,
+                    c.name,
+                    c.serial,
+                    c.firmware,
+                    c.usb_type,
+                    c.product_line
                 )?;
             }
         }

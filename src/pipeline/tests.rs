@@ -7,7 +7,6 @@ use crate::camera::FrameSource;
 use crate::screening::ids::Counter;
 use crate::screening::{Outcome, SessionView};
 use crate::types::Pattern;
-use crate::xray::screen::ModelRef;
 
 fn settings() -> PipelineSettings {
     let respiration = RespirationSettings::default();
@@ -54,22 +53,7 @@ fn run(p: &mut Pipeline, cam: &mut SimCamera, until_s: f64, out: &mut Vec<Event>
 }
 
 fn xray(p: f32) -> XrayReport {
-    XrayReport {
-        file: "chest.png".into(),
-        covid_probability: p,
-        finding: if p >= 0.08 {
-            Finding::Covid
-        } else {
-            Finding::Normal
-        },
-        threshold: 0.08,
-        model: ModelRef {
-            name: "xray".into(),
-            version: "1".into(),
-        },
-        format: "PNG".into(),
-        heatmap: None,
-    }
+    XrayReport::example(p)
 }
 
 #[test]

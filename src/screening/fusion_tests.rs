@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::types::{ApneaInterval, PatternScores};
-use crate::xray::screen::{Finding, ModelRef};
 
 fn breathing(eupnea: f32, apnea: bool) -> BreathingSummary {
     let rest = (1.0 - eupnea) / 5.0;
@@ -36,24 +35,8 @@ fn insufficient() -> BreathingSummary {
     }
 }
 
-/// A film with covid probability `p` from a model whose operating threshold is 0.08.
 fn xray(p: f32) -> XrayReport {
-    XrayReport {
-        file: "chest.png".into(),
-        covid_probability: p,
-        finding: if p >= 0.08 {
-            Finding::Covid
-        } else {
-            Finding::Normal
-        },
-        threshold: 0.08,
-        model: ModelRef {
-            name: "xray-cnn-int8".into(),
-            version: "test".into(),
-        },
-        format: "PNG 8-bit gray".into(),
-        heatmap: None,
-    }
+    XrayReport::example(p)
 }
 
 fn close(a: f32, b: f32) -> bool {

@@ -4,7 +4,6 @@ use super::*;
 use crate::screening::ids::Counter;
 use crate::screening::Outcome;
 use crate::types::{Pattern, PatternScores};
-use crate::xray::screen::{Finding, ModelRef};
 
 const HZ: f64 = 10.0;
 
@@ -129,22 +128,7 @@ impl Stream {
 }
 
 fn xray(p: f32) -> XrayReport {
-    XrayReport {
-        file: "chest.png".into(),
-        covid_probability: p,
-        finding: if p >= 0.08 {
-            Finding::Covid
-        } else {
-            Finding::Normal
-        },
-        threshold: 0.08,
-        model: ModelRef {
-            name: "xray".into(),
-            version: "1".into(),
-        },
-        format: "PNG".into(),
-        heatmap: None,
-    }
+    XrayReport::example(p)
 }
 
 #[test]

@@ -58,6 +58,30 @@ pub struct XrayReport {
     pub heatmap: Option<PathBuf>,
 }
 
+impl XrayReport {
+    /// A report for `chest.png` with covid probability `p` from a model whose operating threshold
+    /// is 0.08, as the shipped one's is (tests of the code that consumes reports).
+    #[cfg(test)]
+    pub(crate) fn example(p: f32) -> Self {
+        XrayReport {
+            file: "chest.png".into(),
+            covid_probability: p,
+            finding: if p >= 0.08 {
+                Finding::Covid
+            } else {
+                Finding::Normal
+            },
+            threshold: 0.08,
+            model: ModelRef {
+                name: "xray-cnn-int8".into(),
+                version: "test".into(),
+            },
+            format: "PNG 8-bit gray".into(),
+            heatmap: None,
+        }
+    }
+}
+
 /// Why one image could not be screened. Every message starts with the file.
 #[derive(Debug, thiserror::Error)]
 pub enum ScreenError {
