@@ -48,7 +48,7 @@ pub mod daemon;
 pub mod display;
 pub mod eval;
 pub mod handoff;
-pub mod model_file;
+pub mod inference;
 pub mod pipeline;
 pub mod recording;
 pub mod records;

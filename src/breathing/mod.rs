@@ -66,7 +66,7 @@ pub trait PatternClassifier: Send {
 /// The classifier named by `kind`, its model loaded, checked and optimised once.
 pub fn build_classifier(
     kind: &crate::config::ClassifierKind,
-) -> Result<Box<dyn PatternClassifier>, gru::ModelError> {
+) -> Result<Box<dyn PatternClassifier>, crate::inference::ModelError> {
     use crate::config::ClassifierKind;
     Ok(match kind {
         ClassifierKind::RuleBaseline => Box::new(baseline::RuleBaseline),
