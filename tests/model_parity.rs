@@ -2,8 +2,9 @@
 //! exporter (onnxruntime on the same ONNX file, see `training/breathing/export.py`) wrote to
 //! `models/breathing/golden.json`, within 1e-4 per score.
 
-use edge_screen::breathing::gru::{BreathingModel, ModelError};
+use edge_screen::breathing::gru::BreathingModel;
 use edge_screen::breathing::model_input::INPUT_LEN;
+use edge_screen::inference::ModelError;
 use serde::Deserialize;
 use std::path::Path;
 

@@ -1,5 +1,5 @@
 //! The BI-AT-GRU breathing-pattern classifier (bidirectional GRU with attention pooling, trained
-//! only on RSM data; see `models/breathing/MODEL_CARD.md`), run with tract.
+//! only on RSM data; see `models/breathing/MODEL_CARD.md`), run by [`crate::inference`].
 //!
 //! The ONNX model is loaded, checked and optimised once ([`BreathingModel::embedded`] or
 //! [`BreathingModel::load`]); each window then costs one preparation
@@ -9,10 +9,10 @@
 
 use super::model_input::{InputPrep, FEATURES, INPUT_LEN, STEPS};
 use super::PatternClassifier;
+use crate::inference::{ModelError, OnnxModel, BUILT_IN};
 use crate::respiration::window::BreathWindow;
 use crate::types::{Pattern, PatternScores};
 use std::path::Path;
-use tract_onnx::prelude::*;
 
 /// The model built into the program (`models/breathing/bi_at_gru.onnx`).
 pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/breathing/bi_at_gru.onnx");
@@ -20,92 +20,59 @@ pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/breathing/bi_at_
 /// Largest model file accepted, bytes.
 pub const MAX_MODEL_BYTES: u64 = 16 << 20;
 
-/// Why a model cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ModelError {
-    /// The file cannot be read.
-    #[error("{origin}: cannot read the model: {reason}")]
-    Read {
-        /// File path or "built-in model".
-        origin: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// The file is not an ONNX model tract can run with the expected shapes.
-    #[error("{origin}: not a usable breathing model: {reason}")]
-    Invalid {
-        /// File path or "built-in model".
-        origin: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// Inference failed.
-    #[error("breathing model run failed: {0}")]
-    Run(String),
-}
+/// The model's input shape: one window of [`STEPS`] steps × [`FEATURES`] features.
+const INPUT_SHAPE: [usize; 3] = [1, STEPS, FEATURES];
 
 /// A loaded, optimised breathing model: input `[1, 120, 11]` f32, output `[1, 6]` probabilities.
 #[derive(Debug)]
 pub struct BreathingModel {
-    /// The optimised plan. Each window runs in a fresh run state: a tract run state is a
-    /// streaming session, and its recurrent (scan) ops carry their final hidden state into the
-    /// next run of the same state, so reusing one would let every window leak into the next.
-    plan: Arc<TypedSimplePlan>,
-    origin: String,
+    /// The optimised model. Each window runs in a fresh run state ([`OnnxModel::run`] makes one
+    /// per call): a tract run state is a streaming session, and its recurrent (scan) ops carry
+    /// their final hidden state into the next run of the same state, so reusing one would let
+    /// every window leak into the next.
+    model: OnnxModel,
 }
 
 impl BreathingModel {
     /// The model built into the program.
     pub fn embedded() -> Result<Self, ModelError> {
-        Self::from_bytes(EMBEDDED_MODEL, "built-in model")
+        Self::from_bytes(EMBEDDED_MODEL, BUILT_IN)
     }
 
-    /// The ONNX model at `path`.
+    /// The ONNX model at `path` (at most [`MAX_MODEL_BYTES`]).
     pub fn load(path: &Path) -> Result<Self, ModelError> {
-        let origin = path.display().to_string();
-        let bytes = crate::model_file::read_limited(path, MAX_MODEL_BYTES).map_err(|reason| {
-            ModelError::Read {
-                origin: origin.clone(),
-                reason,
-            }
-        })?;
-        Self::from_bytes(&bytes, &origin)
+        Self::checked(OnnxModel::load(path, MAX_MODEL_BYTES, &INPUT_SHAPE)?)
     }
 
     /// Parse, check and optimise an ONNX model held in memory; `origin` names it in errors.
     pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self, ModelError> {
-        let invalid = |reason: String| ModelError::Invalid {
-            origin: origin.to_string(),
-            reason,
-        };
-        let plan = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
-            .and_then(|m| m.with_input_fact(0, f32::fact([1, STEPS, FEATURES]).into()))
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| invalid(format!("{e:#}")))?;
-        let outputs = plan
-            .model()
-            .output_outlets()
-            .map_err(|e| invalid(e.to_string()))?;
-        if outputs.len() != 1 {
-            return Err(invalid(format!("{} outputs, expected 1", outputs.len())));
-        }
-        let fact = plan
-            .model()
-            .outlet_fact(outputs[0])
-            .map_err(|e| invalid(e.to_string()))?;
-        let shape = fact.shape.as_concrete().map(|s| s.to_vec());
-        if shape.as_deref() != Some(&[1, 6][..]) {
+        Self::checked(OnnxModel::from_bytes(bytes, origin, &INPUT_SHAPE)?)
+    }
+
+    /// `model` if it gives six pattern scores that are probabilities.
+    fn checked(model: OnnxModel) -> Result<Self, ModelError> {
+        let origin = model.origin().to_string();
+        let invalid = |reason: String| ModelError::invalid(&origin, reason);
+        if model.output_count() != 1 {
             return Err(invalid(format!(
-                "output shape {:?}, expected [1, 6] (six pattern scores)",
-                fact.shape
+                "{} outputs, expected 1",
+                model.output_count()
             )));
         }
-        let mut model = Self {
-            plan,
-            origin: origin.to_string(),
-        };
+        match model.output_shape(0) {
+            Some([1, 6]) => {}
+            Some(shape) => {
+                return Err(invalid(format!(
+                    "output shape {shape:?}, expected [1, 6] (six pattern scores)"
+                )))
+            }
+            None => {
+                return Err(invalid(
+                    "output shape not fixed, expected [1, 6] (six pattern scores)".into(),
+                ))
+            }
+        }
+        let mut model = Self { model };
         // A flat window must give finite probabilities summing to 1.
         let mut probe = [0.0f32; INPUT_LEN];
         for s in 0..STEPS {
@@ -121,24 +88,25 @@ impl BreathingModel {
         Ok(model)
     }
 
-    /// Where the model came from.
+    /// Where the model came from: its path, or "built-in model".
     pub fn origin(&self) -> &str {
-        &self.origin
+        self.model.origin()
+    }
+
+    /// SHA-256 of the model file, 64 lowercase hex digits.
+    pub fn sha256(&self) -> &str {
+        self.model.sha256()
     }
 
     /// Scores of one prepared window.
     pub fn run(&mut self, input: &[f32; INPUT_LEN]) -> Result<[f32; 6], ModelError> {
-        let t = Tensor::from_shape(&[1, STEPS, FEATURES], &input[..])
-            .map_err(|e| ModelError::Run(e.to_string()))?;
-        let out = self
-            .plan
-            .run(tvec!(t.into()))
-            .map_err(|e| ModelError::Run(e.to_string()))?;
-        let view = out[0]
-            .to_plain_array_view::<f32>()
-            .map_err(|e| ModelError::Run(e.to_string()))?;
+        let out = self.model.run(input)?;
+        let values = out
+            .first()
+            .map(|o| &o.values[..])
+            .ok_or_else(|| ModelError::Run("the model gave no output".into()))?;
         let mut p = [0.0f32; 6];
-        for (o, v) in p.iter_mut().zip(view.iter()) {
+        for (o, v) in p.iter_mut().zip(values) {
             *o = *v;
         }
         Ok(p)

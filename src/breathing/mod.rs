@@ -77,7 +77,7 @@ pub fn read_window(
 /// The classifier named by `kind`, its model loaded, checked and optimised once.
 pub fn build_classifier(
     kind: &ClassifierKind,
-) -> Result<Box<dyn PatternClassifier>, gru::ModelError> {
+) -> Result<Box<dyn PatternClassifier>, crate::inference::ModelError> {
     Ok(match kind {
         ClassifierKind::RuleBaseline => Box::new(baseline::RuleBaseline),
         ClassifierKind::BiAtGru { model } => {

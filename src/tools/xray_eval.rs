@@ -16,7 +16,8 @@
 //! `models/xray/MODEL_CARD.md`).
 
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
+use serde::de::{DeserializeOwned, Deserializer};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -67,41 +68,58 @@ pub struct Screened {
     pub model: Option<String>,
 }
 
-/// Splits one CSV record (RFC 4180 quoting; no newlines inside fields).
-fn split_csv_line(line: &str) -> Result<Vec<String>, String> {
-    let mut out = Vec::new();
-    let mut field = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    let mut at_start = true;
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    field.push('"');
-                    chars.next();
+/// The records of a CSV text (RFC 4180 quoting), each with the line it starts on. A leading
+/// byte-order mark is dropped and blank lines are skipped. A field may not hold a line break: an
+/// unclosed quote would otherwise swallow the lines after it (a line break is added at the end so
+/// that this also holds for a quote left open on the last line).
+fn csv_records(
+    text: &str,
+) -> impl Iterator<Item = Result<(usize, csv::StringRecord), (usize, String)>> + '_ {
+    let bytes = text.trim_start_matches('\u{feff}').as_bytes();
+    // csv gives the byte where it began reading a record, before the blank lines it skipped:
+    // step over those, then count the record's line going forward through the text once.
+    // Returns the line and the record's first line of text.
+    let mut counted = (0, 1);
+    let mut locate = move |p: Option<&csv::Position>| {
+        let from = p
+            .map_or(0, |p| p.byte() as usize)
+            .clamp(counted.0, bytes.len());
+        let skipped = bytes[from..]
+            .iter()
+            .take_while(|b| matches!(b, b'\r' | b'\n'));
+        let start = from + skipped.count();
+        counted.1 += bytes[counted.0..start]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        counted.0 = start;
+        let first = bytes[start..]
+            .split(|b| *b == b'\n')
+            .next()
+            .unwrap_or_default();
+        (counted.1, first)
+    };
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(std::io::Read::chain(bytes, &b"\n"[..]))
+        .into_records()
+        .filter_map(move |r| match r {
+            Err(e) => Some(Err((locate(e.position()).0, format!("not CSV: {e}")))),
+            Ok(r) => {
+                let (line, first) = locate(r.position());
+                if r.len() == 1 && r[0].trim().is_empty() && !first.contains(&b'"') {
+                    None // a blank line (but `""` is a record with one empty field)
+                } else if r.iter().any(|f| f.contains(['\n', '\r'])) {
+                    Some(Err((
+                        line,
+                        "a quoted field is not closed on its line".into(),
+                    )))
                 } else {
-                    quoted = false;
+                    Some(Ok((line, r)))
                 }
-            } else {
-                field.push(c);
             }
-        } else if c == '"' && at_start {
-            quoted = true;
-            at_start = false;
-        } else if c == ',' {
-            out.push(std::mem::take(&mut field));
-            at_start = true;
-        } else {
-            field.push(c);
-            at_start = false;
-        }
-    }
-    if quoted {
-        return Err("a quoted field is not closed".into());
-    }
-    out.push(field);
-    Ok(out)
+        })
 }
 
 /// Reads a labels CSV. With `split`, only rows whose `split` column equals it are kept.
@@ -116,18 +134,25 @@ pub fn read_labels(path: &Path, split: Option<&str>) -> Result<Vec<Label>, Input
 }
 
 fn parse_labels(text: &str, split: Option<&str>) -> Result<Vec<Label>, (usize, String)> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let (_, header) = lines
+    let mut records = csv_records(text);
+    let (hl, header) = records
         .next()
-        .ok_or((0, "empty file, no header".to_string()))?;
-    let header = split_csv_line(header.trim_start_matches('\u{feff}')).map_err(|e| (1, e))?;
+        .ok_or((0, "empty file, no header".to_string()))??;
+    let header: Vec<&str> = header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            if i == 0 {
+                h.trim_start_matches('\u{feff}')
+            } else {
+                h
+            }
+        })
+        .collect();
     let col = |name: &str| header.iter().position(|h| h.trim() == name);
     let need = |name: &str| {
         col(name).ok_or((
-            1,
+            hl,
             format!("no `{name}` column (header: {})", header.join(",")),
         ))
     };
@@ -139,9 +164,8 @@ fn parse_labels(text: &str, split: Option<&str>) -> Result<Vec<Label>, (usize, S
     };
     let mut out = Vec::new();
     let mut seen = HashMap::new();
-    for (i, line) in lines {
-        let n = i + 1;
-        let f = split_csv_line(line).map_err(|e| (n, e))?;
+    for record in records {
+        let (n, f) = record?;
         let get = |c: usize, name: &str| {
             f.get(c)
                 .map(|v| v.trim().to_string())
@@ -208,8 +232,9 @@ fn parse_labels(text: &str, split: Option<&str>) -> Result<Vec<Label>, (usize, S
     Ok(out)
 }
 
-/// Reads `edge-screen xray --json` output (blank lines and lines that are not objects with a
-/// `file` are errors: the output must be complete to be trusted).
+/// Reads `edge-screen xray --json` output. Blank lines are skipped; a line that is not an object
+/// with a `file` string is an error, as is a file without predictions: the output must be
+/// complete to be trusted.
 pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, InputError> {
     let err = |line: usize, problem: String| InputError {
         file: path.to_path_buf(),
@@ -233,44 +258,72 @@ pub fn read_predictions(path: &Path) -> Result<Vec<Prediction>, InputError> {
     Ok(out)
 }
 
+/// The fields of one `edge-screen xray --json` line that the evaluation reads (others are
+/// ignored). Each is `None` when absent or of another type, so that [`parse_prediction`] can say
+/// which field is wrong.
+#[derive(Deserialize)]
+struct PredictionLine {
+    #[serde(default, deserialize_with = "lenient")]
+    file: Option<String>,
+    /// Present (whatever its value) for an image that could not be screened.
+    #[serde(default, deserialize_with = "present")]
+    error: Option<serde_json::Value>,
+    #[serde(default, deserialize_with = "lenient")]
+    covid_probability: Option<f64>,
+    #[serde(default, deserialize_with = "lenient")]
+    finding: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    threshold: Option<f64>,
+    #[serde(default, deserialize_with = "lenient")]
+    model: Option<ModelName>,
+}
+
+/// The `model` object of a prediction line.
+#[derive(Deserialize)]
+struct ModelName {
+    name: String,
+    version: String,
+}
+
+/// A field's value as `T`, or `None` when it is null or not a `T`.
+fn lenient<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Option<T>, D::Error> {
+    Ok(T::deserialize(serde_json::Value::deserialize(d)?).ok())
+}
+
+/// A field's value, `null` included: what matters is that the field is there.
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
+}
+
 fn parse_prediction(line: &str) -> Result<Prediction, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(line).map_err(|e| format!("not a JSON object: {e}"))?;
-    let file = v
-        .get("file")
-        .and_then(|f| f.as_str())
-        .ok_or("no `file` string")?
-        .replace('\\', "/");
-    if let Some(e) = v.get("error") {
+    let not_object = |e: serde_json::Error| format!("not a JSON object: {e}");
+    // Through a map first: of a field given twice, the last counts.
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(line).map_err(not_object)?;
+    let v = PredictionLine::deserialize(serde_json::Value::Object(map)).map_err(not_object)?;
+    let file = v.file.ok_or("no `file` string")?.replace('\\', "/");
+    if let Some(e) = v.error {
         return Ok(Prediction {
             file,
             outcome: Err(e.as_str().unwrap_or("(error)").to_string()),
         });
     }
     let probability = v
-        .get("covid_probability")
-        .and_then(|p| p.as_f64())
+        .covid_probability
         .filter(|p| (0.0..=1.0).contains(p))
         .ok_or("`covid_probability`: missing or not a number in [0, 1]")?;
-    let flagged = match v.get("finding").and_then(|f| f.as_str()) {
+    let flagged = match v.finding.as_deref() {
         Some("covid") => true,
         Some("normal") => false,
         _ => return Err("`finding`: missing or not `covid`/`normal`".into()),
     };
-    let model = v.get("model").and_then(|m| {
-        Some(format!(
-            "{} {}",
-            m.get("name")?.as_str()?,
-            m.get("version")?.as_str()?
-        ))
-    });
     Ok(Prediction {
         file,
         outcome: Ok(Screened {
             probability,
             flagged,
-            threshold: v.get("threshold").and_then(|t| t.as_f64()),
-            model,
+            threshold: v.threshold,
+            model: v.model.map(|m| format!("{} {}", m.name, m.version)),
         }),
     })
 }
@@ -825,6 +878,56 @@ mod tests {
         assert!(e.1.contains("no rows with split `holdout`"), "{}", e.1);
         let e = parse_labels("", None).unwrap_err();
         assert!(e.1.contains("empty"), "{}", e.1);
+    }
+
+    #[test]
+    fn labels_csv_with_a_bom_crlf_and_blank_lines() {
+        let text = "\u{feff}filename,label\r\n\r\n  \r\na.png,covid\r\n\n\"\"\n";
+        let e = parse_labels(text, None).unwrap_err();
+        assert_eq!(
+            e,
+            (6, "`filename`: empty".to_string()),
+            "`\"\"` is not a blank line"
+        );
+        let all = parse_labels(&text.replace("\"\"\n", "b.png,0"), None).unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all[0].covid && !all[1].covid);
+        let e = parse_labels("filename,label\n\na.png,covid\n\"b.png,covid", None).unwrap_err();
+        assert_eq!(e.0, 4);
+        assert!(e.1.contains("not closed"), "{}", e.1);
+        let e = parse_labels("\nfilename\n", None).unwrap_err();
+        assert_eq!(e.0, 2, "the header's own line: {e:?}");
+    }
+
+    #[test]
+    fn prediction_lines_keep_what_they_can() {
+        let p = parse_prediction(
+            "{\"file\":\"a\\\\b.png\",\"covid_probability\":1,\"finding\":\"covid\",\
+             \"threshold\":\"high\",\"model\":{\"name\":\"m\"},\"extra\":[1]}",
+        )
+        .unwrap();
+        let Ok(s) = p.outcome else { panic!("{p:?}") };
+        assert_eq!(p.file, "a/b.png");
+        assert_eq!((s.probability, s.flagged), (1.0, true));
+        assert_eq!((s.threshold, s.model), (None, None), "not usable: left out");
+        let p = parse_prediction(
+            "{\"file\":\"a\",\"covid_probability\":0.2,\"finding\":\"normal\",\"threshold\":0.3,\
+             \"model\":{\"name\":\"m\",\"version\":\"2\"},\"threshold\":0.4}",
+        )
+        .unwrap();
+        let Ok(s) = p.outcome else { panic!("{p:?}") };
+        assert_eq!(
+            s.threshold,
+            Some(0.4),
+            "of a field given twice, the last counts"
+        );
+        assert_eq!(s.model.as_deref(), Some("m 2"));
+        let p = parse_prediction("{\"file\":\"a\",\"error\":null}").unwrap();
+        assert_eq!(p.outcome, Err("(error)".into()));
+        let e = parse_prediction("[\"a\"]").unwrap_err();
+        assert!(e.contains("not a JSON object"), "{e}");
+        let e = parse_prediction("{\"file\":7}").unwrap_err();
+        assert!(e.contains("no `file` string"), "{e}");
     }
 
     #[test]

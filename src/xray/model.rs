@@ -1,14 +1,13 @@
-//! The chest X-ray CNN, run with tract: `[1, 1, 128, 128]` → covid probability and an 8 × 8
-//! class-activation map.
+//! The chest X-ray CNN, run by [`crate::inference`]: `[1, 1, 128, 128]` → covid probability and
+//! an 8 × 8 class-activation map.
 //!
 //! The shipped model is int8 in QDQ form (QuantizeLinear/DequantizeLinear, per-tensor u8), the form
 //! tract runs correctly and at float speed; see `models/xray/MODEL_CARD.md`.
 
 use super::preprocess::{INPUT_LEN, PREPROCESS_VERSION, SIDE};
+use crate::inference::{read_limited, ModelError, OnnxModel, BUILT_IN};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::sync::Arc;
-use tract_onnx::prelude::*;
 
 /// The model built into the program (`models/xray/xray_int8.onnx`).
 pub static EMBEDDED_MODEL: &[u8] = include_bytes!("../../models/xray/xray_int8.onnx");
@@ -21,30 +20,6 @@ pub const MAX_MODEL_BYTES: u64 = 64 << 20;
 pub const CAM_SIDE: usize = 8;
 /// Cells in the class-activation map.
 pub const CAM_LEN: usize = CAM_SIDE * CAM_SIDE;
-
-/// Why a model cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum XrayModelError {
-    /// The file cannot be read.
-    #[error("{origin}: cannot read the model: {reason}")]
-    Read {
-        /// File path or "built-in model".
-        origin: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// Not an X-ray model tract can run with the expected inputs and outputs.
-    #[error("{origin}: not a usable X-ray model: {reason}")]
-    Invalid {
-        /// File path or "built-in model".
-        origin: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// Inference failed.
-    #[error("X-ray model run failed: {0}")]
-    Run(String),
-}
 
 /// What `model.json` says about a model file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,59 +48,44 @@ pub struct Prediction {
 /// A loaded, optimised X-ray model.
 #[derive(Debug, Clone)]
 pub struct XrayModel {
-    plan: Arc<TypedSimplePlan>,
+    model: OnnxModel,
     probability_out: usize,
     cam_out: usize,
     info: ModelInfo,
-    origin: String,
 }
 
 impl XrayModel {
     /// The model built into the program.
-    pub fn embedded() -> Result<Self, XrayModelError> {
-        let info = serde_json::from_str(EMBEDDED_INFO).map_err(|e| XrayModelError::Invalid {
-            origin: "built-in model".into(),
-            reason: format!("model.json: {e}"),
-        })?;
-        Self::from_bytes(EMBEDDED_MODEL, info, "built-in model")
+    pub fn embedded() -> Result<Self, ModelError> {
+        let info = serde_json::from_str(EMBEDDED_INFO)
+            .map_err(|e| ModelError::invalid(BUILT_IN, format!("model.json: {e}")))?;
+        Self::from_bytes(EMBEDDED_MODEL, info, BUILT_IN)
     }
 
-    /// The ONNX model at `path`, described by `info`.
-    pub fn load(path: &Path, info: ModelInfo) -> Result<Self, XrayModelError> {
-        let origin = path.display().to_string();
-        let bytes = crate::model_file::read_limited(path, MAX_MODEL_BYTES).map_err(|reason| {
-            XrayModelError::Read {
-                origin: origin.clone(),
-                reason,
-            }
-        })?;
-        Self::from_bytes(&bytes, info, &origin)
+    /// The ONNX model at `path` (at most [`MAX_MODEL_BYTES`]), described by `info`.
+    pub fn load(path: &Path, info: ModelInfo) -> Result<Self, ModelError> {
+        let bytes = read_limited(path, MAX_MODEL_BYTES)?;
+        Self::from_bytes(&bytes, info, &path.display().to_string())
     }
 
     /// Reads `model.json` from `path` (a file or the folder holding it).
-    pub fn read_info(path: &Path) -> Result<ModelInfo, XrayModelError> {
+    pub fn read_info(path: &Path) -> Result<ModelInfo, ModelError> {
         let file = if path.is_dir() {
             path.join("model.json")
         } else {
             path.to_path_buf()
         };
         let origin = file.display().to_string();
-        let text = std::fs::read_to_string(&file).map_err(|e| XrayModelError::Read {
+        let text = std::fs::read_to_string(&file).map_err(|e| ModelError::Read {
             origin: origin.clone(),
             reason: e.to_string(),
         })?;
-        serde_json::from_str(&text).map_err(|e| XrayModelError::Invalid {
-            origin,
-            reason: e.to_string(),
-        })
+        serde_json::from_str(&text).map_err(|e| ModelError::invalid(&origin, e.to_string()))
     }
 
     /// Parses, checks and optimises an ONNX model held in memory; `origin` names it in errors.
-    pub fn from_bytes(bytes: &[u8], info: ModelInfo, origin: &str) -> Result<Self, XrayModelError> {
-        let invalid = |reason: String| XrayModelError::Invalid {
-            origin: origin.to_string(),
-            reason,
-        };
+    pub fn from_bytes(bytes: &[u8], info: ModelInfo, origin: &str) -> Result<Self, ModelError> {
+        let invalid = |reason: String| ModelError::invalid(origin, reason);
         if info.preprocess_version != PREPROCESS_VERSION {
             return Err(invalid(format!(
                 "trained with preprocessing version {}, this program has version {PREPROCESS_VERSION}",
@@ -138,45 +98,12 @@ impl XrayModel {
                 info.threshold
             )));
         }
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &bytes[..])
-            .map_err(|e| invalid(format!("{e:#}")))?;
-        // Find the outputs by name before optimisation (which may rename nothing, but reorder).
-        let names: Vec<String> = model
-            .output_outlets()
-            .map_err(|e| invalid(e.to_string()))?
-            .iter()
-            .map(|o| model.node(o.node).name.clone())
-            .collect();
-        let find = |wanted: &str| {
-            model
-                .output_outlets()
-                .ok()
-                .and_then(|outs| {
-                    outs.iter().position(|o| {
-                        model.outlet_label(*o) == Some(wanted) || model.node(o.node).name == wanted
-                    })
-                })
-                .ok_or_else(|| {
-                    invalid(format!(
-                        "no output named '{wanted}' (outputs: {})",
-                        names.join(", ")
-                    ))
-                })
-        };
-        let probability_out = find("probability")?;
-        let cam_out = find("cam")?;
-        let plan = model
-            .with_input_fact(0, f32::fact([1, 1, SIDE, SIDE]).into())
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(|e| invalid(format!("{e:#}")))?;
+        let model = OnnxModel::from_bytes(bytes, origin, &[1, 1, SIDE, SIDE])?;
         let this = Self {
-            plan,
-            probability_out,
-            cam_out,
+            probability_out: model.find_output("probability")?,
+            cam_out: model.find_output("cam")?,
+            model,
             info,
-            origin: origin.to_string(),
         };
         // A plain ramp must give a probability and a finite map.
         let probe: Vec<f32> = (0..INPUT_LEN)
@@ -197,46 +124,45 @@ impl XrayModel {
         &self.info
     }
 
-    /// Where the model came from.
+    /// Where the model came from: its path, or "built-in model".
     pub fn origin(&self) -> &str {
-        &self.origin
+        self.model.origin()
+    }
+
+    /// SHA-256 of the model file, 64 lowercase hex digits.
+    pub fn sha256(&self) -> &str {
+        self.model.sha256()
     }
 
     /// Runs one prepared input (`[1, 1, 128, 128]` row-major).
-    pub fn run(&self, input: &[f32]) -> Result<Prediction, XrayModelError> {
-        let run = |e: TractError| XrayModelError::Run(e.to_string());
+    pub fn run(&self, input: &[f32]) -> Result<Prediction, ModelError> {
         if input.len() != INPUT_LEN {
-            return Err(XrayModelError::Run(format!(
+            return Err(ModelError::Run(format!(
                 "input has {} values, expected {INPUT_LEN}",
                 input.len()
             )));
         }
-        let t = Tensor::from_shape(&[1, 1, SIDE, SIDE], input).map_err(run)?;
-        let out = self.plan.run(tvec!(t.into())).map_err(run)?;
-        let prob = out
+        let out = self.model.run(input)?;
+        let prob = &out
             .get(self.probability_out)
-            .ok_or_else(|| XrayModelError::Run("missing probability output".into()))?
-            .to_plain_array_view::<f32>()
-            .map_err(run)?;
-        let cam_view = out
+            .ok_or_else(|| ModelError::Run("missing probability output".into()))?
+            .values;
+        let cam_values = &out
             .get(self.cam_out)
-            .ok_or_else(|| XrayModelError::Run("missing cam output".into()))?
-            .to_plain_array_view::<f32>()
-            .map_err(run)?;
-        if prob.len() != 1 || cam_view.len() != CAM_LEN {
-            return Err(XrayModelError::Run(format!(
+            .ok_or_else(|| ModelError::Run("missing cam output".into()))?
+            .values;
+        if prob.len() != 1 || cam_values.len() != CAM_LEN {
+            return Err(ModelError::Run(format!(
                 "outputs have {} and {} values, expected 1 and {CAM_LEN}",
                 prob.len(),
-                cam_view.len()
+                cam_values.len()
             )));
         }
         let mut cam = [0.0f32; CAM_LEN];
-        for (c, v) in cam.iter_mut().zip(cam_view.iter()) {
-            *c = *v;
-        }
-        let probability = prob.iter().next().copied().unwrap_or(f32::NAN);
+        cam.copy_from_slice(cam_values);
+        let probability = prob[0];
         if !probability.is_finite() {
-            return Err(XrayModelError::Run("probability is not finite".into()));
+            return Err(ModelError::Run("probability is not finite".into()));
         }
         Ok(Prediction { probability, cam })
     }

@@ -3,9 +3,10 @@
 
 use super::decode::{self, FileError};
 use super::heatmap;
-use super::model::{ModelInfo, Prediction, XrayModel, XrayModelError};
+use super::model::{ModelInfo, Prediction, XrayModel};
 use super::preprocess::{prepare, PreprocessError};
 use super::XraySettings;
+use crate::inference::ModelError;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -102,7 +103,7 @@ pub enum ScreenError {
         /// The file.
         file: PathBuf,
         /// What went wrong.
-        source: XrayModelError,
+        source: ModelError,
     },
     /// Classified, but the heatmap could not be written (the result is still valid).
     #[error("{}: heatmap: {message}", file.display())]
@@ -126,7 +127,7 @@ pub struct XrayScreener {
 impl XrayScreener {
     /// The model and threshold of `[xray]`: the built-in model unless `model` names a file (with
     /// `model.json` in its folder); the model's own threshold unless `threshold` is set.
-    pub fn from_settings(s: &XraySettings) -> Result<Self, XrayModelError> {
+    pub fn from_settings(s: &XraySettings) -> Result<Self, ModelError> {
         let model = match &s.model {
             None => XrayModel::embedded()?,
             Some(path) => {
