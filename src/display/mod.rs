@@ -2,6 +2,11 @@
 //! it goes ([`Display`] targets: a PNG file, or the Linux framebuffer behind the `framebuffer`
 //! feature).
 //!
+//! The screen follows the screening session (`Readout::session`): waiting (an invitation to sit
+//! down), measuring (instruction, progress, live numbers and waveform) or the result (the outcome
+//! in plain words, never as a diagnosis, with the details for staff). The header (clock, camera),
+//! the latest X-ray line and the disclaimer band are on every screen.
+//!
 //! Drawing uses embedded-graphics on any `DrawTarget` whose colour converts from `Rgb888`, so the
 //! same layout runs on the in-memory [`RgbImage`], a PNG file, a framebuffer or a test double.
 //! Targets are clock-free: the caller passes its stream time to [`Display::update`], which
@@ -12,8 +17,12 @@ mod draw;
 mod framebuffer;
 mod image;
 mod layout;
+mod measuring;
+mod message;
 pub mod palette;
 mod png;
+mod result;
+mod session_texts;
 mod settings;
 mod text;
 mod texts;
@@ -23,8 +32,12 @@ pub use draw::draw_readout;
 #[cfg(feature = "framebuffer")]
 pub use framebuffer::{pack_row, FramebufferDisplay, PixelFormat};
 pub use image::RgbImage;
-pub use layout::{Layout, TextSpec};
+pub use layout::{Layout, TextSpec, LEFT_DETAIL_CHARS};
 pub use png::{encode_png, read_png, write_png_atomic, PngDisplay};
+pub use session_texts::{
+    outcome_text, progress_fraction, progress_text, result_details, session_xray_text, short_id,
+    waiting_text, DETAIL_LABEL_CHARS, HEADLINES, MEASURING_INSTRUCTION, SHORT_ID_CHARS,
+};
 pub use texts::{
     apnea_text, camera_text, percent_text, rate_text, time_text, xray_text, DISCLAIMER,
 };
@@ -141,5 +154,9 @@ pub fn open_display(
     spec.parse::<DisplayTarget>()?.open(settings)
 }
 
+#[cfg(test)]
+mod screen_tests;
+#[cfg(test)]
+mod test_readouts;
 #[cfg(test)]
 mod tests;

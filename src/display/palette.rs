@@ -1,7 +1,8 @@
-//! The readout's colours: light text on a dark background (every text colour has a WCAG contrast ratio of at least
-//! 4.5:1 against the background it is drawn on), traffic-
-//! light colours for states, and an amber band for the disclaimer.
+//! The readout's colours: light text on a dark background (every text colour has a WCAG contrast
+//! ratio of at least 4.5:1 against the background it is drawn on), traffic-light colours for
+//! states, one colour per screening outcome, and an amber band for the disclaimer.
 
+use crate::screening::Outcome;
 use embedded_graphics::pixelcolor::Rgb888;
 
 /// Screen background.
@@ -26,6 +27,22 @@ pub const GRID: Rgb888 = Rgb888::new(70, 80, 98);
 pub const BAND: Rgb888 = Rgb888::new(255, 196, 70);
 /// Disclaimer text.
 pub const BAND_TEXT: Rgb888 = Rgb888::new(0, 0, 0);
+
+/// Outcome "no concern found": calm green.
+pub const CALM: Rgb888 = GOOD;
+/// Outcome "refer for clinical assessment": amber, a request rather than an alarm.
+pub const REFER: Rgb888 = WARN;
+/// Outcome "repeat measurement": neutral blue.
+pub const REPEAT: Rgb888 = TRACE;
+
+/// The colour of an outcome's headline and panel border.
+pub fn outcome_color(o: Outcome) -> Rgb888 {
+    match o {
+        Outcome::NoConcernFound => CALM,
+        Outcome::ReferForClinicalAssessment => REFER,
+        Outcome::RepeatMeasurement => REPEAT,
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -69,10 +86,24 @@ mod tests {
             (WARN, BACKGROUND),
             (BAND_TEXT, BAND),
             (BAND_TEXT, ALARM),
+            (CALM, PANEL),
+            (REFER, PANEL),
+            (REPEAT, PANEL),
         ];
         for (fg, bg) in pairs {
             let c = contrast(fg, bg);
             assert!(c >= 4.5, "{fg:?} on {bg:?}: contrast {c:.2}");
         }
+    }
+
+    #[test]
+    fn outcomes_have_distinct_colours() {
+        let c = [
+            outcome_color(Outcome::NoConcernFound),
+            outcome_color(Outcome::ReferForClinicalAssessment),
+            outcome_color(Outcome::RepeatMeasurement),
+        ];
+        assert_eq!(c, [CALM, REFER, REPEAT]);
+        assert!(c[0] != c[1] && c[1] != c[2] && c[0] != c[2]);
     }
 }

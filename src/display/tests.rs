@@ -2,9 +2,9 @@
 //! in `tests/display_golden.rs` pin the look).
 
 use super::draw::draw_unclipped;
+use super::test_readouts::{every_screen, sine_readout};
 use super::*;
 use crate::pipeline::view::{CameraStatus, Readout, Waveform, XrayResult};
-use crate::types::Pattern;
 use embedded_graphics::pixelcolor::{Rgb565, Rgb888};
 use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::Rectangle;
@@ -43,24 +43,7 @@ impl DrawTarget for Counter {
     }
 }
 
-fn sine_readout(amplitude_mm: f32) -> Readout {
-    let mut r = Readout {
-        rate_bpm: Some(15.2),
-        pattern: Some((Pattern::Eupnea, 0.93)),
-        person_present: true,
-        quality: 0.87,
-        elapsed_s: 95.0,
-        ..Readout::default()
-    };
-    for i in 0..300 {
-        let t = i as f32 / 10.0;
-        r.waveform
-            .push(amplitude_mm * (t * 0.25 * std::f32::consts::TAU).sin());
-    }
-    r
-}
-
-fn render(w: u32, h: u32, r: &Readout) -> RgbImage {
+pub(crate) fn render(w: u32, h: u32, r: &Readout) -> RgbImage {
     let mut img = RgbImage::new(w, h);
     match draw_readout(&mut img, r) {
         Ok(()) => img,
@@ -69,7 +52,7 @@ fn render(w: u32, h: u32, r: &Readout) -> RgbImage {
 }
 
 /// Bounding box of the pixels that differ between two images of the same size.
-fn diff_box(a: &RgbImage, b: &RgbImage) -> Option<Rectangle> {
+pub(crate) fn diff_box(a: &RgbImage, b: &RgbImage) -> Option<Rectangle> {
     let pts: Vec<Point> = a
         .iter()
         .zip(b.iter())
@@ -86,40 +69,39 @@ fn diff_box(a: &RgbImage, b: &RgbImage) -> Option<Rectangle> {
     ))
 }
 
-fn contains_rect(outer: &Rectangle, inner: &Rectangle) -> bool {
+pub(crate) fn contains_rect(outer: &Rectangle, inner: &Rectangle) -> bool {
     outer.contains(inner.top_left) && inner.bottom_right().is_some_and(|p| outer.contains(p))
 }
 
 #[test]
 fn nothing_drawn_outside_the_target_even_unclipped() {
-    for (w, h) in [
-        (320, 240),
-        (480, 320),
-        (800, 480),
-        (1024, 600),
-        (1920, 1080),
-    ] {
-        let mut r = sine_readout(4.0);
-        r.apnea_s = Some(12.0);
-        r.camera =
-            CameraStatus::Message("camera: a very long status message that cannot fit".into());
-        r.xray = Some(XrayResult {
-            finding: "consolidation with a long description that overflows".into(),
-            probability: 0.81,
-            source: "/inbox/a_rather_long_file_name_for_an_xray_image.png".into(),
-        });
-        let mut c = Counter {
-            size: Size::new(w, h),
-            inside: 0,
-            outside: 0,
-        };
-        let area = c.bounding_box();
-        let _ = draw_unclipped(&mut c, area, &r);
-        assert_eq!(c.outside, 0, "{w}x{h}: {} pixels outside", c.outside);
-        assert!(
-            c.inside >= (w * h) as usize,
-            "{w}x{h}: background not filled"
-        );
+    for (w, h) in super::test_readouts::EDGE_SIZES {
+        for (screen, mut r) in every_screen() {
+            r.apnea_s = Some(12.0);
+            r.camera =
+                CameraStatus::Message("camera: a very long status message that cannot fit".into());
+            r.xray = Some(XrayResult {
+                finding: "consolidation with a long description that overflows".into(),
+                probability: 0.81,
+                source: "/inbox/a_rather_long_file_name_for_an_xray_image.png".into(),
+            });
+            let mut c = Counter {
+                size: Size::new(w, h),
+                inside: 0,
+                outside: 0,
+            };
+            let area = c.bounding_box();
+            let _ = draw_unclipped(&mut c, area, &r);
+            assert_eq!(
+                c.outside, 0,
+                "{w}x{h} {screen}: {} pixels outside",
+                c.outside
+            );
+            assert!(
+                c.inside >= (w * h) as usize,
+                "{w}x{h} {screen}: background not filled"
+            );
+        }
     }
 }
 

@@ -69,6 +69,26 @@ pub fn fit(s: &str, max_chars: usize) -> String {
     out
 }
 
+/// Split `s` into at most two lines of `max_chars`: the first ends at the last space that keeps
+/// it short enough (cut hard when a word is longer), the second is the rest (empty when `s` fits,
+/// possibly longer than `max_chars`, in which case drawing truncates it).
+pub fn wrap_two(s: &str, max_chars: usize) -> (&str, &str) {
+    if s.chars().count() <= max_chars {
+        return (s, "");
+    }
+    // Byte offset of the first character that no longer fits on the first line.
+    let limit = s.char_indices().nth(max_chars).map_or(s.len(), |(i, _)| i);
+    let cut = if s[limit..].starts_with(' ') {
+        Some(limit)
+    } else {
+        s[..limit].rfind(' ').filter(|&i| i > 0)
+    };
+    match cut {
+        Some(i) => (s[..i].trim_end(), s[i..].trim_start()),
+        None => (&s[..limit], &s[limit..]),
+    }
+}
+
 /// Draw `s` in `area` (truncated to its width), vertically at the top of `area`, in `color`.
 /// Returns the x of the text's left edge.
 pub fn draw_text<D>(
@@ -117,6 +137,30 @@ mod tests {
         assert_eq!(fit("abcdef", 6), "abcdef");
         assert_eq!(fit("abcdefg", 6), "abcde~");
         assert_eq!(fit("abc", 0), "");
+    }
+
+    #[test]
+    fn wrap_two_breaks_at_spaces() {
+        assert_eq!(wrap_two("No concern found", 16), ("No concern found", ""));
+        assert_eq!(
+            wrap_two("Please repeat the measurement", 19),
+            ("Please repeat the", "measurement")
+        );
+        assert_eq!(
+            wrap_two("Please see a clinician", 12),
+            ("Please see a", "clinician")
+        );
+        assert_eq!(
+            wrap_two("Please see a clinician", 11),
+            ("Please see", "a clinician")
+        );
+        assert_eq!(wrap_two("abcdefgh ij", 4), ("abcd", "efgh ij"));
+        assert_eq!(wrap_two("ab  cd", 3), ("ab", "cd"));
+        assert_eq!(wrap_two("abc", 0), ("", "abc"));
+        assert_eq!(
+            wrap_two("\u{e9}\u{e9}\u{e9} x", 2),
+            ("\u{e9}\u{e9}", "\u{e9} x")
+        );
     }
 
     #[test]
