@@ -42,7 +42,8 @@ fn holdout_results_per_source_match_the_training_report() {
     for (file, source, label) in &files {
         let r = screener
             .screen_file(&data.join(file), None)
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap_or_else(|e| panic!("{e}"))
+            .report;
         let t = by_source.entry(source.clone()).or_default();
         t.n += 1;
         t.covid += usize::from(label == "covid");

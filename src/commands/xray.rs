@@ -4,7 +4,7 @@
 use super::{failed, usage};
 use crate::cli::{XrayArgs, XrayEvalArgs};
 use crate::config::Settings;
-use crate::xray::screen::{collect_files, heatmap_path, ScreenError, XrayReport, XrayScreener};
+use crate::xray::screen::{collect_files, heatmap_path, XrayReport, XrayScreener};
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 
@@ -29,14 +29,13 @@ pub(super) fn run(settings: &Settings, a: &XrayArgs) -> anyhow::Result<()> {
             .as_deref()
             .map(|dir| heatmap_path(dir, file, &mut used));
         match screener.screen_file(file, heatmap.as_deref()) {
-            Ok(r) => print(&r, a.json)?,
-            Err(ScreenError::Heatmap {
-                report, message, ..
-            }) => {
-                // The result stands; only the picture is missing.
-                eprintln!("edge-screen: {}: heatmap: {message}", file.display());
-                failures += 1;
-                print(&report, a.json)?;
+            Ok(screened) => {
+                if let Some(e) = &screened.heatmap_error {
+                    // The result stands; only the picture is missing.
+                    eprintln!("edge-screen: {e}");
+                    failures += 1;
+                }
+                print(&screened.report, a.json)?;
             }
             Err(e) => {
                 failures += 1;

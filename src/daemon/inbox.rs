@@ -6,7 +6,6 @@ use super::handoff::Handoff;
 use super::{wait_or_cancel, InboxJob};
 use crate::pipeline::Message;
 use crate::xray::inbox::{Inbox, Outcome};
-use crate::xray::screen::ScreenError;
 use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
@@ -56,17 +55,14 @@ pub(super) fn inbox_loop(job: InboxJob, handoff: &Handoff, stop: &CancellationTo
 /// One image: its sidecar, the screening, the filing; the message for the pipeline.
 fn screen_one(job: &InboxJob, inbox: &mut Inbox, file: &Path, heatmap: Option<&Path>) -> Message {
     let result = inbox.request(file).and_then(|req| {
-        match job.screener.screen_file(file, heatmap) {
-            // The result stands without its picture.
-            Err(ScreenError::Heatmap {
-                report, message, ..
-            }) => {
-                log::warn!("x-ray inbox: {}: heatmap: {message}", file.display());
-                Ok((*report, req.session_id))
-            }
-            Ok(report) => Ok((report, req.session_id)),
-            Err(e) => Err(e.to_string()),
+        let screened = job
+            .screener
+            .screen_file(file, heatmap)
+            .map_err(|e| e.to_string())?;
+        if let Some(e) = screened.heatmap_error {
+            log::warn!("x-ray inbox: {e}");
         }
+        Ok((screened.report, req.session_id))
     });
     match result {
         Ok((report, session_id)) => {

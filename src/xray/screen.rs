@@ -105,16 +105,16 @@ pub enum ScreenError {
         /// What went wrong.
         source: ModelError,
     },
-    /// Classified, but the heatmap could not be written (the result is still valid).
-    #[error("{}: heatmap: {message}", file.display())]
-    Heatmap {
-        /// The file.
-        file: PathBuf,
-        /// What went wrong.
-        message: String,
-        /// The result, without its heatmap.
-        report: Box<XrayReport>,
-    },
+}
+
+/// One screened image: the result, and why its heatmap is missing if one was asked for and could
+/// not be written (the result stands without its picture).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Screened {
+    /// The result.
+    pub report: XrayReport,
+    /// `FILE: heatmap: reason` when the requested heatmap could not be written.
+    pub heatmap_error: Option<String>,
 }
 
 /// A loaded model and the threshold in force.
@@ -169,7 +169,7 @@ impl XrayScreener {
         &self,
         file: &Path,
         heatmap: Option<&Path>,
-    ) -> Result<XrayReport, ScreenError> {
+    ) -> Result<Screened, ScreenError> {
         let img = decode::decode_file(file)?;
         let prepared = prepare(&img).map_err(|source| ScreenError::Preprocess {
             file: file.to_path_buf(),
@@ -205,15 +205,17 @@ impl XrayScreener {
             );
             let rgb = heatmap::overlay(&img, prepared.crop, &pred, &caption);
             if let Err(e) = crate::display::write_png_atomic(&rgb, out) {
-                return Err(ScreenError::Heatmap {
-                    file: file.to_path_buf(),
-                    message: e.to_string(),
-                    report: Box::new(report),
+                return Ok(Screened {
+                    report,
+                    heatmap_error: Some(format!("{}: heatmap: {e}", file.display())),
                 });
             }
             report.heatmap = Some(out.to_path_buf());
         }
-        Ok(report)
+        Ok(Screened {
+            report,
+            heatmap_error: None,
+        })
     }
 }
 
