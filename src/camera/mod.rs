@@ -10,6 +10,7 @@ mod noise;
 mod raster;
 #[cfg(feature = "realsense")]
 pub mod realsense;
+pub mod record;
 mod scene;
 pub mod simulated;
 pub mod visits;

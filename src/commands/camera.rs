@@ -183,16 +183,8 @@ fn record_sim(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
         &device,
     )
     .map_err(|e| usage(e.to_string()))?;
-    let mut frame = crate::types::DepthFrame::new(0, 0, 0.001);
-    loop {
-        source
-            .read_frame(&mut frame)
-            .map_err(|e| anyhow::anyhow!("simulated camera: {e}"))?;
-        if frame.timestamp_s >= a.seconds {
-            break;
-        }
-        bag.write(&frame)?;
-    }
+    crate::camera::record::record_for(&mut source, a.seconds, |f| Ok(bag.write(f)?))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
     let frames = bag.finish()?;
     let distance = settings.camera.sim.subject_distance_m;
     let truth = serde_json::json!({
@@ -238,30 +230,18 @@ fn record_realsense(
         Some(&a.out),
     )
     .map_err(camera_failed)?;
-    let mut frame = crate::types::DepthFrame::new(0, 0, 0.001);
-    let (mut timeouts, mut corrupt) = (0u64, 0u64);
-    loop {
-        match cam.read_frame(&mut frame) {
-            Ok(()) if frame.timestamp_s >= a.seconds => break,
-            Ok(()) => {}
-            Err(crate::camera::CameraError::Timeout(_)) => timeouts += 1,
-            Err(crate::camera::CameraError::Corrupt(_)) => corrupt += 1,
-            Err(e) => {
-                return Err(anyhow::anyhow!(
-                    "{}: recording stopped after {:.1} s: {e}",
-                    a.out.display(),
-                    frame.timestamp_s
-                ))
-            }
-        }
-    }
+    // librealsense's recorder writes the frames; reading them is what drives the stream.
+    let (faults, last) = crate::camera::record::record_for(&mut cam, a.seconds, |_| Ok(()))
+        .map_err(|e| anyhow::anyhow!("{}: recording {e}", a.out.display()))?;
     let frames = cam.frames_delivered();
     let describe = cam.describe();
     drop(cam); // stops the stream; librealsense closes the file
     out!(
-        "{}: {frames} frames, {:.1} s from {describe} ({timeouts} time-outs, {corrupt} corrupt frames)",
+        "{}: {frames} frames, {:.1} s from {describe} ({} time-outs, {} corrupt frames)",
         a.out.display(),
-        frame.timestamp_s
+        last.timestamp_s,
+        faults.timeouts,
+        faults.corrupt
     )?;
     Ok(())
 }
