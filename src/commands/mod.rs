@@ -62,7 +62,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
              used with a subcommand; put a subcommand's own options after its name",
         ));
     }
-    let mut overrides = global_overrides(&cli)?;
+    let mut overrides = global_overrides(&cli);
     match &cli.command {
         None => daemon_overrides(&cli.daemon, &mut overrides)?,
         Some(Command::Record(a)) => subject_overrides(&a.subject, &mut overrides)?,
@@ -96,7 +96,7 @@ fn path_text(p: Option<&PathBuf>) -> Option<String> {
 }
 
 /// `--classifier`: the kind, and no model file for the rule baseline.
-fn global_overrides(cli: &Cli) -> anyhow::Result<Overrides> {
+fn global_overrides(cli: &Cli) -> Overrides {
     let mut o = Overrides::default();
     if let Some(kind) = &cli.classifier {
         o.set("classifier.kind", kind.as_str(), "--classifier");
@@ -104,7 +104,7 @@ fn global_overrides(cli: &Cli) -> anyhow::Result<Overrides> {
             o.set("classifier.model", "", "--classifier");
         }
     }
-    Ok(o)
+    o
 }
 
 fn subject_overrides(s: &SubjectArgs, o: &mut Overrides) -> anyhow::Result<()> {
