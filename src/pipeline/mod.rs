@@ -161,7 +161,7 @@ impl Pipeline {
     /// The run is over (`shutdown`) or the camera is gone for good: the open session ends.
     pub fn finish(&mut self, reason: EndReason, out: &mut Vec<Event>) {
         self.sessions.end(self.t_s, reason, out);
-        self.view.session = self.sessions.view().clone();
+        self.view.session = self.sessions.view();
     }
 
     /// No input arrived; the stream clock is estimated at `now_s` (for the readout's clock only).
@@ -247,7 +247,7 @@ impl Pipeline {
         self.view.elapsed_s = t_s;
         self.view.apnea_s = self.apnea_since_s.map(|s| (t_s - s).max(0.0) as f32);
         if readings || out.len() > before && session_changed(&out[before..]) {
-            self.view.session = self.sessions.view().clone();
+            self.view.session = self.sessions.view();
         }
     }
 
@@ -301,7 +301,7 @@ impl Pipeline {
                 moved_to,
             }),
         }
-        self.view.session = self.sessions.view().clone();
+        self.view.session = self.sessions.view();
     }
 }
 

@@ -109,7 +109,6 @@ pub struct Sessions {
     ids: Box<dyn IdSource>,
     open: Option<Open>,
     closed: VecDeque<Closed>,
-    view: SessionView,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -129,13 +128,23 @@ impl Sessions {
             ids,
             open: None,
             closed: VecDeque::with_capacity(KEEP_CLOSED),
-            view: SessionView::Waiting,
         }
     }
 
-    /// What the readout shows.
-    pub fn view(&self) -> &SessionView {
-        &self.view
+    /// What the readout shows, from the state (called when it changes: a session starts, gains
+    /// signal, gets a result or ends).
+    pub fn view(&self) -> SessionView {
+        match &self.open {
+            None => SessionView::Waiting,
+            Some(Open {
+                result: Some(r), ..
+            }) => SessionView::Result(Box::new(r.clone())),
+            Some(open) => SessionView::Measuring {
+                session_id: open.id.clone(),
+                signal_s: open.signal_s,
+                needed_s: self.settings.min_signal_s,
+            },
+        }
     }
 
     /// The session in progress, if any.
@@ -178,11 +187,6 @@ impl Sessions {
             t_s,
             session_id: id.clone(),
         });
-        self.view = SessionView::Measuring {
-            session_id: id.clone(),
-            signal_s: 0.0,
-            needed_s: self.settings.min_signal_s,
-        };
         self.open = Some(Open {
             id,
             started_s: t_s,
@@ -213,9 +217,6 @@ impl Sessions {
         if r.quality >= gate {
             open.signal_s += new_s.max(0.0);
         }
-        if let SessionView::Measuring { signal_s, .. } = &mut self.view {
-            *signal_s = open.signal_s;
-        }
         if open.signal_s + 1e-9 >= self.settings.min_signal_s {
             self.give_result(r.t_s, out);
         }
@@ -228,7 +229,6 @@ impl Sessions {
         let breathing = open.verdict.summary();
         let result = build_result(t_s, &open.id, 0, Some(breathing), open.xray.clone());
         log::info!("session {}: {}", open.id, result.outcome.name());
-        self.view = SessionView::Result(Box::new(result.clone()));
         open.result = Some(result.clone());
         out.push(Event::SessionResult(Box::new(result)));
     }
@@ -258,7 +258,6 @@ impl Sessions {
                     prev.breathing.clone(),
                     Some(report.clone()),
                 );
-                self.view = SessionView::Result(Box::new(result.clone()));
                 open.result = Some(result.clone());
                 out.push(Event::SessionResult(Box::new(result)));
             }
@@ -306,7 +305,6 @@ impl Sessions {
             breathing: open.result.as_ref().and_then(|r| r.breathing.clone()),
             revision: open.result.map(|r| r.revision),
         });
-        self.view = SessionView::Waiting;
     }
 }
 

@@ -135,7 +135,7 @@ fn xray(p: f32) -> XrayReport {
 fn a_visit_gives_one_start_one_result_and_one_left() {
     let mut st = Stream::new();
     st.run(10.0, false);
-    assert_eq!(*st.s.view(), SessionView::Waiting);
+    assert_eq!(st.s.view(), SessionView::Waiting);
     st.run(100.0, true);
     st.run(110.0, false);
     assert_eq!(
@@ -156,7 +156,7 @@ fn a_visit_gives_one_start_one_result_and_one_left() {
         (t - 105.0).abs() < 1e-6 && (seated - 90.0).abs() < 1e-6,
         "{t} {seated}"
     );
-    assert_eq!(*st.s.view(), SessionView::Waiting);
+    assert_eq!(st.s.view(), SessionView::Waiting);
 }
 
 #[test]
@@ -194,7 +194,7 @@ fn leaving_before_the_result_ends_the_session_early_without_a_result() {
     match st.s.view() {
         SessionView::Measuring {
             signal_s, needed_s, ..
-        } => assert_eq!((*signal_s, *needed_s), (0.0, 60.0)),
+        } => assert_eq!((signal_s, needed_s), (0.0, 60.0)),
         other => panic!("{other:?}"),
     }
     st.run(40.0, false);
