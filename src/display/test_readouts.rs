@@ -6,7 +6,7 @@ use crate::pipeline::view::Readout;
 use crate::screening::fusion::fuse;
 use crate::screening::{SessionResult, SessionView};
 use crate::types::{Pattern, PatternScores};
-use crate::xray::screen::{Finding, ModelRef, XrayReport};
+use crate::xray::screen::XrayReport;
 
 /// The usual sizes, the smallest of each tier, and the extreme aspect ratios allowed.
 pub(crate) const EDGE_SIZES: [(u32, u32); 10] = [
@@ -65,19 +65,7 @@ fn breathing(eupnea: Option<f32>) -> BreathingSummary {
 fn xray(covid_probability: f32) -> XrayReport {
     XrayReport {
         file: "/inbox/chest_0042.png".into(),
-        covid_probability,
-        finding: if covid_probability >= 0.08 {
-            Finding::Covid
-        } else {
-            Finding::Normal
-        },
-        threshold: 0.08,
-        model: ModelRef {
-            name: "xray-cnn-int8".into(),
-            version: "test".into(),
-        },
-        format: "PNG 8-bit gray".into(),
-        heatmap: None,
+        ..XrayReport::example(covid_probability)
     }
 }
 
