@@ -50,7 +50,8 @@
 //! simulated camera and the training data), [`respiration`], [`inference`] (the one module that
 //! runs tract), [`breathing`], [`xray`], [`screening`], [`pipeline`], [`display`], [`records`];
 //! around them: [`config`] and [`limits`] (settings, resolved once), [`cli`] and [`commands`] (one
-//! module per command), [`daemon`], [`recording`] (breathing CSV files), and [`tools`] (offline).
+//! module per command), [`daemon`], [`recording`] (breathing CSV files), [`rgb`] (images and PNG
+//! files, below the display and the X-ray heatmaps), and [`tools`] (offline).
 
 #![warn(missing_docs)]
 
@@ -67,6 +68,7 @@ pub mod pipeline;
 pub mod recording;
 pub mod records;
 pub mod respiration;
+pub mod rgb;
 pub mod rsm;
 pub mod screening;
 pub mod tools;

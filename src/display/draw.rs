@@ -35,6 +35,14 @@ where
     draw_unclipped(&mut shifted, Rectangle::new(Point::zero(), area.size), r)
 }
 
+/// Draws `r` over the whole of an in-memory image (drawing into memory cannot fail).
+pub fn render(img: &mut crate::rgb::RgbImage, r: &Readout) {
+    match draw_readout(img, r) {
+        Ok(()) => {}
+        Err(never) => match never {},
+    }
+}
+
 /// Draw without the safety clip; the layout keeps everything inside `area` for supported sizes.
 pub(crate) fn draw_unclipped<D>(t: &mut D, area: Rectangle, r: &Readout) -> Result<(), D::Error>
 where

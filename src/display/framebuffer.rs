@@ -5,10 +5,10 @@
 //! packed row by row into RGB565 (16 bpp) or XRGB8888 (32 bpp) and written at the top-left of
 //! the framebuffer with positioned writes, so no `mmap` or `unsafe` is needed.
 
-use super::image::RgbImage;
 use super::settings::{DisplaySettings, RefreshLimiter};
 use super::{Display, DisplayError};
 use crate::pipeline::view::Readout;
+use crate::rgb::RgbImage;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -174,7 +174,7 @@ impl Display for FramebufferDisplay {
         if !self.limiter.due(now_s) {
             return Ok(false);
         }
-        self.image.render(r);
+        super::draw::render(&mut self.image, r);
         let row_bytes = self.image.width as usize * 3;
         for (y, rgb) in self.image.pixels.chunks_exact(row_bytes.max(1)).enumerate() {
             pack_row(self.format, rgb, &mut self.row);

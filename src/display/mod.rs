@@ -15,7 +15,6 @@
 mod draw;
 #[cfg(feature = "framebuffer")]
 mod framebuffer;
-mod image;
 mod layout;
 mod measuring;
 mod message;
@@ -28,12 +27,12 @@ mod text;
 mod texts;
 mod wave;
 
+pub use crate::rgb::{encode_png, read_png, write_png_atomic, RgbImage};
 pub use draw::draw_readout;
 #[cfg(feature = "framebuffer")]
 pub use framebuffer::{pack_row, FramebufferDisplay, PixelFormat};
-pub use image::RgbImage;
 pub use layout::{Layout, TextSpec, LEFT_DETAIL_CHARS};
-pub use png::{encode_png, read_png, write_png_atomic, PngDisplay};
+pub use png::PngDisplay;
 pub use session_texts::{
     outcome_text, progress_fraction, progress_text, result_details, session_xray_text, short_id,
     waiting_text, DETAIL_LABEL_CHARS, HEADLINES, MEASURING_INSTRUCTION, SHORT_ID_CHARS,
@@ -72,14 +71,9 @@ pub enum DisplayError {
         /// The underlying error.
         source: std::io::Error,
     },
-    /// Encoding or decoding a PNG failed.
-    #[error("PNG error on {}: {message}", path.display())]
-    Png {
-        /// The PNG file.
-        path: PathBuf,
-        /// The encoder's or decoder's message.
-        message: String,
-    },
+    /// Writing the PNG file failed.
+    #[error("display: {0}")]
+    Png(#[from] crate::rgb::PngError),
     /// The framebuffer exists but cannot be used as configured.
     #[error("framebuffer {}: {reason}", path.display())]
     Framebuffer {

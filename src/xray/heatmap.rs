@@ -7,7 +7,7 @@
 use super::model::{Prediction, CAM_SIDE};
 use super::preprocess::{resize_area_to, CropBox};
 use super::GrayImage;
-use crate::display::RgbImage;
+use crate::rgb::RgbImage;
 use embedded_graphics::mono_font::{ascii::FONT_6X10, MonoTextStyle};
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;

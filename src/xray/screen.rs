@@ -204,7 +204,7 @@ impl XrayScreener {
                 self.threshold
             );
             let rgb = heatmap::overlay(&img, prepared.crop, &pred, &caption);
-            if let Err(e) = crate::display::write_png_atomic(&rgb, out) {
+            if let Err(e) = crate::rgb::write_png_atomic(&rgb, out) {
                 return Ok(Screened {
                     report,
                     heatmap_error: Some(format!("{}: heatmap: {e}", file.display())),

@@ -1,5 +1,10 @@
-//! An in-memory RGB888 image that embedded-graphics can draw on: the render target behind the
-//! PNG and framebuffer displays, and the fake used by the layout tests.
+//! An in-memory RGB888 image that embedded-graphics can draw on, and PNG files of it ([`png`]):
+//! the render target behind the PNG and framebuffer displays and the X-ray heatmaps, and the fake
+//! used by the layout tests. A leaf: it knows nothing of what is drawn.
+
+pub mod png;
+
+pub use png::{encode_png, read_png, write_png_atomic, PngError};
 
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
@@ -58,16 +63,6 @@ impl RgbImage {
             let i = i as u32;
             (i % w, i / w, Rgb888::new(p[0], p[1], p[2]))
         })
-    }
-}
-
-impl RgbImage {
-    /// Draws `r` over the whole image (drawing into memory cannot fail).
-    pub fn render(&mut self, r: &super::Readout) {
-        match super::draw_readout(self, r) {
-            Ok(()) => {}
-            Err(never) => match never {},
-        }
     }
 }
 
