@@ -64,6 +64,7 @@ pub mod daemon;
 pub mod display;
 pub mod inference;
 pub mod limits;
+pub mod ops;
 pub mod pipeline;
 pub mod recording;
 pub mod records;
