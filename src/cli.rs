@@ -20,6 +20,9 @@ pub struct Cli {
     /// Breathing classifier, overriding `[classifier] kind`: bi_at_gru or rule_baseline.
     #[arg(long, global = true, value_name = "NAME")]
     pub classifier: Option<String>,
+    /// The record store (SQLite), overriding `[records] path`.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub records: Option<PathBuf>,
     /// Daemon options (used when no subcommand is given).
     #[command(flatten)]
     pub daemon: DaemonArgs,
@@ -65,6 +68,15 @@ pub struct DaemonArgs {
     /// its `done/` or `failed/` folder.
     #[arg(long, value_name = "DIR")]
     pub xray_inbox: Option<PathBuf>,
+    /// The fleet's MQTT broker, overriding `[uplink] url`: `mqtt://HOST:PORT`, or `""` for none.
+    #[arg(long, value_name = "URL")]
+    pub uplink: Option<String>,
+    /// Prometheus metrics address, overriding `[metrics] listen` (`""` = off).
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics: Option<String>,
+    /// This kiosk's id, overriding `[device] id`.
+    #[arg(long, value_name = "ID")]
+    pub device_id: Option<String>,
 }
 
 /// The simulated person, for the daemon and `record` on `--camera sim` (defaults: `[simulation]`).

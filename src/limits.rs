@@ -140,9 +140,18 @@ pub const FRAMES_INTERVAL: Limit = Limit::new("events.frames_interval_s", 1.0, 3
 pub const XRAY_THRESHOLD: Limit = Limit::new("xray.threshold", 0.01, 0.99, "").or_zero();
 /// X-ray inbox scan interval.
 pub const XRAY_POLL: Limit = Limit::new("xray.poll_interval_s", 0.2, 60.0, "s");
+/// Record retention by age (0 = no age limit).
+pub const RETENTION_DAYS: Limit = Limit::new("records.retention_days", 0.0, 36500.0, "days");
+/// Record retention by count (0 = no count limit).
+pub const RETENTION_COUNT: Limit =
+    Limit::new("records.retention_count", 0.0, 10_000_000.0, "records");
+/// MQTT keep-alive.
+pub const UPLINK_KEEP_ALIVE: Limit = Limit::new("uplink.keep_alive_s", 5.0, 3600.0, "s");
+/// How often the status file is rewritten.
+pub const STATUS_INTERVAL: Limit = Limit::new("status.interval_s", 0.5, 60.0, "s");
 
 /// Every limit, for documentation checks.
-pub const ALL: [Limit; 28] = [
+pub const ALL: [Limit; 32] = [
     CAMERA_WIDTH,
     CAMERA_HEIGHT,
     CAMERA_FPS,
@@ -171,6 +180,10 @@ pub const ALL: [Limit; 28] = [
     FRAMES_INTERVAL,
     XRAY_THRESHOLD,
     XRAY_POLL,
+    RETENTION_DAYS,
+    RETENTION_COUNT,
+    UPLINK_KEEP_ALIVE,
+    STATUS_INTERVAL,
 ];
 
 #[cfg(test)]

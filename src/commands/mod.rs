@@ -104,6 +104,7 @@ fn global_overrides(cli: &Cli) -> Overrides {
             o.set("classifier.model", "", "--classifier");
         }
     }
+    o.set_some("records.path", path_text(cli.records.as_ref()), "--records");
     o
 }
 
@@ -130,6 +131,9 @@ fn daemon_overrides(a: &DaemonArgs, o: &mut Overrides) -> anyhow::Result<()> {
         path_text(a.xray_inbox.as_ref()),
         "--xray-inbox",
     );
+    o.set_some("uplink.url", a.uplink.as_deref(), "--uplink");
+    o.set_some("metrics.listen", a.metrics.as_deref(), "--metrics");
+    o.set_some("device.id", a.device_id.as_deref(), "--device-id");
     Ok(())
 }
 

@@ -15,7 +15,9 @@ use crate::camera::hardware::{CameraSelector, RealSenseSettings};
 use crate::camera::simulated::SimCameraSettings;
 use crate::camera::visits::Visit;
 use crate::display::{DisplaySettings, DisplayTarget};
+use crate::ops::OpsSettings;
 use crate::pipeline::PipelineSettings;
+use crate::records::{RecordSettings, UplinkSettings};
 use crate::types::Pattern;
 use crate::xray::XraySettings;
 use std::path::{Path, PathBuf};
@@ -188,6 +190,48 @@ pub struct Settings {
     pub events: EventSettings,
     /// Chest X-ray screening.
     pub xray: XraySettings,
+    /// This kiosk's id in records and topics.
+    pub device_id: String,
+    /// The record store.
+    pub records: RecordSettings,
+    /// The fleet uplink; `None` = off.
+    pub uplink: Option<UplinkSettings>,
+    /// Metrics and the status file.
+    pub ops: OpsSettings,
+    /// Model pins.
+    pub pins: ModelPins,
+}
+
+/// SHA-256 pins of the model files (`[classifier] sha256`, `[xray] sha256`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelPins {
+    /// The breathing model's pin (64 lowercase hex digits), if pinned.
+    pub breathing: Option<String>,
+    /// The X-ray model's pin, if pinned.
+    pub xray: Option<String>,
+}
+
+impl ModelPins {
+    /// `Ok` when `actual` matches the pin of `which` (or nothing is pinned); else the message that
+    /// refuses to start, naming the model, the file and both digests.
+    pub fn check(&self, which: &str, origin: &str, actual: &str) -> Result<(), String> {
+        let pin = match which {
+            "breathing" => &self.breathing,
+            _ => &self.xray,
+        };
+        let key = if which == "breathing" {
+            "classifier.sha256"
+        } else {
+            "xray.sha256"
+        };
+        match pin {
+            Some(p) if p != actual => Err(format!(
+                "{which} model {origin}: SHA-256 is {actual}, but {key} pins {p}; \
+                 install the pinned model or update the pin"
+            )),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// Name of the embedded default in messages.

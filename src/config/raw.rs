@@ -83,6 +83,7 @@ pub struct RawSession {
 pub struct RawClassifier {
     pub kind: String,
     pub model: String,
+    pub sha256: String,
 }
 
 /// `[display]` as written in the file.
@@ -111,10 +112,60 @@ pub struct RawEvents {
 #[allow(missing_docs)]
 pub struct RawXray {
     pub model: String,
+    pub sha256: String,
     pub threshold: f64,
     pub inbox: String,
     pub poll_interval_s: f64,
     pub heatmap_dir: String,
+}
+
+/// `[device]` as written in the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawDevice {
+    pub id: String,
+}
+
+/// `[records]` as written in the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawRecords {
+    pub path: String,
+    pub keep_images: bool,
+    pub retention_days: u32,
+    pub retention_count: u32,
+}
+
+/// `[uplink]` as written in the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawUplink {
+    pub url: String,
+    pub client_id: String,
+    pub username: String,
+    pub password_file: String,
+    pub ca_file: String,
+    pub keep_alive_s: f64,
+}
+
+/// `[metrics]` as written in the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawMetrics {
+    pub listen: String,
+}
+
+/// `[status]` as written in the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawStatus {
+    pub path: String,
+    pub interval_s: f64,
 }
 
 /// The whole file, every key present (missing ones were filled from the shipped file).
@@ -131,6 +182,11 @@ pub struct RawConfig {
     pub display: RawDisplay,
     pub events: RawEvents,
     pub xray: RawXray,
+    pub device: RawDevice,
+    pub records: RawRecords,
+    pub uplink: RawUplink,
+    pub metrics: RawMetrics,
+    pub status: RawStatus,
 }
 
 /// The shipped file as a table.

@@ -3,7 +3,7 @@
 
 use super::raw::{self, RawConfig};
 use super::{
-    CameraSettings, ConfigError, DisplayConfig, EventSettings, Overrides, Settings,
+    CameraSettings, ConfigError, DisplayConfig, EventSettings, ModelPins, Overrides, Settings,
     SubjectSettings, EMBEDDED,
 };
 use crate::breathing::ClassifierKind;
@@ -12,7 +12,9 @@ use crate::camera::hardware::{
 };
 use crate::camera::simulated::SimCameraSettings;
 use crate::limits::{self as lim, Limit};
+use crate::ops::OpsSettings;
 use crate::pipeline::PipelineSettings;
+use crate::records::{RecordSettings, UplinkSettings};
 use crate::respiration::roi::ChestSettings;
 use crate::screening::SessionSettings;
 use crate::xray::XraySettings;
@@ -121,6 +123,7 @@ pub(super) fn resolve(
         overrides,
     };
     let camera = camera(&raw, &o)?;
+    let records = records(&raw, &o)?;
     Ok(Settings {
         origin,
         subject: subject(&raw, &o)?,
@@ -130,6 +133,11 @@ pub(super) fn resolve(
         events: events(&raw, &o)?,
         xray: xray(&raw, &o)?,
         camera,
+        device_id: device_id(&raw, &o)?,
+        uplink: uplink(&raw, &o)?,
+        pins: pins(&raw, &o)?,
+        ops: ops(&raw, &o, &records)?,
+        records,
     })
 }
 
@@ -346,5 +354,209 @@ fn xray(raw: &RawConfig, o: &Origins<'_>) -> Result<XraySettings, ConfigError> {
         inbox: o.path("xray.inbox", &x.inbox),
         poll_interval_s: x.poll_interval_s,
         heatmap_dir: o.path("xray.heatmap_dir", &x.heatmap_dir),
+    })
+}
+
+/// The longest device id (it is part of MQTT topics and file names).
+const MAX_DEVICE_ID: usize = 64;
+
+fn valid_device_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_DEVICE_ID
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn device_id(raw: &RawConfig, o: &Origins<'_>) -> Result<String, ConfigError> {
+    let id = raw.device.id.trim();
+    if !id.is_empty() {
+        if !valid_device_id(id) {
+            return Err(o.invalid(
+                "device.id",
+                format!("{id:?}"),
+                "expected 1-64 letters, digits, `-`, `_` or `.` (it is part of MQTT topics)",
+            ));
+        }
+        return Ok(id.to_string());
+    }
+    // The machine id: 32 hex digits written at first boot (systemd); D-Bus keeps a copy.
+    for file in ["/etc/machine-id", "/var/lib/dbus/machine-id"] {
+        if let Ok(text) = std::fs::read_to_string(file) {
+            let id = text.trim();
+            if valid_device_id(id) {
+                return Ok(id.to_string());
+            }
+        }
+    }
+    Err(o.invalid(
+        "device.id",
+        "\"\"",
+        "this machine has no /etc/machine-id: set [device] id to the kiosk's name",
+    ))
+}
+
+/// The state directory: systemd's `$STATE_DIRECTORY` (the first, if several), else
+/// `/var/lib/edge-screen` for root and `$XDG_STATE_HOME/edge-screen` (or
+/// `~/.local/state/edge-screen`) for other users.
+pub fn state_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("STATE_DIRECTORY") {
+        let first = d
+            .to_string_lossy()
+            .split(':')
+            .next()
+            .unwrap_or("")
+            .to_string();
+        if !first.is_empty() {
+            return Some(PathBuf::from(first));
+        }
+    }
+    if is_root() {
+        return Some(PathBuf::from("/var/lib/edge-screen"));
+    }
+    if let Some(x) = std::env::var_os("XDG_STATE_HOME").filter(|x| !x.is_empty()) {
+        return Some(PathBuf::from(x).join("edge-screen"));
+    }
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".local/state/edge-screen"))
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+fn records(raw: &RawConfig, o: &Origins<'_>) -> Result<RecordSettings, ConfigError> {
+    let r = &raw.records;
+    o.check(lim::RETENTION_DAYS, r.retention_days.into())?;
+    o.check(lim::RETENTION_COUNT, r.retention_count.into())?;
+    let path = match o.path("records.path", r.path.trim()) {
+        Some(p) => p,
+        None => state_dir().map(|d| d.join("records.db")).ok_or_else(|| {
+            o.invalid(
+                "records.path",
+                "\"\"",
+                "no state directory (no $STATE_DIRECTORY or $HOME): set [records] path",
+            )
+        })?,
+    };
+    Ok(RecordSettings {
+        path,
+        keep_images: r.keep_images,
+        retention_days: (r.retention_days > 0).then_some(r.retention_days),
+        retention_count: (r.retention_count > 0).then_some(r.retention_count),
+    })
+}
+
+fn uplink(raw: &RawConfig, o: &Origins<'_>) -> Result<Option<UplinkSettings>, ConfigError> {
+    let u = &raw.uplink;
+    o.check(lim::UPLINK_KEEP_ALIVE, u.keep_alive_s)?;
+    let url = u.url.trim();
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let bad = |problem: &str| o.invalid("uplink.url", format!("{url:?}"), problem);
+    let (tls, rest) = if let Some(r) = url.strip_prefix("mqtt://") {
+        (false, r)
+    } else if let Some(r) = url.strip_prefix("mqtts://") {
+        (true, r)
+    } else {
+        return Err(bad("expected mqtt://HOST:PORT or mqtts://HOST:PORT"));
+    };
+    let rest = rest.trim_end_matches('/');
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => {
+            let port = p
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| bad("the port must be 1-65535"))?;
+            (h, port)
+        }
+        _ => (rest, if tls { 8883 } else { 1883 }),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() || host.contains(['/', '@', ' ']) {
+        return Err(bad("expected mqtt://HOST:PORT (no user, path or spaces)"));
+    }
+    let ca_file = o.path("uplink.ca_file", u.ca_file.trim());
+    if tls && ca_file.is_none() {
+        return Err(o.invalid(
+            "uplink.ca_file",
+            "\"\"",
+            "mqtts:// needs the CA certificate that signed the broker's certificate",
+        ));
+    }
+    let client_id = u.client_id.trim();
+    let client_id = if client_id.is_empty() {
+        format!("edge-screen-{}", device_id(raw, o)?)
+    } else {
+        client_id.to_string()
+    };
+    Ok(Some(UplinkSettings {
+        host: host.to_string(),
+        port,
+        tls,
+        client_id,
+        username: Some(u.username.trim().to_string()).filter(|s| !s.is_empty()),
+        password_file: o.path("uplink.password_file", u.password_file.trim()),
+        ca_file,
+        keep_alive_s: u.keep_alive_s,
+    }))
+}
+
+fn pin(o: &Origins<'_>, key: &str, value: &str) -> Result<Option<String>, ConfigError> {
+    let v = value.trim().to_ascii_lowercase();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    if v.len() != 64 || !v.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(o.invalid(
+            key,
+            format!("{value:?}"),
+            "expected 64 hex digits (what `sha256sum FILE` prints) or \"\"",
+        ));
+    }
+    Ok(Some(v))
+}
+
+fn pins(raw: &RawConfig, o: &Origins<'_>) -> Result<ModelPins, ConfigError> {
+    Ok(ModelPins {
+        breathing: pin(o, "classifier.sha256", &raw.classifier.sha256)?,
+        xray: pin(o, "xray.sha256", &raw.xray.sha256)?,
+    })
+}
+
+fn ops(
+    raw: &RawConfig,
+    o: &Origins<'_>,
+    records: &RecordSettings,
+) -> Result<OpsSettings, ConfigError> {
+    o.check(lim::STATUS_INTERVAL, raw.status.interval_s)?;
+    let listen = raw.metrics.listen.trim();
+    let metrics_listen = if listen.is_empty() {
+        None
+    } else {
+        Some(listen.parse().map_err(|_| {
+            o.invalid(
+                "metrics.listen",
+                format!("{listen:?}"),
+                "expected ADDRESS:PORT, e.g. \"127.0.0.1:9754\", or \"\" (off)",
+            )
+        })?)
+    };
+    let status_file = match o.path("status.path", raw.status.path.trim()) {
+        Some(p) => p,
+        None => records
+            .path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join("status.json"),
+    };
+    Ok(OpsSettings {
+        metrics_listen,
+        status_file,
+        status_interval_s: raw.status.interval_s,
     })
 }

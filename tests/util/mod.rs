@@ -8,7 +8,17 @@ use std::process::{Command, Output};
 pub fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_edge-screen"));
     c.env_remove("RUST_LOG");
+    // Records and the status file go to a folder of this test process, not the user's state
+    // directory.
+    c.env("STATE_DIRECTORY", state_dir());
     c
+}
+
+/// The state directory of this test process's daemons (created on first use).
+pub fn state_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("edge-screen-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("test state directory");
+    dir
 }
 
 /// Runs `edge-screen args...` to completion.
