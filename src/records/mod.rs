@@ -41,3 +41,16 @@ pub struct UplinkSettings {
     /// Keep-alive, s.
     pub keep_alive_s: f64,
 }
+
+/// A model behind a result: what a record names and the status shows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ModelInfo {
+    /// `breathing` or `xray`.
+    pub role: String,
+    /// The model's name.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// SHA-256 of the model file (64 lowercase hex digits).
+    pub sha256: String,
+}
