@@ -12,7 +12,7 @@ use super::message::draw_waiting;
 use super::palette::*;
 use super::result::draw_result;
 use super::text::{draw_text, Align};
-use super::texts::{camera_text, time_text, xray_text, DISCLAIMER};
+use super::texts::{header_status_text, time_text, xray_text, DISCLAIMER};
 use crate::pipeline::view::{CameraStatus, Readout};
 use crate::screening::SessionView;
 use embedded_graphics::pixelcolor::Rgb888;
@@ -147,13 +147,14 @@ where
         ),
     );
     let cam_color = match r.camera {
+        _ if !r.records_saving => ALARM,
         CameraStatus::Ok => GOOD,
         CameraStatus::Lost => ALARM,
         CameraStatus::Message(_) => WARN,
     };
     draw_text(
         t,
-        &camera_text(&r.camera),
+        &header_status_text(&r.camera, r.records_saving),
         l.label,
         cam_box,
         Align::Right,

@@ -66,6 +66,18 @@ pub fn camera_text(c: &CameraStatus) -> String {
     }
 }
 
+/// The header's state text: the camera's, with a warning when results are not being saved.
+pub fn header_status_text(c: &CameraStatus, records_saving: bool) -> String {
+    let camera = camera_text(c);
+    if records_saving {
+        camera
+    } else if *c == CameraStatus::Ok {
+        "RECORDS NOT SAVED".to_string()
+    } else {
+        format!("{camera} | RECORDS NOT SAVED")
+    }
+}
+
 /// The apnea indicator: `Some("APNEA 12 s")` while a pause is ongoing, else `None`.
 pub fn apnea_text(apnea_s: Option<f32>) -> Option<String> {
     match apnea_s {

@@ -61,6 +61,11 @@ pub enum Message {
         /// Where the image was filed, if it came from the inbox.
         moved_to: Option<String>,
     },
+    /// The record store stopped saving results (full disk, failing storage), or resumed.
+    Records {
+        /// Whether results are being saved now.
+        saving: bool,
+    },
     /// A chest X-ray could not be screened.
     XrayFailed {
         /// The file.
@@ -289,6 +294,9 @@ impl Pipeline {
                         session_id: joined,
                     },
                 );
+            }
+            Message::Records { saving } => {
+                self.view.records_saving = saving;
             }
             Message::XrayFailed {
                 file,

@@ -159,6 +159,8 @@ pub struct Readout {
     pub elapsed_s: f64,
     /// The screening session: waiting, measuring (with progress) or its result.
     pub session: SessionView,
+    /// Whether results are being saved to the record store; `false` shows "RECORDS NOT SAVED".
+    pub records_saving: bool,
 }
 
 impl Default for Readout {
@@ -175,6 +177,7 @@ impl Default for Readout {
             xray: None,
             elapsed_s: 0.0,
             session: SessionView::Waiting,
+            records_saving: true,
         }
     }
 }

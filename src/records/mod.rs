@@ -2,6 +2,7 @@
 //! file), the SQLite record store ([`store`]) and the fleet uplink over MQTT ([`uplink`]). The
 //! events themselves are [`crate::screening::Event`].
 
+pub mod recorder;
 pub mod sink;
 pub mod store;
 pub mod uplink;

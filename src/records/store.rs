@@ -400,6 +400,12 @@ impl Store {
         Ok(())
     }
 
+    /// The connection (tests that simulate a full disk with `PRAGMA max_page_count`).
+    #[cfg(test)]
+    pub(crate) fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
