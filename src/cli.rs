@@ -128,10 +128,55 @@ pub enum Command {
     /// Record a RealSense `.bag` file from a camera, or from the simulated camera (`--camera sim`,
     /// with its ground truth in FILE.bag.json): test fixtures and demo recordings.
     Record(RecordArgs),
+    /// The screening records kept on this kiosk (the SQLite record store, `[records] path`).
+    Records {
+        /// What to do.
+        #[command(subcommand)]
+        action: RecordsAction,
+    },
     /// Validate a configuration file and print the settings in force.
     CheckConfig {
         /// Files to check (default: the embedded kiosk.toml).
         files: Vec<PathBuf>,
+    },
+}
+
+/// `edge-screen records ...`.
+#[derive(Debug, Subcommand)]
+pub enum RecordsAction {
+    /// One line per record, oldest first.
+    List {
+        /// Only records given at or after this time: `2026-11-30`, `2026-11-30T14:00:00Z`, or an
+        /// age such as `2h`, `7d`.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// One JSON object per line (the records as stored and sent to the fleet).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One record in full (JSON).
+    Show {
+        /// The record's id (a unique prefix of at least 6 characters is enough).
+        id: String,
+    },
+    /// Every record, for a spreadsheet or another system.
+    Export {
+        /// `csv` (one row per record, main fields) or `jsonl` (every field).
+        #[arg(long, value_name = "csv|jsonl")]
+        format: String,
+        /// Only records given at or after this time (as for `list`).
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Write here instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Integrity check, schema version, and counts of delivered and pending records; exit status
+    /// 1 when the check fails.
+    Verify {
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -169,6 +169,10 @@ impl PatternClassifier for BiAtGru {
         "bi_at_gru"
     }
 
+    fn model_sha256(&self) -> Option<&str> {
+        Some(self.model.sha256())
+    }
+
     fn classify(&mut self, w: &BreathWindow<'_>) -> PatternScores {
         match self.try_classify(w) {
             Ok(s) => s,

@@ -44,6 +44,10 @@ impl ClassifierKind {
 pub trait PatternClassifier: Send {
     /// Short stable name, reported with every reading (e.g. `"rule_baseline"`).
     fn name(&self) -> &'static str;
+    /// SHA-256 of the model file behind it, if it runs one (records name it; pins check it).
+    fn model_sha256(&self) -> Option<&str> {
+        None
+    }
     /// Scores (non-negative, summing to 1) for the window.
     fn classify(&mut self, w: &BreathWindow<'_>) -> PatternScores;
 }

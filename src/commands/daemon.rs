@@ -9,7 +9,10 @@ use crate::cli::DaemonArgs;
 use crate::config::Settings;
 use crate::daemon::{InboxJob, RunOptions, Speed};
 use crate::pipeline::Pipeline;
+use crate::records::recorder::Recorder;
 use crate::records::sink::{EventSink, FileSink, JsonLines};
+use crate::records::store::Store;
+use crate::records::ModelInfo;
 use crate::screening::ids::Ulids;
 use tokio_util::sync::CancellationToken;
 
@@ -29,6 +32,35 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
         ));
     }
     let sink = open_sink(settings)?;
+    let cls = classifier(settings)?;
+    let inbox = open_inbox(settings)?;
+    let mut models = Vec::new();
+    if let Some(sha) = cls.model_sha256() {
+        settings
+            .pins
+            .check("breathing", &format!("{:?}", settings.classifier), sha)
+            .map_err(usage)?;
+        models.push(ModelInfo {
+            role: "breathing".into(),
+            name: cls.name().into(),
+            version: String::new(),
+            sha256: sha.into(),
+        });
+    }
+    if let Some(job) = &inbox {
+        let m = job.screener.model();
+        settings
+            .pins
+            .check("xray", m.origin(), m.sha256())
+            .map_err(usage)?;
+        models.push(ModelInfo {
+            role: "xray".into(),
+            name: m.info().name.clone(),
+            version: m.info().version.clone(),
+            sha256: m.sha256().into(),
+        });
+    }
+    let recorder = open_recorder(settings, models)?;
     let display = match &settings.display.target {
         None => None,
         Some(t) => Some(
@@ -36,8 +68,6 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
                 .map_err(|e| usage(e.to_string()))?,
         ),
     };
-    let cls = classifier(settings)?;
-    let inbox = open_inbox(settings)?;
     let opts = RunOptions {
         speed,
         duration_s: args.duration,
@@ -53,7 +83,16 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
     rt.block_on(async move {
         let shutdown = CancellationToken::new();
         spawn_signal_handler(shutdown.clone());
-        let summary = crate::daemon::run(source, pipeline, sink, display, opts, shutdown).await?;
+        let summary = crate::daemon::run(
+            source,
+            pipeline,
+            sink,
+            Some(recorder),
+            display,
+            opts,
+            shutdown,
+        )
+        .await?;
         log::info!(
             "run ended: {} ({} frames processed)",
             summary.reason,
@@ -115,6 +154,29 @@ fn open_source(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<Box<dyn
             super::camera::realsense(settings, selector, &what)
         }
     }
+}
+
+/// The record store, opened (and migrated) now: a store that cannot be opened at all stops the
+/// start with a message naming the file; a corrupt one is moved aside and a new one started.
+fn open_recorder(settings: &Settings, models: Vec<ModelInfo>) -> anyhow::Result<Recorder> {
+    let path = &settings.records.path;
+    let (store, problem) = Store::open(path).map_err(|e| usage(format!("[records] path: {e}")))?;
+    if let Some(p) = problem {
+        log::error!("record store: {p}; a new record store was started");
+        eprintln!("edge-screen: record store: {p}; a new record store was started");
+    }
+    log::info!("records: {}", path.display());
+    let topic = settings
+        .uplink
+        .as_ref()
+        .map(|_| format!("edge-screen/{}/sessions", settings.device_id));
+    Ok(Recorder::new(
+        store,
+        settings.records.clone(),
+        settings.device_id.clone(),
+        models,
+        topic,
+    ))
 }
 
 fn open_sink(settings: &Settings) -> anyhow::Result<Box<dyn EventSink>> {

@@ -15,6 +15,7 @@ mod breathing;
 mod camera;
 mod daemon;
 mod eval;
+mod records;
 mod simulate;
 mod xray;
 
@@ -83,6 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::XrayEval(a)) => xray::eval(&a),
         Some(Command::Cameras { json }) => camera::list(json),
         Some(Command::Record(a)) => camera::record(&settings, &a),
+        Some(Command::Records { action }) => records::run(&settings, &action),
         Some(Command::CheckConfig { .. }) => Ok(()),
     }
 }

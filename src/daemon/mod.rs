@@ -16,16 +16,18 @@ pub mod handoff;
 mod inbox;
 
 use crate::display::Display;
+use crate::pipeline::Message;
 use crate::pipeline::{Input, Pipeline};
+use crate::records::recorder::Recorder;
 use crate::records::sink::EventSink;
 use crate::screening::{EndReason, Event, FrameStats};
 use crate::xray::screen::XrayScreener;
 use handoff::{Handoff, Policy, Taken};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// How fast frames are fed.
@@ -112,10 +114,12 @@ impl Shared {
 }
 
 /// Runs the daemon until `shutdown` is cancelled, the duration is reached or the source ends.
+/// With a `recorder`, each `session_result` reaches `sink` only after its record is committed.
 pub async fn run(
     source: Box<dyn crate::camera::FrameSource>,
     pipeline: Pipeline,
     sink: Box<dyn EventSink>,
+    recorder: Option<Recorder>,
     display: Option<Box<dyn Display>>,
     opts: RunOptions,
     shutdown: CancellationToken,
@@ -127,7 +131,7 @@ pub async fn run(
     };
     let handoff = Arc::new(Handoff::new(policy));
     let shared = Arc::new(Shared::default());
-    let (tx, rx) = mpsc::channel::<Event>(1024);
+    let (tx, rx) = mpsc::sync_channel::<Event>(1024);
     let started = Event::Started {
         t_s: 0.0,
         camera: source.describe(),
@@ -135,9 +139,12 @@ pub async fn run(
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
     log::info!("started: {}", source.describe());
-    tx.send(started).await.ok();
+    tx.send(started).ok();
 
-    let sink_task = tokio::task::spawn_blocking(move || sink_loop(sink, rx));
+    let sink_task = {
+        let h = Arc::clone(&handoff);
+        tokio::task::spawn_blocking(move || output_loop(sink, recorder, rx, &h))
+    };
     let capture = {
         let (h, s, tok, o) = (
             Arc::clone(&handoff),
@@ -181,7 +188,6 @@ pub async fn run(
         reason: reason.clone(),
         stats,
     })
-    .await
     .ok();
     drop(tx);
     let sink_errors = sink_task.await?;
@@ -193,16 +199,53 @@ pub async fn run(
     })
 }
 
-fn sink_loop(mut sink: Box<dyn EventSink>, mut rx: mpsc::Receiver<Event>) -> u64 {
+/// How often results held by a store that cannot save are retried.
+const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Takes the pipeline's events, commits results to the record store, and writes what may be
+/// printed to the sink. Saving-state changes go back to the pipeline (for the readout).
+fn output_loop(
+    mut sink: Box<dyn EventSink>,
+    mut recorder: Option<Recorder>,
+    rx: mpsc::Receiver<Event>,
+    handoff: &Handoff,
+) -> u64 {
     let mut errors = 0u64;
-    while let Some(ev) = rx.blocking_recv() {
-        if let Err(e) = sink.emit(&ev) {
-            errors += 1;
-            // A broken pipe or a full disk must not stop screening: log and keep going.
-            if errors.is_power_of_two() {
-                log::error!("event sink: {e} ({errors} events lost so far)");
+    let mut ready = Vec::with_capacity(8);
+    let mut emit = |ready: &mut Vec<Event>, sink: &mut Box<dyn EventSink>| {
+        for ev in ready.drain(..) {
+            if let Err(e) = sink.emit(&ev) {
+                errors += 1;
+                // A broken pipe or a full disk must not stop screening: log and keep going.
+                if errors.is_power_of_two() {
+                    log::error!("event sink: {e} ({errors} events lost so far)");
+                }
             }
         }
+    };
+    loop {
+        let changed = match rx.recv_timeout(RETRY_INTERVAL) {
+            Ok(ev) => match recorder.as_mut() {
+                Some(r) => r.handle(ev, &mut ready),
+                None => {
+                    ready.push(ev);
+                    None
+                }
+            },
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                recorder.as_mut().and_then(|r| r.retry(&mut ready))
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        if let Some(saving) = changed {
+            handoff.send(Message::Records { saving });
+        }
+        emit(&mut ready, &mut sink);
+    }
+    if let Some(r) = recorder.as_mut() {
+        r.retry(&mut ready);
+        emit(&mut ready, &mut sink);
+        r.log_unsaved();
     }
     errors
 }
@@ -224,7 +267,7 @@ fn process_loop(
     mut display: Option<Box<dyn Display>>,
     handoff: &Handoff,
     shared: &Shared,
-    tx: &mpsc::Sender<Event>,
+    tx: &mpsc::SyncSender<Event>,
     opts: &RunOptions,
 ) {
     let mut screen_errors = 0u64;
@@ -279,9 +322,9 @@ fn process_loop(
 }
 
 /// Sends and clears `events`; `false` when the sink side is gone.
-fn send_all(tx: &mpsc::Sender<Event>, events: &mut Vec<Event>) -> bool {
+fn send_all(tx: &mpsc::SyncSender<Event>, events: &mut Vec<Event>) -> bool {
     for ev in events.drain(..) {
-        if tx.blocking_send(ev).is_err() {
+        if tx.send(ev).is_err() {
             return false;
         }
     }

@@ -138,6 +138,7 @@ fn run_script(
             Box::new(source),
             pipeline,
             Box::new(sink.clone()),
+            None,
             Some(Box::new(shots.clone())),
             opts,
             CancellationToken::new(),

@@ -247,6 +247,19 @@ impl Recorder {
         changed
     }
 
+    /// At shutdown: results that could still not be saved are written to the log in full (the
+    /// journal keeps them), the last place they can go.
+    pub fn log_unsaved(&mut self) {
+        for h in self.held.drain(..) {
+            log::error!(
+                "{}: result NOT SAVED at shutdown: {}",
+                self.store.path().display(),
+                h.event.to_json_line()
+            );
+        }
+        self.stats.held = 0;
+    }
+
     /// Whether results are waiting to be saved.
     pub fn has_held(&self) -> bool {
         !self.held.is_empty()
@@ -309,7 +322,10 @@ impl Recorder {
     }
 
     fn prune_if_due(&mut self) {
-        if self.last_prune.is_some_and(|t| t.elapsed() < PRUNE_INTERVAL) {
+        if self
+            .last_prune
+            .is_some_and(|t| t.elapsed() < PRUNE_INTERVAL)
+        {
             return;
         }
         self.last_prune = Some(Instant::now());

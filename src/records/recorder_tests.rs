@@ -102,7 +102,9 @@ fn a_full_store_holds_results_in_order_and_saves_them_when_space_returns() {
         .unwrap();
     out.clear();
     // A long payload so that the record cannot fit in a free slot of an existing page.
-    let big: Vec<String> = (0..5).map(|i| format!("01JFULL{:04}{}", i + 1, "X".repeat(3000))).collect();
+    let big: Vec<String> = (0..5)
+        .map(|i| format!("01JFULL{:04}{}", i + 1, "X".repeat(3000)))
+        .collect();
     assert_eq!(r.handle(result(&big[0]), &mut out), Some(false));
     for id in &big[1..] {
         assert_eq!(r.handle(result(id), &mut out), None);
@@ -113,7 +115,12 @@ fn a_full_store_holds_results_in_order_and_saves_them_when_space_returns() {
     assert!(ids(&out).is_empty());
     assert!(!r.stats().saving);
     assert_eq!(r.stats().held, 5);
-    assert!(r.stats().last_error.as_deref().unwrap().contains("records.db"));
+    assert!(r
+        .stats()
+        .last_error
+        .as_deref()
+        .unwrap()
+        .contains("records.db"));
     // Space returns.
     r.store()
         .conn()
@@ -122,7 +129,11 @@ fn a_full_store_holds_results_in_order_and_saves_them_when_space_returns() {
     out.clear();
     assert_eq!(r.retry(&mut out), Some(true));
     assert_eq!(ids(&out), big);
-    assert_eq!(r.store().list(None).unwrap().len(), 6, "the first record is still there");
+    assert_eq!(
+        r.store().list(None).unwrap().len(),
+        6,
+        "the first record is still there"
+    );
     assert_eq!(r.stats().held, 0);
 }
 

@@ -43,6 +43,8 @@ impl<W: Write + Send> EventSink for JsonLines<W> {
 /// Appends events to a file, creating it if needed; errors name the file.
 pub struct FileSink {
     path: PathBuf,
+    /// Only regular files can be synced: `/dev/null`, a FIFO or a terminal refuse `fsync`.
+    sync: bool,
     inner: JsonLines<BufWriter<File>>,
 }
 
@@ -54,8 +56,10 @@ impl FileSink {
             .append(true)
             .open(path)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        let sync = file.metadata().is_ok_and(|m| m.is_file());
         Ok(Self {
             path: path.to_path_buf(),
+            sync,
             inner: JsonLines::new(BufWriter::new(file)),
         })
     }
@@ -63,10 +67,10 @@ impl FileSink {
 
 impl EventSink for FileSink {
     fn emit(&mut self, event: &Event) -> io::Result<()> {
-        let r = self
-            .inner
-            .emit(event)
-            .and_then(|_| self.inner.out.get_ref().sync_data());
+        let r = self.inner.emit(event).and_then(|_| match self.sync {
+            true => self.inner.out.get_ref().sync_data(),
+            false => Ok(()),
+        });
         r.map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
     }
 }

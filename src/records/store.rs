@@ -68,6 +68,12 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
+    /// No record store at that path.
+    #[error("{}: no record store here (no result has been saved to this file)", path.display())]
+    Missing {
+        /// The database file.
+        path: PathBuf,
+    },
     /// No such record.
     #[error("{}: no record {id:?}", path.display())]
     NotFound {
@@ -277,10 +283,8 @@ impl Store {
     /// commands); a corrupt file is an error.
     pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {
-            return Err(StoreError::Corrupt {
+            return Err(StoreError::Missing {
                 path: path.to_path_buf(),
-                problem: "no such file (no record has been saved here)".into(),
-                moved_to: None,
             });
         }
         let conn = Connection::open_with_flags(
