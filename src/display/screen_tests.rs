@@ -170,3 +170,23 @@ fn waiting_invites_or_says_paused_in_the_body() {
         );
     }
 }
+
+#[test]
+fn records_not_saved_is_an_alarm_in_the_header_only() {
+    for (w, h) in [(320, 240), (480, 320), (800, 480)] {
+        let l = Layout::for_size(Size::new(w, h));
+        let ok = render(w, h, &Readout::default());
+        let unsaved = render(
+            w,
+            h,
+            &Readout {
+                records_saving: false,
+                ..Readout::default()
+            },
+        );
+        assert_eq!(count(&ok, &l.header, palette::ALARM), 0, "{w}x{h}");
+        assert!(count(&unsaved, &l.header, palette::ALARM) > 0, "{w}x{h}");
+        let d = diff_box(&ok, &unsaved).expect("the header changes");
+        assert!(contains_rect(&l.header, &d), "{w}x{h}: {d:?}");
+    }
+}

@@ -113,6 +113,15 @@ mod tests {
         assert_eq!(time_text(3725.9), "t+01:02:05");
         assert_eq!(time_text(-1.0), "t+--:--:--");
         assert_eq!(apnea_text(Some(12.4)).as_deref(), Some("APNEA 12 s"));
+        assert_eq!(header_status_text(&CameraStatus::Ok, true), "camera ok");
+        assert_eq!(
+            header_status_text(&CameraStatus::Ok, false),
+            "RECORDS NOT SAVED"
+        );
+        assert_eq!(
+            header_status_text(&CameraStatus::Lost, false),
+            "CAMERA LOST | RECORDS NOT SAVED"
+        );
         assert_eq!(apnea_text(Some(0.0)), None);
         assert_eq!(ascii_only("Biot\u{2019}s"), "Biot?s");
         let x = XrayResult {
