@@ -5,6 +5,8 @@ set -euo pipefail
 need_apt=()
 command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v cc >/dev/null || need_apt+=(build-essential)
+# The uplink tests (tests/uplink.rs) run a real MQTT broker; Debian puts it in /usr/sbin.
+command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto mosquitto-clients)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq

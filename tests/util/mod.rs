@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: run the real binary, read its events.
 #![allow(dead_code)]
 
+pub mod mosquitto;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
