@@ -134,6 +134,13 @@ pub enum Command {
         #[command(subcommand)]
         action: RecordsAction,
     },
+    /// The running daemon's state from its status file (`[status] path`): camera, sessions,
+    /// models, records, outbox, uplink. Exit status 1 when the file is missing, malformed or stale.
+    Status {
+        /// The status as one JSON object, with `stale` and `age_s` (s) added.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a configuration file and print the settings in force.
     CheckConfig {
         /// Files to check (default: the embedded kiosk.toml).

@@ -17,6 +17,7 @@ mod daemon;
 mod eval;
 mod records;
 mod simulate;
+mod status;
 mod xray;
 
 use crate::breathing::PatternClassifier;
@@ -85,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Cameras { json }) => camera::list(json),
         Some(Command::Record(a)) => camera::record(&settings, &a),
         Some(Command::Records { action }) => records::run(&settings, &action),
+        Some(Command::Status { json }) => status::run(&settings, json),
         Some(Command::CheckConfig { .. }) => Ok(()),
     }
 }
