@@ -7,13 +7,19 @@ use crate::camera::hardware::CameraSelector;
 use crate::camera::FrameSource;
 use crate::cli::DaemonArgs;
 use crate::config::Settings;
+use crate::daemon::ops::OpsJob;
 use crate::daemon::{InboxJob, RunOptions, Speed};
+use crate::ops::metrics::Metrics;
 use crate::pipeline::Pipeline;
 use crate::records::recorder::Recorder;
 use crate::records::sink::{EventSink, FileSink, JsonLines};
 use crate::records::store::Store;
+use crate::records::uplink::{Uplink, UplinkState};
 use crate::records::ModelInfo;
 use crate::screening::ids::Ulids;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
@@ -60,7 +66,19 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
             sha256: m.sha256().into(),
         });
     }
-    let recorder = open_recorder(settings, models)?;
+    let recorder = open_recorder(settings, models.clone())?;
+    let metrics = Arc::new(Metrics::with_version(env!("CARGO_PKG_VERSION")));
+    let ops = OpsJob {
+        metrics: Arc::clone(&metrics),
+        status_file: settings.ops.status_file.clone(),
+        interval: Duration::from_secs_f64(settings.ops.status_interval_s),
+        device_id: settings.device_id.clone(),
+        models,
+        records_path: settings.records.path.clone(),
+        recorder: Arc::new(Mutex::new(recorder.stats().clone())),
+        uplink: None,
+        source: source.describe(),
+    };
     let display = match &settings.display.target {
         None => None,
         Some(t) => Some(
@@ -74,13 +92,52 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
         frames_interval_s: settings.events.frames_interval_s,
         classifier: cls.name().to_string(),
         inbox,
+        ops: None,
     };
     let pipeline = Pipeline::new(&settings.pipeline, cls, Box::new(Ulids::new()));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    rt.block_on(async move {
+    let stop = Arc::new(AtomicBool::new(false));
+    let metrics_server = settings.ops.metrics_listen.and_then(|addr| {
+        match crate::ops::metrics::serve(addr, Arc::clone(&metrics), Arc::clone(&stop)) {
+            Ok((bound, handle)) => {
+                log::info!("metrics: http://{bound}/metrics");
+                Some(handle)
+            }
+            // Another process on the port must not stop screening.
+            Err(e) => {
+                log::warn!("{e}; metrics are off");
+                None
+            }
+        }
+    });
+    let mut ops = ops;
+    let uplink = match &settings.uplink {
+        None => None,
+        Some(u) => {
+            let state = Arc::new(UplinkState::new());
+            let scheme = if u.tls { "mqtts" } else { "mqtt" };
+            ops.uplink = Some((
+                Arc::clone(&state),
+                format!("{scheme}://{}:{}", u.host, u.port),
+            ));
+            let handle = Uplink::spawn(
+                u.clone(),
+                settings.records.path.clone(),
+                settings.device_id.clone(),
+                Arc::clone(&state),
+                Arc::clone(&stop),
+            )?;
+            Some((state, handle))
+        }
+    };
+    let opts = RunOptions {
+        ops: Some(ops),
+        ..opts
+    };
+    let result = rt.block_on(async move {
         let shutdown = CancellationToken::new();
         spawn_signal_handler(shutdown.clone());
         let summary = crate::daemon::run(
@@ -98,8 +155,44 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
             summary.reason,
             summary.stats.processed
         );
-        Ok(())
-    })
+        anyhow::Ok(())
+    });
+    if let Some((state, handle)) = uplink {
+        drain_outbox(&settings.records.path, &state);
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = handle.join();
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(h) = metrics_server {
+        let _ = h.join();
+    }
+    result
+}
+
+/// How long a clean stop waits for the broker to take what is still in the outbox.
+const DRAIN_WAIT: Duration = Duration::from_secs(5);
+
+/// At a clean stop, while the broker is reachable, give the uplink a few seconds to send what is
+/// left; anything it cannot send stays in the outbox for the next start.
+fn drain_outbox(path: &std::path::Path, state: &UplinkState) {
+    let Ok(store) = Store::open_read_only(path) else {
+        return;
+    };
+    let end = std::time::Instant::now() + DRAIN_WAIT;
+    while std::time::Instant::now() < end && state.connected() {
+        match store.outbox_stats() {
+            Ok(s) if s.pending > 0 => std::thread::sleep(Duration::from_millis(50)),
+            _ => return,
+        }
+    }
+    if let Ok(s) = store.outbox_stats() {
+        if s.pending > 0 {
+            log::info!(
+                "{} records wait in the outbox for the next start",
+                s.pending
+            );
+        }
+    }
 }
 
 /// The X-ray model and inbox, loaded now: a bad model file is a configuration error, not a

@@ -14,8 +14,10 @@
 mod capture;
 pub mod handoff;
 mod inbox;
+pub mod ops;
 
 use crate::display::Display;
+use crate::ops::metrics::Stage;
 use crate::pipeline::Message;
 use crate::pipeline::{Input, Pipeline};
 use crate::records::recorder::Recorder;
@@ -54,6 +56,8 @@ pub struct RunOptions {
     pub classifier: String,
     /// The chest X-ray inbox, if one is configured.
     pub inbox: Option<InboxJob>,
+    /// Status file, metrics and watchdog, if wanted.
+    pub ops: Option<ops::OpsJob>,
 }
 
 /// The X-ray inbox the daemon watches beside the camera.
@@ -143,8 +147,14 @@ pub async fn run(
 
     let sink_task = {
         let h = Arc::clone(&handoff);
-        tokio::task::spawn_blocking(move || output_loop(sink, recorder, rx, &h))
+        let o = opts.ops.clone();
+        tokio::task::spawn_blocking(move || output_loop(sink, recorder, rx, &h, o.as_ref()))
     };
+    let ops_stop = shutdown.child_token();
+    let ops_task = opts.ops.clone().map(|job| {
+        let (h, s, stop) = (Arc::clone(&handoff), Arc::clone(&shared), ops_stop.clone());
+        tokio::task::spawn_blocking(move || ops::ops_loop(job, &s, &h, &stop))
+    });
     let capture = {
         let (h, s, tok, o) = (
             Arc::clone(&handoff),
@@ -191,6 +201,10 @@ pub async fn run(
     .ok();
     drop(tx);
     let sink_errors = sink_task.await?;
+    ops_stop.cancel();
+    if let Some(t) = ops_task {
+        t.await?;
+    }
     log::info!("stopped ({reason}): {stats:?}");
     Ok(RunSummary {
         reason,
@@ -209,11 +223,17 @@ fn output_loop(
     mut recorder: Option<Recorder>,
     rx: mpsc::Receiver<Event>,
     handoff: &Handoff,
+    ops: Option<&ops::OpsJob>,
 ) -> u64 {
     let mut errors = 0u64;
     let mut ready = Vec::with_capacity(8);
     let mut emit = |ready: &mut Vec<Event>, sink: &mut Box<dyn EventSink>| {
         for ev in ready.drain(..) {
+            if let (Some(o), Event::SessionResult(r)) = (ops, &ev) {
+                if r.revision == 0 {
+                    o.metrics.session(r.outcome);
+                }
+            }
             if let Err(e) = sink.emit(&ev) {
                 errors += 1;
                 // A broken pipe or a full disk must not stop screening: log and keep going.
@@ -239,6 +259,15 @@ fn output_loop(
         };
         if let Some(saving) = changed {
             handoff.send(Message::Records { saving });
+        }
+        if let (Some(o), Some(r)) = (ops, recorder.as_ref()) {
+            let stats = r.stats();
+            if let Some(d) = stats.last_commit {
+                if changed.is_some() || !ready.is_empty() {
+                    o.metrics.observe(Stage::RecordCommit, d);
+                }
+            }
+            *o.recorder.lock().unwrap_or_else(|p| p.into_inner()) = stats.clone();
         }
         emit(&mut ready, &mut sink);
     }
@@ -279,6 +308,9 @@ fn process_loop(
             Taken::Frame(frame) => {
                 idle_since = Instant::now();
                 pipeline.push(Input::Frame(&frame), &mut events);
+                if let Some(o) = &opts.ops {
+                    o.metrics.observe(Stage::Frame, idle_since.elapsed());
+                }
                 shared.processed.fetch_add(1, Relaxed);
                 shared.unusable.store(pipeline.unusable_frames(), Relaxed);
                 let t_s = frame.timestamp_s;

@@ -127,6 +127,7 @@ fn run_script(
         frames_interval_s: 10.0,
         classifier: "rule_baseline".into(),
         inbox: None,
+        ops: None,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

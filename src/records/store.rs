@@ -591,6 +591,25 @@ impl Store {
         Ok(())
     }
 
+    /// Records given at or after `since_unix_ms`.
+    pub fn count_since(&self, since_unix_ms: i64) -> Result<u64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM records WHERE result_unix_ms >= ?1",
+                [since_unix_ms],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| sqlite(&self.path, "count records", e))
+    }
+
+    /// When the latest record was given, if any.
+    pub fn last_result_unix_ms(&self) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row("SELECT max(result_unix_ms) FROM records", [], |r| r.get(0))
+            .map_err(|e| sqlite(&self.path, "find the latest record", e))
+    }
+
     /// Outbox size and age.
     pub fn outbox_stats(&self) -> Result<OutboxStats, StoreError> {
         self.conn
