@@ -1,0 +1,157 @@
+//! The kiosk and its fleet broker end to end: the daemon on a queue of visits with the uplink on,
+//! a real mosquitto restarted mid-run, and a subscriber with a persistent session. Every printed
+//! `session_result` is a stored record and reaches the subscriber (once, after de-duplication),
+//! in order.
+
+mod util;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use util::mosquitto::{mosquitto_or_skip, Broker, Subscriber};
+
+const FAST: &str = "[camera]\nwidth_px = 160\nheight_px = 120\nfps = 15\n\
+                    [session]\nmin_signal_s = 30\nmax_measure_s = 60\n\
+                    [metrics]\nlisten = \"\"\n";
+
+#[test]
+fn every_result_reaches_the_store_and_the_fleet_across_a_broker_restart() {
+    let Some(bin) = mosquitto_or_skip("fleet") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(&bin, true);
+    let port = broker.port();
+    let mut sub = Subscriber::start(port, "fleet-test-sub", "edge-screen/+/sessions");
+    let config = util::write(dir.path(), "fast.toml", FAST);
+    let db = dir.path().join("records.db");
+    let mut queue = String::from("empty:8");
+    for _ in 0..5 {
+        queue.push_str(",eupnea@15:75,empty:8,tachypnea@30:75,empty:8");
+    }
+    // 60x real time: a result every ~1.4 s, ~14 s in all.
+    let mut child = util::bin()
+        .arg("--config")
+        .arg(&config)
+        .arg("--records")
+        .arg(&db)
+        .args(["--camera", "sim", "--visits", &queue, "--speed", "60"])
+        .args(["--device-id", "kiosk-fleet-test", "--events", "-"])
+        .arg("--uplink")
+        .arg(format!("mqtt://127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let out = Arc::clone(&out);
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                out.lock().unwrap().push_str(&(line + "\n"));
+            }
+        })
+    };
+    let err_reader = {
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                s.push_str(&(line + "\n"));
+            }
+            s
+        })
+    };
+    // After three results, the broker goes away for 3 s and comes back.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while out.lock().unwrap().matches("\"session_result\"").count() < 3 {
+        assert!(
+            Instant::now() < deadline,
+            "no results:\n{}",
+            out.lock().unwrap()
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the daemon stopped early"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    broker.stop();
+    std::thread::sleep(Duration::from_secs(3));
+    broker.restart();
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let log = err_reader.join().unwrap();
+    assert!(status.success(), "{log}");
+    let text = out.lock().unwrap().clone();
+    let printed: Vec<String> = util::json_lines(&text)
+        .into_iter()
+        .filter(|v| v["type"] == "session_result")
+        .map(|v| v["session_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(printed.len(), 10, "one result per visit:\n{log}");
+
+    // The store has every printed result.
+    let o = util::bin()
+        .arg("--records")
+        .arg(&db)
+        .args(["records", "list", "--json"])
+        .output()
+        .unwrap();
+    let stored: Vec<String> = util::json_lines(&util::stdout(&o))
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        stored, printed,
+        "records list = session_result events, in order"
+    );
+
+    // The subscriber got every record: once after de-duplication, in order of first arrival.
+    let want: BTreeSet<String> = printed.iter().cloned().collect();
+    let got_all = sub.wait_until(Instant::now() + Duration::from_secs(30), |msgs| {
+        let ids: BTreeSet<String> = msgs.iter().filter_map(id_of).collect();
+        ids == want
+    });
+    let mut first_seen = Vec::new();
+    for m in &sub.received {
+        assert_eq!(m.topic, "edge-screen/kiosk-fleet-test/sessions");
+        if let Some(id) = id_of(m) {
+            if !first_seen.contains(&id) {
+                first_seen.push(id);
+            }
+        }
+    }
+    assert!(
+        got_all,
+        "the subscriber lacks {:?}\nbroker: {}\ndaemon: {log}",
+        want.difference(&first_seen.iter().cloned().collect())
+            .collect::<Vec<_>>(),
+        broker.logs()
+    );
+    assert_eq!(first_seen, printed, "delivered in order");
+    let duplicates = sub.received.len() - first_seen.len();
+    eprintln!(
+        "{} results, {} messages received ({duplicates} duplicates)",
+        printed.len(),
+        sub.received.len()
+    );
+    // Everything was acknowledged: nothing is left in the outbox.
+    let v = util::bin()
+        .arg("--records")
+        .arg(&db)
+        .args(["records", "verify", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(v["pending"], 0, "{v}");
+    assert_eq!(v["delivered"], 10, "{v}");
+}
+
+fn id_of(m: &util::mosquitto::Message) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(&m.payload).ok()?;
+    Some(v["id"].as_str()?.to_string())
+}
