@@ -431,3 +431,25 @@ fn a_model_that_differs_from_its_pin_refuses_to_start() {
         "names the actual digest: {err}"
     );
 }
+
+#[test]
+fn a_missing_or_malformed_config_refuses_to_start_naming_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent/kiosk.toml");
+    let broken = util::write(dir.path(), "broken.toml", "[records]\npath = \"x.db\n");
+    for (config, expect) in [
+        (missing.clone(), format!("{}: cannot read", missing.display())),
+        (broken.clone(), broken.display().to_string()),
+    ] {
+        let o = util::bin()
+            .arg("--config")
+            .arg(&config)
+            .args(["--camera", "sim", "--duration", "1"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", util::stderr(&o));
+        let err = util::stderr(&o);
+        assert!(err.contains(&expect), "{err}");
+        assert!(o.stdout.is_empty(), "nothing ran: {}", util::stdout(&o));
+    }
+}
