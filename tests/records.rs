@@ -438,7 +438,10 @@ fn a_missing_or_malformed_config_refuses_to_start_naming_the_problem() {
     let missing = dir.path().join("absent/kiosk.toml");
     let broken = util::write(dir.path(), "broken.toml", "[records]\npath = \"x.db\n");
     for (config, expect) in [
-        (missing.clone(), format!("{}: cannot read", missing.display())),
+        (
+            missing.clone(),
+            format!("{}: cannot read", missing.display()),
+        ),
         (broken.clone(), broken.display().to_string()),
     ] {
         let o = util::bin()

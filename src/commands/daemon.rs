@@ -68,6 +68,10 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
     }
     let recorder = open_recorder(settings, models.clone())?;
     let metrics = Arc::new(Metrics::with_version(env!("CARGO_PKG_VERSION")));
+    let inbox = inbox.map(|job| InboxJob {
+        metrics: Some(Arc::clone(&metrics)),
+        ..job
+    });
     let ops = OpsJob {
         metrics: Arc::clone(&metrics),
         status_file: settings.ops.status_file.clone(),
@@ -209,6 +213,7 @@ fn open_inbox(settings: &Settings) -> anyhow::Result<Option<InboxJob>> {
         dir,
         poll_interval: std::time::Duration::from_secs_f64(settings.xray.poll_interval_s),
         heatmap_dir: settings.xray.heatmap_dir.clone(),
+        metrics: None,
     }))
 }
 

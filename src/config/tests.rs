@@ -183,3 +183,57 @@ fn realsense_settings_are_parsed_and_bad_ones_named() {
         );
     }
 }
+
+#[test]
+fn the_shipped_pins_are_the_built_in_models() {
+    let s = Settings::embedded().unwrap();
+    let breathing = crate::breathing::gru::BreathingModel::embedded().unwrap();
+    let xray = crate::xray::model::XrayModel::embedded().unwrap();
+    assert_eq!(s.pins.breathing.as_deref(), Some(breathing.sha256()));
+    assert_eq!(s.pins.xray.as_deref(), Some(xray.sha256()));
+    assert!(s
+        .pins
+        .check("breathing", "built-in", breathing.sha256())
+        .is_ok());
+    let err = s.pins.check("xray", "x.onnx", &"f".repeat(64)).unwrap_err();
+    assert!(
+        err.contains("xray.sha256 pins") && err.contains("x.onnx"),
+        "{err}"
+    );
+}
+
+#[test]
+fn uplink_urls_are_parsed_and_bad_ones_named() {
+    let ok = |text: &str| {
+        Settings::from_toml(text, Path::new("t.toml"))
+            .unwrap()
+            .uplink
+            .unwrap()
+    };
+    let u = ok("[uplink]\nurl = \"mqtt://broker.local:1884\"\n[device]\nid = \"k1\"\n");
+    assert_eq!(
+        (u.host.as_str(), u.port, u.tls),
+        ("broker.local", 1884, false)
+    );
+    assert_eq!(u.client_id, "edge-screen-k1");
+    let u = ok("[uplink]\nurl = \"mqtt://10.0.0.5\"\n[device]\nid = \"k1\"\n");
+    assert_eq!(u.port, 1883);
+    let u =
+        ok("[uplink]\nurl = \"mqtts://b:8883\"\nca_file = \"/etc/ca.pem\"\n[device]\nid = \"k\"\n");
+    assert!(u.tls);
+    for (text, expect) in [
+        ("[uplink]\nurl = \"tcp://b:1883\"\n", "uplink.url"),
+        ("[uplink]\nurl = \"mqtt://b:0\"\n", "port"),
+        ("[uplink]\nurl = \"mqtts://b:8883\"\n", "uplink.ca_file"),
+        ("[uplink]\nkeep_alive_s = 1\n", "uplink.keep_alive_s"),
+    ] {
+        let e = Settings::from_toml(text, Path::new("t.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(expect), "{text}: {e}");
+    }
+    assert!(
+        Settings::embedded().unwrap().uplink.is_none(),
+        "off by default"
+    );
+}

@@ -55,10 +55,14 @@ pub(super) fn inbox_loop(job: InboxJob, handoff: &Handoff, stop: &CancellationTo
 /// One image: its sidecar, the screening, the filing; the message for the pipeline.
 fn screen_one(job: &InboxJob, inbox: &mut Inbox, file: &Path, heatmap: Option<&Path>) -> Message {
     let result = inbox.request(file).and_then(|req| {
+        let t0 = std::time::Instant::now();
         let screened = job
             .screener
             .screen_file(file, heatmap)
             .map_err(|e| e.to_string())?;
+        if let Some(m) = &job.metrics {
+            m.observe(crate::ops::metrics::Stage::Xray, t0.elapsed());
+        }
         if let Some(e) = screened.heatmap_error {
             log::warn!("x-ray inbox: {e}");
         }

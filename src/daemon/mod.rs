@@ -71,6 +71,8 @@ pub struct InboxJob {
     pub poll_interval: Duration,
     /// Where heatmaps go, if anywhere.
     pub heatmap_dir: Option<PathBuf>,
+    /// Where the screening time of each image is recorded, if anywhere.
+    pub metrics: Option<Arc<crate::ops::metrics::Metrics>>,
 }
 
 /// What a run ended with.
@@ -309,7 +311,12 @@ fn process_loop(
                 idle_since = Instant::now();
                 pipeline.push(Input::Frame(&frame), &mut events);
                 if let Some(o) = &opts.ops {
-                    o.metrics.observe(Stage::Frame, idle_since.elapsed());
+                    let took = idle_since.elapsed();
+                    o.metrics.observe(Stage::Frame, took);
+                    // A frame that completed an analysis window also ran the classifier.
+                    if events.iter().any(|e| matches!(e, Event::Breathing(_))) {
+                        o.metrics.observe(Stage::BreathingWindow, took);
+                    }
                 }
                 shared.processed.fetch_add(1, Relaxed);
                 shared.unusable.store(pipeline.unusable_frames(), Relaxed);

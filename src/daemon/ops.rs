@@ -200,6 +200,20 @@ pub(super) fn ops_loop(job: OpsJob, shared: &Shared, handoff: &Handoff, stop: &C
             }
             Err(_) => {}
         }
+        if let Some(n) = &notifier {
+            let line = format!(
+                "camera {}, {} sessions today, records {}, outbox {}",
+                s.camera.state,
+                s.sessions_today,
+                if s.records.saving {
+                    "saving"
+                } else {
+                    "NOT SAVING"
+                },
+                s.outbox.pending
+            );
+            let _ = n.status(&line);
+        }
         // The watchdog is fed only while frames are processed and results can be saved: a hung
         // pipeline, a camera that stays lost or a store that cannot write gets the daemon
         // restarted by systemd.
