@@ -16,15 +16,37 @@ const FAST: &str = "[camera]\nwidth_px = 160\nheight_px = 120\nfps = 15\n\
                     [session]\nmin_signal_s = 30\nmax_measure_s = 60\n\
                     [metrics]\nlisten = \"\"\n";
 
+/// When the broker is away.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outage {
+    /// Down for 3 s after the third result.
+    MidRun,
+    /// Down when the daemon starts; up after the second result.
+    AtStart,
+}
+
 #[test]
 fn every_result_reaches_the_store_and_the_fleet_across_a_broker_restart() {
+    fleet_run(Outage::MidRun);
+}
+
+#[test]
+fn every_result_reaches_the_fleet_when_the_broker_is_down_at_start() {
+    fleet_run(Outage::AtStart);
+}
+
+fn fleet_run(outage: Outage) {
     let Some(bin) = mosquitto_or_skip("fleet") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let mut broker = Broker::start(&bin, true);
     let port = broker.port();
+    // The subscriber's persistent session is kept by the broker (persistence on) across its stops.
     let mut sub = Subscriber::start(port, "fleet-test-sub", "edge-screen/+/sessions");
+    if outage == Outage::AtStart {
+        broker.stop();
+    }
     let config = util::write(dir.path(), "fast.toml", FAST);
     let db = dir.path().join("records.db");
     let mut queue = String::from("empty:8");
