@@ -54,15 +54,22 @@ fn printed_results(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// `records list --json`: id -> outcome.
-fn stored(records: &Path) -> BTreeMap<String, String> {
+/// `edge-screen --records DB records ARGS...`, which must succeed.
+fn records_cmd(db: &Path, args: &[&str]) -> std::process::Output {
     let o = util::bin()
         .arg("--records")
-        .arg(records)
-        .args(["records", "list", "--json"])
+        .arg(db)
+        .arg("records")
+        .args(args)
         .output()
         .unwrap();
-    assert!(o.status.success(), "records list: {}", util::stderr(&o));
+    assert!(o.status.success(), "records {args:?}: {}", util::stderr(&o));
+    o
+}
+
+/// `records list --json`: id -> outcome.
+fn stored(records: &Path) -> BTreeMap<String, String> {
+    let o = records_cmd(records, &["list", "--json"]);
     util::json_lines(&util::stdout(&o))
         .into_iter()
         .map(|v| {
@@ -75,13 +82,7 @@ fn stored(records: &Path) -> BTreeMap<String, String> {
 }
 
 fn verify(records: &Path) -> serde_json::Value {
-    let o = util::bin()
-        .arg("--records")
-        .arg(records)
-        .args(["records", "verify", "--json"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "records verify: {}", util::stderr(&o));
+    let o = records_cmd(records, &["verify", "--json"]);
     serde_json::from_str(util::stdout(&o).trim()).unwrap()
 }
 
@@ -102,22 +103,12 @@ fn every_printed_result_is_a_stored_record() {
     assert_eq!(v["local_only"], 6, "no uplink: nothing queued");
     // show and export agree with list.
     let id = printed.keys().next().unwrap();
-    let show = util::bin()
-        .arg("--records")
-        .arg(&db)
-        .args(["records", "show", &id[..10]])
-        .output()
-        .unwrap();
+    let show = records_cmd(&db, &["show", &id[..10]]);
     let shown: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
     assert_eq!(shown["id"], id.as_str());
     assert_eq!(shown["models"][0]["role"], "breathing");
     assert_eq!(shown["models"][0]["sha256"].as_str().unwrap().len(), 64);
-    let csv = util::bin()
-        .arg("--records")
-        .arg(&db)
-        .args(["records", "export", "--format", "csv"])
-        .output()
-        .unwrap();
+    let csv = records_cmd(&db, &["export", "--format", "csv"]);
     let text = util::stdout(&csv);
     assert_eq!(text.lines().count(), 7, "header and six rows:\n{text}");
     assert!(text

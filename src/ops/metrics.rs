@@ -149,8 +149,9 @@ const US: u64 = 1_000;
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000_000_000;
 
-/// One frame through the pipeline: 50 µs to 1 s.
-const FRAME_BOUNDS: &[u64] = &[
+/// Bucket bounds in a 1-2.5-5 progression from 50 µs to 10 s; each stage takes the decades that
+/// suit it.
+const BOUNDS: &[u64] = &[
     50 * US,
     100 * US,
     250 * US,
@@ -165,55 +166,18 @@ const FRAME_BOUNDS: &[u64] = &[
     250 * MS,
     500 * MS,
     S,
+    2_500 * MS,
+    5 * S,
+    10 * S,
 ];
+/// One frame through the pipeline: 50 µs to 1 s.
+const FRAME_BOUNDS: &[u64] = BOUNDS.split_at(14).0;
 /// One breathing window classified: 1 ms to 10 s.
-const WINDOW_BOUNDS: &[u64] = &[
-    MS,
-    2_500 * US,
-    5 * MS,
-    10 * MS,
-    25 * MS,
-    50 * MS,
-    100 * MS,
-    250 * MS,
-    500 * MS,
-    S,
-    2_500 * MS,
-    5 * S,
-    10 * S,
-];
+const WINDOW_BOUNDS: &[u64] = BOUNDS.split_at(4).1;
 /// One chest X-ray decoded and screened: 10 ms to 10 s.
-const XRAY_BOUNDS: &[u64] = &[
-    10 * MS,
-    25 * MS,
-    50 * MS,
-    100 * MS,
-    250 * MS,
-    500 * MS,
-    S,
-    2_500 * MS,
-    5 * S,
-    10 * S,
-];
+const XRAY_BOUNDS: &[u64] = BOUNDS.split_at(7).1;
 /// One record committed to the store: 100 µs to 10 s.
-const COMMIT_BOUNDS: &[u64] = &[
-    100 * US,
-    250 * US,
-    500 * US,
-    MS,
-    2_500 * US,
-    5 * MS,
-    10 * MS,
-    25 * MS,
-    50 * MS,
-    100 * MS,
-    250 * MS,
-    500 * MS,
-    S,
-    2_500 * MS,
-    5 * S,
-    10 * S,
-];
+const COMMIT_BOUNDS: &[u64] = BOUNDS.split_at(1).1;
 
 /// A timed stage of the kiosk (the `stage` label of `edge_screen_stage_seconds`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
