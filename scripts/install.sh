@@ -43,7 +43,7 @@ done
 
 # The framebuffer feature draws the readout on /dev/fb0 (`[display] target = "fb:/dev/fb0"`), which
 # the unit grants; realsense needs librealsense 2.56 (scripts/setup-librealsense.sh).
-features=framebuffer
+features=framebuffer,mqtt-tls
 if ((realsense)); then
   features+=",realsense"
   if command -v pkg-config >/dev/null && ! pkg-config --exists realsense2; then

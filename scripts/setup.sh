@@ -7,6 +7,8 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v cc >/dev/null || need_apt+=(build-essential)
 # The uplink tests (tests/uplink.rs) run a real MQTT broker; Debian puts it in /usr/sbin.
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto mosquitto-clients)
+# The mqtts:// test makes its certificates with the openssl command.
+command -v openssl >/dev/null || need_apt+=(openssl)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq

@@ -81,10 +81,14 @@ struct Running {
 
 impl Running {
     fn start(port: u16, client_id: &str, db: &Path, device: &str) -> Running {
+        Self::start_with(settings(port, client_id), db, device)
+    }
+
+    fn start_with(settings: UplinkSettings, db: &Path, device: &str) -> Running {
         let state = Arc::new(UplinkState::new());
         let stop = Arc::new(AtomicBool::new(false));
         let thread = Uplink::spawn(
-            settings(port, client_id),
+            settings,
             db.to_path_buf(),
             device.to_string(),
             state.clone(),
@@ -413,4 +417,177 @@ fn the_status_topic_says_online_then_offline_by_last_will_and_by_clean_stop() {
     assert!(late.wait_until(Instant::now() + Duration::from_secs(15), |m| !m.is_empty()));
     assert_eq!(late.received[0].text(), OFFLINE);
     assert!(late.received[0].retain, "offline is not retained");
+}
+
+/// Runs `openssl ARGS...` in `dir`, which must succeed.
+#[cfg(feature = "mqtt-tls")]
+fn openssl(dir: &Path, args: &[&str]) {
+    let o = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        o.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A CA and a server certificate for `localhost` signed by it, in `dir` (ca.crt, server.crt,
+/// server.key); `other` is a second CA that signed nothing here.
+#[cfg(feature = "mqtt-tls")]
+fn certificates(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=edge-screen test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=another CA",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.crt",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.crt",
+        ],
+    );
+}
+
+#[cfg(feature = "mqtt-tls")]
+#[test]
+fn mqtts_delivers_with_the_right_ca_and_refuses_another() {
+    let Some(bin) = mosquitto_or_skip("mqtts") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    certificates(dir.path());
+    let port = util::mosquitto::free_port();
+    let conf = dir.path().join("tls.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user root\nlistener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+             cafile {d}/ca.crt\ncertfile {d}/server.crt\nkeyfile {d}/server.key\n",
+            d = dir.path().display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("mosquitto.log")).unwrap();
+    let mut broker = std::process::Command::new(&bin)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(15);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < until,
+            "TLS broker did not start: {}",
+            std::fs::read_to_string(dir.path().join("mosquitto.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let tls = |ca: &str, client: &str| UplinkSettings {
+        host: "localhost".into(),
+        tls: true,
+        ca_file: Some(dir.path().join(ca)),
+        ..settings(port, client)
+    };
+    // A CA that did not sign the broker's certificate: nothing is delivered, the error says why.
+    let wrong_db = dir.path().join("wrong.db");
+    let mut store = open(&wrong_db);
+    save(&mut store, "kiosk-tls", "01JTLSWRONG0");
+    let mut wrong = Running::start_with(tls("other.crt", "tls-wrong"), &wrong_db, "kiosk-tls");
+    let until = Instant::now() + Duration::from_secs(20);
+    while wrong.state.last_error().is_none() {
+        assert!(Instant::now() < until, "no error with the wrong CA");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let err = wrong.state.last_error().unwrap();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert_eq!(wrong.state.delivered_total(), 0);
+    wrong.stop();
+    // The right CA: everything is acknowledged over TLS.
+    let db = dir.path().join("records.db");
+    let mut store = open(&db);
+    let want = ids("01JTLSOK", 5);
+    for id in &want {
+        save(&mut store, "kiosk-tls", id);
+    }
+    let mut up = Running::start_with(tls("ca.crt", "tls-ok"), &db, "kiosk-tls");
+    let until = Instant::now() + Duration::from_secs(30);
+    while store.outbox_stats().unwrap().pending > 0 {
+        assert!(
+            Instant::now() < until,
+            "not delivered over TLS: {:?}",
+            up.state.snapshot()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(up.state.delivered_total(), 5);
+    assert!(up.state.connected());
+    up.stop();
+    let _ = broker.kill();
+    let _ = broker.wait();
 }

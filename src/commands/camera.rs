@@ -247,6 +247,7 @@ fn record_realsense(
 }
 
 /// Where `record --camera sim` writes the ground truth of `bag`: `FILE.bag.json`.
+#[cfg(feature = "realsense")]
 pub fn truth_file(bag: &Path) -> std::path::PathBuf {
     let mut name = bag.as_os_str().to_owned();
     name.push(".json");

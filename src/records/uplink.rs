@@ -115,6 +115,14 @@ pub enum UplinkError {
         "uplink: device id {0:?} cannot be part of an MQTT topic (empty, or has '/', '+' or '#')"
     )]
     DeviceId(String),
+    /// The CA certificate file cannot be read.
+    #[error("uplink: CA file {}: {source}", path.display())]
+    CaFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// `mqtts://` in a build without TLS.
     #[error("uplink: mqtts://{host}:{port} needs a build with --features mqtt-tls")]
     TlsNotBuilt {
@@ -127,7 +135,7 @@ pub enum UplinkError {
     #[error("uplink: {0}")]
     Store(#[from] StoreError),
     /// Connecting to the broker failed, or the connection broke.
-    #[error("uplink: mqtt://{host}:{port}: {problem}")]
+    #[error("uplink: {host}:{port}: {problem}")]
     Connection {
         /// Broker host.
         host: String,
@@ -193,17 +201,14 @@ pub fn mqtt_options(
     if device_id.is_empty() || device_id.contains(['/', '+', '#']) {
         return Err(UplinkError::DeviceId(device_id.to_string()));
     }
-    if settings.tls {
-        return Err(UplinkError::TlsNotBuilt {
-            host: settings.host.clone(),
-            port: settings.port,
-        });
-    }
     let mut o = MqttOptions::new(
         settings.client_id.clone(),
         settings.host.clone(),
         settings.port,
     );
+    if settings.tls {
+        o.set_transport(tls_transport(settings)?);
+    }
     o.set_keep_alive(keep_alive(settings.keep_alive_s))
         .set_clean_session(true)
         .set_max_packet_size(MAX_INCOMING_PACKET, MAX_OUTGOING_PACKET)
@@ -226,6 +231,34 @@ pub fn mqtt_options(
         (None, None) => {}
     }
     Ok(o)
+}
+
+/// TLS to the broker, verified against `[uplink] ca_file` (and the host name in the URL).
+#[cfg(feature = "mqtt-tls")]
+fn tls_transport(settings: &UplinkSettings) -> Result<rumqttc::Transport, UplinkError> {
+    let path = settings.ca_file.clone().unwrap_or_default();
+    let ca = std::fs::read(&path).map_err(|source| UplinkError::CaFile {
+        path: path.clone(),
+        source,
+    })?;
+    // rustls needs one process-wide crypto provider; a second install is refused, harmlessly.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Ok(rumqttc::Transport::tls_with_config(
+        rumqttc::TlsConfiguration::Simple {
+            ca,
+            alpn: None,
+            client_auth: None,
+        },
+    ))
+}
+
+/// Without the `mqtt-tls` feature `mqtts://` cannot work: a permanent error that says so.
+#[cfg(not(feature = "mqtt-tls"))]
+fn tls_transport(settings: &UplinkSettings) -> Result<rumqttc::Transport, UplinkError> {
+    Err(UplinkError::TlsNotBuilt {
+        host: settings.host.clone(),
+        port: settings.port,
+    })
 }
 
 /// Retry delays: [`BACKOFF_START`], doubling each time, at most [`BACKOFF_MAX`].
@@ -796,8 +829,9 @@ mod tests {
         );
     }
 
+    #[cfg(not(feature = "mqtt-tls"))]
     #[test]
-    fn tls_without_the_feature_and_bad_device_ids_are_permanent_errors() {
+    fn tls_without_the_feature_is_a_permanent_error() {
         let mut s = settings();
         s.tls = true;
         s.port = 8883;
@@ -807,6 +841,25 @@ mod tests {
             e.to_string(),
             "uplink: mqtts://broker.example:8883 needs a build with --features mqtt-tls"
         );
+    }
+
+    #[cfg(feature = "mqtt-tls")]
+    #[test]
+    fn tls_needs_a_readable_ca_file() {
+        let mut s = settings();
+        s.tls = true;
+        s.ca_file = Some("/nonexistent/ca.pem".into());
+        let e = mqtt_options(&s, "kiosk-1").unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, "-----BEGIN CERTIFICATE-----\n").unwrap();
+        s.ca_file = Some(ca);
+        assert!(mqtt_options(&s, "kiosk-1").is_ok());
+    }
+
+    #[test]
+    fn bad_device_ids_are_permanent_errors() {
         for bad in ["", "a/b", "k+", "#"] {
             let e = mqtt_options(&settings(), bad).unwrap_err();
             assert!(matches!(e, UplinkError::DeviceId(_)), "{bad:?}: {e:?}");
