@@ -7,6 +7,9 @@ command -v pkg-config >/dev/null || need_apt+=(pkg-config)
 command -v cc >/dev/null || need_apt+=(build-essential)
 # The uplink tests (tests/uplink.rs) run a real MQTT broker; Debian puts it in /usr/sbin.
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto mosquitto-clients)
+# The clock-jump test moves the daemon's wall clock with libfaketime.
+[ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1 ] || [ "$(uname -m)" != x86_64 ] \
+  || need_apt+=(libfaketime)
 # The mqtts:// test makes its certificates with the openssl command.
 command -v openssl >/dev/null || need_apt+=(openssl)
 if ((${#need_apt[@]})); then

@@ -44,6 +44,8 @@ pub struct OrderedClock<W: WallSource = SystemWall> {
     wall: W,
     last_ms: i64,
     last_at: Instant,
+    /// Whether the system clock is behind the times already given (warned once per jump).
+    behind: bool,
 }
 
 impl<W: WallSource> OrderedClock<W> {
@@ -54,6 +56,7 @@ impl<W: WallSource> OrderedClock<W> {
             wall,
             last_ms,
             last_at: Instant::now(),
+            behind: false,
         }
     }
 
@@ -62,12 +65,17 @@ impl<W: WallSource> OrderedClock<W> {
         let wall = self.wall.unix_ms();
         let monotonic = self.last_ms + self.last_at.elapsed().as_millis() as i64;
         let now = if wall >= self.last_ms {
+            if std::mem::take(&mut self.behind) {
+                log::info!("wall clock caught up; record times follow it again");
+            }
             wall
         } else {
-            log::warn!(
-                "wall clock went back {} ms; record times continue on the monotonic clock",
-                self.last_ms - wall
-            );
+            if !std::mem::replace(&mut self.behind, true) {
+                log::warn!(
+                    "wall clock went back {} ms; record times continue on the monotonic clock",
+                    self.last_ms - wall
+                );
+            }
             monotonic
         };
         self.last_ms = now.max(self.last_ms);
