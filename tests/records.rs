@@ -517,3 +517,79 @@ fn record_times_stay_ordered_when_the_wall_clock_jumps() {
     let span_h = (times[times.len() - 1] - times[0]) as f64 / 3_600_000.0;
     assert!((2.9..3.2).contains(&span_h), "{span_h} h: {times:?}");
 }
+
+/// `GET /metrics` from a running daemon.
+fn scrape(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text
+}
+
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
+
+#[test]
+fn metrics_count_each_commit_once_and_sessions_by_outcome() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("records.db");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = daemon(
+        dir.path(),
+        &db,
+        &["--visits", &visits(3), "--speed", "40", "--metrics", &addr],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let (out, reader) = collect(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while printed_results(&out.lock().unwrap()).len() < 3 {
+        assert!(Instant::now() < deadline, "no results");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let before = printed_results(&out.lock().unwrap()).len() as f64;
+    let text = scrape(port);
+    std::thread::sleep(Duration::from_millis(300));
+    let after = printed_results(&out.lock().unwrap()).len() as f64;
+    child.wait().unwrap();
+    reader.join().unwrap();
+    let commits = metric(
+        &text,
+        "edge_screen_stage_seconds_count{stage=\"record_commit\"}",
+    );
+    assert!(
+        before <= commits && commits <= after + 1.0,
+        "{commits} commits observed, {before}-{after} results printed"
+    );
+    let sessions: f64 = [
+        "no_concern_found",
+        "refer_for_clinical_assessment",
+        "repeat_measurement",
+    ]
+    .iter()
+    .map(|o| {
+        metric(
+            &text,
+            &format!("edge_screen_sessions_total{{outcome=\"{o}\"}}"),
+        )
+    })
+    .sum();
+    assert!(
+        before <= sessions && sessions <= after,
+        "{sessions} sessions counted"
+    );
+    assert!(metric(&text, "edge_screen_frames_processed_total") > 0.0);
+    assert_eq!(metric(&text, "edge_screen_store_writable"), 1.0);
+}

@@ -228,6 +228,7 @@ fn output_loop(
     ops: Option<&ops::OpsJob>,
 ) -> u64 {
     let mut errors = 0u64;
+    let mut saved_seen = 0u64;
     let mut ready = Vec::with_capacity(8);
     let mut emit = |ready: &mut Vec<Event>, sink: &mut Box<dyn EventSink>| {
         for ev in ready.drain(..) {
@@ -264,8 +265,10 @@ fn output_loop(
         }
         if let (Some(o), Some(r)) = (ops, recorder.as_ref()) {
             let stats = r.stats();
-            if let Some(d) = stats.last_commit {
-                if changed.is_some() || !ready.is_empty() {
+            // One observation per commit (the last one's time stands for a batch of held ones).
+            if stats.saved > saved_seen {
+                saved_seen = stats.saved;
+                if let Some(d) = stats.last_commit {
                     o.metrics.observe(Stage::RecordCommit, d);
                 }
             }
