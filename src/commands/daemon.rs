@@ -40,39 +40,14 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
     let sink = open_sink(settings)?;
     let cls = classifier(settings)?;
     let inbox = open_inbox(settings)?;
-    let mut models = Vec::new();
-    if let Some(sha) = cls.model_sha256() {
-        settings
-            .pins
-            .check("breathing", &format!("{:?}", settings.classifier), sha)
-            .map_err(usage)?;
-        models.push(ModelInfo {
-            role: "breathing".into(),
-            name: cls.name().into(),
-            version: String::new(),
-            sha256: sha.into(),
-        });
-    }
-    if let Some(job) = &inbox {
-        let m = job.screener.model();
-        settings
-            .pins
-            .check("xray", m.origin(), m.sha256())
-            .map_err(usage)?;
-        models.push(ModelInfo {
-            role: "xray".into(),
-            name: m.info().name.clone(),
-            version: m.info().version.clone(),
-            sha256: m.sha256().into(),
-        });
-    }
+    let models = models_in_use(settings, cls.as_ref(), inbox.as_ref())?;
     let recorder = open_recorder(settings, models.clone())?;
     let metrics = Arc::new(Metrics::with_version(env!("CARGO_PKG_VERSION")));
     let inbox = inbox.map(|job| InboxJob {
         metrics: Some(Arc::clone(&metrics)),
         ..job
     });
-    let ops = OpsJob {
+    let mut ops = OpsJob {
         metrics: Arc::clone(&metrics),
         status_file: settings.ops.status_file.clone(),
         interval: Duration::from_secs_f64(settings.ops.status_interval_s),
@@ -117,7 +92,6 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
             }
         }
     });
-    let mut ops = ops;
     let uplink = match &settings.uplink {
         None => None,
         Some(u) => {
@@ -171,6 +145,46 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
         let _ = h.join();
     }
     result
+}
+
+/// The models behind this run's results, each checked against its pin (`[classifier] sha256`,
+/// `[xray] sha256`): a mismatch refuses to start.
+fn models_in_use(
+    settings: &Settings,
+    cls: &dyn crate::breathing::PatternClassifier,
+    inbox: Option<&InboxJob>,
+) -> anyhow::Result<Vec<ModelInfo>> {
+    let mut models = Vec::new();
+    if let Some(sha) = cls.model_sha256() {
+        let origin = match &settings.classifier {
+            crate::breathing::ClassifierKind::BiAtGru { model: Some(p) } => p.display().to_string(),
+            _ => "built into the program".to_string(),
+        };
+        settings
+            .pins
+            .check("breathing", &origin, sha)
+            .map_err(usage)?;
+        models.push(ModelInfo {
+            role: "breathing".into(),
+            name: cls.name().into(),
+            version: String::new(),
+            sha256: sha.into(),
+        });
+    }
+    if let Some(job) = inbox {
+        let m = job.screener.model();
+        settings
+            .pins
+            .check("xray", m.origin(), m.sha256())
+            .map_err(usage)?;
+        models.push(ModelInfo {
+            role: "xray".into(),
+            name: m.info().name.clone(),
+            version: m.info().version.clone(),
+            sha256: m.sha256().into(),
+        });
+    }
+    Ok(models)
 }
 
 /// How long a clean stop waits for the broker to take what is still in the outbox.

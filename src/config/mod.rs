@@ -226,7 +226,7 @@ impl ModelPins {
         };
         match pin {
             Some(p) if p != actual => Err(format!(
-                "{which} model {origin}: SHA-256 is {actual}, but {key} pins {p}; \
+                "{which} model ({origin}): SHA-256 is {actual}, but {key} pins {p}; \
                  install the pinned model or update the pin"
             )),
             _ => Ok(()),
