@@ -36,9 +36,11 @@ case " $* " in
 esac
 mkdir -p out/xray-inbox
 echo "edge-screen: readout in out/readout.png; chest X-rays dropped into out/xray-inbox are screened" \
-  "(e.g. cp ../shared/data/xray/covid/*.png out/xray-inbox/); Ctrl-C to stop" >&2
+  "(e.g. cp ../shared/data/xray/covid/*.png out/xray-inbox/); records in out/records.db" \
+  "($bin --records out/records.db records list; ... status); metrics on http://127.0.0.1:9754/metrics;" \
+  "Ctrl-C to stop" >&2
 cfg=$(mktemp)
 trap 'rm -f "$cfg"' EXIT
 printf '[xray]\nheatmap_dir = "%s/out/xray-heatmaps"\n' "$PWD" > "$cfg"
-"$bin" --config "$cfg" "${source_args[@]}" --display png:out/readout.png \
+"$bin" --config "$cfg" --records out/records.db "${source_args[@]}" --display png:out/readout.png \
   --xray-inbox out/xray-inbox "$@"
