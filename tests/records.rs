@@ -54,6 +54,21 @@ fn printed_results(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Starts the daemon on `config` for a second and expects a refusal (exit status 2, nothing on
+/// standard output); returns standard error.
+fn refused(config: &Path) -> String {
+    let o = util::bin()
+        .arg("--config")
+        .arg(config)
+        .args(["--camera", "sim", "--duration", "1"])
+        .output()
+        .unwrap();
+    let err = util::stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{}: {err}", config.display());
+    assert!(o.stdout.is_empty(), "nothing ran: {}", util::stdout(&o));
+    err
+}
+
 /// `edge-screen --records DB records ARGS...`, which must succeed.
 fn records_cmd(db: &Path, args: &[&str]) -> std::process::Output {
     let o = util::bin()
@@ -394,15 +409,7 @@ fn bad_record_and_uplink_settings_refuse_to_start_naming_the_key() {
         ("[metrics]\nlisten = \"localhost\"\n", "metrics.listen"),
         ("[classifier]\nsha256 = \"abc\"\n", "classifier.sha256"),
     ] {
-        let config = util::write(dir.path(), "bad.toml", text);
-        let o = util::bin()
-            .arg("--config")
-            .arg(&config)
-            .args(["--camera", "sim", "--duration", "1"])
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(2), "{text}");
-        let err = util::stderr(&o);
+        let err = refused(&util::write(dir.path(), "bad.toml", text));
         assert!(err.contains(key), "{text}: {err}");
     }
 }
@@ -415,14 +422,7 @@ fn a_model_that_differs_from_its_pin_refuses_to_start() {
         "pinned.toml",
         &format!("[classifier]\nsha256 = \"{}\"\n", "0".repeat(64)),
     );
-    let o = util::bin()
-        .arg("--config")
-        .arg(&config)
-        .args(["--camera", "sim", "--duration", "1"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
-    let err = util::stderr(&o);
+    let err = refused(&config);
     assert!(err.contains("classifier.sha256 pins 0000"), "{err}");
     assert!(
         err.contains("9b5ba0275635"),
@@ -442,16 +442,8 @@ fn a_missing_or_malformed_config_refuses_to_start_naming_the_problem() {
         ),
         (broken.clone(), broken.display().to_string()),
     ] {
-        let o = util::bin()
-            .arg("--config")
-            .arg(&config)
-            .args(["--camera", "sim", "--duration", "1"])
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(2), "{}", util::stderr(&o));
-        let err = util::stderr(&o);
+        let err = refused(&config);
         assert!(err.contains(&expect), "{err}");
-        assert!(o.stdout.is_empty(), "nothing ran: {}", util::stdout(&o));
     }
 }
 

@@ -438,42 +438,20 @@ fn openssl(dir: &Path, args: &[&str]) {
 /// server.key); `other` is a second CA that signed nothing here.
 #[cfg(feature = "mqtt-tls")]
 fn certificates(dir: &Path) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=edge-screen test CA",
-            "-keyout",
-            "ca.key",
-            "-out",
-            "ca.crt",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=another CA",
-            "-keyout",
-            "other.key",
-            "-out",
-            "other.crt",
-        ],
-    );
+    for (cn, name) in [("edge-screen test CA", "ca"), ("another CA", "other")] {
+        let (subj, key, crt) = (
+            format!("/CN={cn}"),
+            format!("{name}.key"),
+            format!("{name}.crt"),
+        );
+        openssl(
+            dir,
+            &[
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &subj,
+                "-keyout", &key, "-out", &crt,
+            ],
+        );
+    }
     openssl(
         dir,
         &[

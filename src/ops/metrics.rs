@@ -577,17 +577,19 @@ fn linger(stream: &mut TcpStream, stop: &AtomicBool) -> io::Result<()> {
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => drained += n,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if is_retry(&e) => {}
             Err(_) => break,
         }
     }
     Ok(())
+}
+
+/// A read that found nothing yet (time-out, would block, interrupted): try again.
+fn is_retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 /// The request up to the end of its headers (or the first [`MAX_REQUEST_BYTES`]); `None` when
@@ -607,13 +609,7 @@ fn read_head(stream: &mut TcpStream, stop: &AtomicBool) -> io::Result<Option<Vec
         match stream.read(&mut chunk[..room]) {
             Ok(0) => return Ok((!buf.is_empty()).then_some(buf)),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock
-                        | io::ErrorKind::TimedOut
-                        | io::ErrorKind::Interrupted
-                ) => {}
+            Err(e) if is_retry(&e) => {}
             Err(e) => return Err(e),
         }
     }
