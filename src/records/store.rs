@@ -12,7 +12,7 @@
 
 use super::ModelInfo;
 use crate::screening::events::SessionResult;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -249,6 +249,27 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Runs `f` again while SQLite answers "busy" or "locked", for up to [`BUSY_WAIT`].
+fn retry_while_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let until = std::time::Instant::now() + BUSY_WAIT;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) && std::time::Instant::now() < until =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            r => return r,
+        }
+    }
+}
+
+/// How long an open waits for another program holding the file's lock.
+const BUSY_WAIT: Duration = Duration::from_secs(5);
+
 impl Store {
     /// Opens (creating if needed) the store at `path`, migrating it to [`SCHEMA_VERSION`]. A file
     /// that is not a sound SQLite database is moved aside and a new one started: the error is
@@ -292,7 +313,7 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| corrupt(path, e))?;
-        conn.busy_timeout(Duration::from_secs(5))
+        conn.busy_timeout(BUSY_WAIT)
             .map_err(|e| sqlite(path, "set busy timeout", e))?;
         let store = Store {
             conn,
@@ -310,17 +331,21 @@ impl Store {
 
     fn open_checked(path: &Path) -> Result<Store, StoreError> {
         let conn = Connection::open(path).map_err(|e| corrupt_or(path, "open", e))?;
-        conn.busy_timeout(Duration::from_secs(5))
+        conn.busy_timeout(BUSY_WAIT)
             .map_err(|e| sqlite(path, "set busy timeout", e))?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
         };
         // A file that is not SQLite fails here ("file is not a database").
-        let mode: String = store
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| corrupt_or(path, "set WAL mode", e))?;
+        // Changing the journal mode does not wait on SQLite's busy handler: another program
+        // opening the same new file at this moment makes it fail "locked" at once, so retry.
+        let mode: String = retry_while_busy(|| {
+            store
+                .conn
+                .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        })
+        .map_err(|e| corrupt_or(path, "set WAL mode", e))?;
         if !mode.eq_ignore_ascii_case("wal") {
             log::warn!("{}: journal mode {mode}, not WAL", path.display());
         }
@@ -349,51 +374,50 @@ impl Store {
             .map_err(|e| corrupt_or(&self.path, "read the schema version", e))
     }
 
+    /// Brings the schema to [`SCHEMA_VERSION`]. The version is read and every step applied inside
+    /// one write-locked (`BEGIN IMMEDIATE`) transaction, so two programs opening a new file at the
+    /// same moment do not both create its tables: the second waits, then finds it current.
     fn migrate(&mut self) -> Result<(), StoreError> {
-        let v = self.schema_version()?;
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sqlite(&path, "begin migration", e))?;
+        let v: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| corrupt_or(&path, "read the schema version", e))?;
         if v > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found: v,
-            });
+            return Err(StoreError::TooNew { path, found: v });
         }
         if v < 0 {
             return Err(StoreError::Corrupt {
-                path: self.path.clone(),
+                path,
                 problem: format!("schema version {v} is not a version"),
                 moved_to: None,
             });
         }
         // A file with tables but version 0 is someone else's database: not ours to change.
         if v == 0 {
-            let tables: i64 = self
-                .conn
+            let tables: i64 = tx
                 .query_row(
                     "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
                     [],
                     |r| r.get(0),
                 )
-                .map_err(|e| sqlite(&self.path, "list tables", e))?;
+                .map_err(|e| sqlite(&path, "list tables", e))?;
             if tables > 0 {
                 return Err(StoreError::Corrupt {
-                    path: self.path.clone(),
+                    path,
                     problem: "a SQLite database, but not an edge-screen record store".into(),
                     moved_to: None,
                 });
             }
         }
-        let path = self.path.clone();
         for (from, sql) in MIGRATIONS.iter().enumerate().skip(v as usize) {
-            let tx = self
-                .conn
-                .transaction()
-                .map_err(|e| sqlite(&path, "begin migration", e))?;
             tx.execute_batch(sql)
                 .map_err(|e| sqlite(&path, "migrate the schema", e))?;
             tx.pragma_update(None, "user_version", from as i64 + 1)
                 .map_err(|e| sqlite(&path, "write the schema version", e))?;
-            tx.commit()
-                .map_err(|e| sqlite(&path, "commit migration", e))?;
             log::info!(
                 "{}: record store schema {} -> {}",
                 path.display(),
@@ -401,6 +425,8 @@ impl Store {
                 from + 1
             );
         }
+        tx.commit()
+            .map_err(|e| sqlite(&path, "commit migration", e))?;
         Ok(())
     }
 

@@ -95,6 +95,33 @@ fn reopening_keeps_records_and_the_schema_version() {
 }
 
 #[test]
+fn programs_opening_a_new_store_at_once_all_get_one_schema() {
+    // Several edge-screen processes (tests, a `records` command beside the daemon) may open a
+    // fresh file at the same moment; each must find the schema made exactly once.
+    for round in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("records.db");
+        let barrier = std::sync::Barrier::new(6);
+        let opened: Vec<Result<i64, String>> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..6)
+                .map(|_| {
+                    s.spawn(|| {
+                        barrier.wait();
+                        let (store, problem) = Store::open(&path).map_err(|e| e.to_string())?;
+                        assert!(problem.is_none(), "{problem:?}");
+                        store.schema_version().map_err(|e| e.to_string())
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in opened {
+            assert_eq!(r, Ok(SCHEMA_VERSION), "round {round}");
+        }
+    }
+}
+
+#[test]
 fn a_revision_updates_the_record_and_queues_a_second_message() {
     let dir = tempfile::tempdir().unwrap();
     let mut s = open(dir.path());
