@@ -8,7 +8,8 @@
 //!
 //! After criterion the bench times the same prepared inputs with tract and with onnxruntime
 //! (`training/xray/time_onnxruntime.py`, which first checks that onnxruntime gives tract's
-//! probabilities) and prints `ratio tract/onnxruntime` for both models, plus peak memory (VmHWM)
+//! probabilities) and prints `ratio tract/onnxruntime` for both models, one `xray ratios` line
+//! (tract int8 / tract float, tract int8 / onnxruntime int8 on the same file), plus peak memory (VmHWM)
 //! of a child process that only loads the int8 model and screens the images. onnxruntime runs
 //! through its Python binding, which adds a few µs per call. Set `EDGE_SCREEN_PYTHON` to the
 //! interpreter with onnxruntime (default `training/.venv/bin/python`); without it the comparison
@@ -174,6 +175,30 @@ fn memory_probe(files: &[PathBuf]) {
     println!("{before} {}", peak_rss_kib().unwrap_or(0));
 }
 
+/// The summary the model card quotes: tract int8 against tract float and against onnxruntime on
+/// the same int8 file, one thread each, from the model-run means of this run.
+fn ratio_line(runs: &[(&str, f64, Option<f64>)]) -> String {
+    let get = |name: &str| runs.iter().find(|r| r.0 == name);
+    let (Some(int8), Some(float)) = (get("int8"), get("float")) else {
+        return "xray ratios: missing a model".into();
+    };
+    let mut line = format!(
+        "xray ratios (model run, 1 thread): tract int8 / tract float {:.2}",
+        int8.1 / float.1
+    );
+    match (int8.2, float.2) {
+        (Some(ort_int8), Some(ort_float)) => line.push_str(&format!(
+            "; tract int8 / onnxruntime int8 (same file) {:.2}; tract float / onnxruntime float \
+             {:.2}; onnxruntime int8 / onnxruntime float {:.2}",
+            int8.1 / ort_int8,
+            float.1 / ort_float,
+            ort_int8 / ort_float
+        )),
+        _ => line.push_str("; onnxruntime ratios skipped (no onnxruntime)"),
+    }
+    line
+}
+
 fn main() {
     let files = images();
     if std::env::var_os(MEMORY_PROBE).is_some() {
@@ -186,6 +211,8 @@ fn main() {
 
     let prepared = inputs(&files);
     let dir = root().join("models/xray");
+    // (model run in tract, model run in onnxruntime) in µs, per model
+    let mut runs: Vec<(&str, f64, Option<f64>)> = Vec::new();
     for (name, model, file) in [
         ("int8", int8_model(), dir.join("xray_int8.onnx")),
         ("float", float_model(), dir.join("xray_float.onnx")),
@@ -201,6 +228,7 @@ fn main() {
             Ok(v) => {
                 let ort_run = v["run_mean_us"].as_f64().unwrap_or(f64::NAN);
                 let ort_image = v["image_mean_us"].as_f64().unwrap_or(f64::NAN);
+                runs.push((name, run, Some(ort_run)));
                 println!(
                     "xray {name}: model run tract {run:.0} us, onnxruntime {ort_run:.0} us \
                      (1 thread); ratio tract/onnxruntime {:.2}",
@@ -214,12 +242,16 @@ fn main() {
                     v["max_rss_kib"]
                 );
             }
-            Err(e) => println!(
-                "xray {name}: model run tract {run:.0} us, image -> finding {image:.0} us; \
-                 onnxruntime skipped: {e}"
-            ),
+            Err(e) => {
+                runs.push((name, run, None));
+                println!(
+                    "xray {name}: model run tract {run:.0} us, image -> finding {image:.0} us; \
+                     onnxruntime skipped: {e}"
+                )
+            }
         }
     }
+    println!("{}", ratio_line(&runs));
     let probe = std::env::current_exe().ok().and_then(|exe| {
         std::process::Command::new(exe)
             .env(MEMORY_PROBE, "1")

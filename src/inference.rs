@@ -191,6 +191,18 @@ impl OnnxModel {
         self.output_shapes.get(index)?.as_deref()
     }
 
+    /// The operators of the optimised plan, one per node in evaluation order, by tract's names
+    /// (e.g. `OptMatMul`, `OptMaxPool`, `Const`). Shows what tract made of a file: a weight-only
+    /// int8 model whose `DequantizeLinear`s were folded into constants has none left here.
+    pub fn op_names(&self) -> Vec<String> {
+        self.plan
+            .model()
+            .nodes()
+            .iter()
+            .map(|n| n.op.name().to_string())
+            .collect()
+    }
+
     /// Position, in [`Self::run`]'s result, of the output named `name` (its ONNX output name or
     /// the name of the node producing it); [`ModelError::Invalid`] listing the outputs if none is.
     pub fn find_output(&self, name: &str) -> Result<usize, ModelError> {

@@ -222,7 +222,8 @@ def evaluate(res, rows, idx, y, src, inp, fs, qs, threshold, tune_logits, temper
         agree = (r["pf"] >= threshold) == (r["pq"] >= threshold)
         M[key] = {"n": int(len(dp)), "max_abs_dprob": float(dp.max()), "mean_abs_dprob": float(dp.mean()),
                   "max_abs_dcam": float(np.abs(r["cf"] - r["cq"]).max()), "agreement": float(agree.mean()),
-                  "disagreements": int((~agree).sum())}
+                  "disagreements": int((~agree).sum()),
+                  "per_source_max_abs_dprob": {s_: float(dp[src[idx[sp]] == s_].max()) for s_ in SOURCES if (src[idx[sp]] == s_).any()}}
     # calibration on holdout (float): logit = mean(cam)
     hl = res["holdout"]["cf"].reshape(len(idx["holdout"]), -1).mean(1).astype(np.float64)
     yh = y[idx["holdout"]]

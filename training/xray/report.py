@@ -77,6 +77,20 @@ def preserved_speed_section(card: Path):
     return title + (rest if nxt < 0 else rest[:nxt + 1])
 
 
+def float_int8_table(M):
+    """Per source on holdout and tune: the float and the int8 model's rate at the threshold and the
+    largest probability change."""
+    rows = []
+    for sp, key in (("holdout", "int8_vs_float"), ("tune", "int8_vs_float_tune")):
+        per = M[key].get("per_source_max_abs_dprob", {})
+        for s_ in SOURCES:
+            f, q = M[sp]["float"][s_], M[sp]["int8"][s_]
+            name = "sensitivity" if s_ == "ieee" else "specificity"
+            rows.append([sp, s_, str(f["n"]), name, fmt(f.get(name)), fmt(q.get(name)),
+                         f"{per[s_]:.4f}" if s_ in per else "-"])
+    return "\n".join(md_table(["split", "source", "n", "rate", "float", "int8", "max abs delta p"], rows))
+
+
 def write_card(out: Path, M):
     h, t = M["holdout"], M["tune"]
     goal, ok = M["goal"]["values"], M["goal"]["met"]
@@ -156,9 +170,10 @@ logit = mean(cam); probability = sigmoid(logit / T) with T = {M['temperature']:.
 baked into the graph. {M['model']['parameters']} parameters
 ({M['model'].get('parameters_per_member', M['model']['parameters'])} per member).
 BN is folded into the convs. Float graph ops: {', '.join(M['model']['float_ops'])}.
-Int8 graph ops: {', '.join(M['model']['int8_ops'])} (static QDQ, per-tensor, u8 activations and u8
-weights; Conv and Relu outputs quantized, biases kept in float; calibrated with MinMax on
-{M['config']['calib_images']} train images through the exact preprocessing). Before quantization the float graph is
+Int8 graph ops: {', '.join(M['model']['int8_ops'])} ({M['model'].get('quantization', 'static QDQ')}).
+tract folds each weight's DequantizeLinear into a float constant when it optimises the model, so the
+int8 file runs the float graph's operators at the float graph's speed (see "Speed and memory").
+Before quantization the float graph is
 cross-layer equalised (per-channel rescaling between consecutive convs through ReLU/max-pool, which
 leaves the function unchanged; max difference to the PyTorch model {M['export_max_abs_diff_vs_torch']:.1e}), so that
 per-tensor weight ranges fit u8.
@@ -234,6 +249,8 @@ for that prevalence.
 On holdout ({q['n']} images): max |delta probability| {q['max_abs_dprob']:.4f}, mean {q['mean_abs_dprob']:.4f};
 max |delta cam| {q['max_abs_dcam']:.4f}; decisions at the threshold agree on {q['agreement']:.4f}
 ({q['disagreements']} disagreements). Tune: max |delta probability| {M['int8_vs_float_tune']['max_abs_dprob']:.4f}.
+
+{float_int8_table(M)}
 
 ## Shortcut audit (holdout, int8 model, threshold {M['threshold']:.4f})
 Variants (PREPROCESSING.md audit regions, masked pixels = mid-gray): `full`; `lungs_masked` (both

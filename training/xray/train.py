@@ -22,9 +22,8 @@ Steps (all deterministic for a given --seed and --threads; the modules are in tr
 4. metrics.py: temperature T fitted on tune (NLL) on the mean logit; exported as probability =
    sigmoid(mean(cam) / T), the members merged into one graph (grouped convs, see export.merge_members).
 5. export.py: ONNX export (BN folded, opset 13), cross-layer equalisation of the conv weights (same
-   function, even per-tensor ranges), static int8 QDQ (per-tensor, u8 activations and weights, Conv
-   and Relu outputs, float biases, explicit Relu kept) calibrated (MinMax) on 200 train images
-   through the exact preprocessing.
+   function, even per-tensor ranges), weight-only int8 (each conv weight u8, one scale and zero
+   point per tensor, behind a DequantizeLinear that tract folds at load; activations float).
 6. metrics.py: threshold on tune: the largest threshold with tune sensitivity >= 0.97 (decision
    p >= threshold).
 7. metrics.py: evaluation with onnxruntime (float and int8) on tune and holdout, per source;
@@ -32,6 +31,8 @@ Steps (all deterministic for a given --seed and --threads; the modules are in tr
    holdout (full image, lungs masked, lungs only, borders only); export.py: golden files for the
    Rust tests; report.py: metrics.json, metrics.md, MODEL_CARD.md and model.json.
 
+--requantize makes the int8 model again from OUT/xray_float.onnx without training (after a change
+to export.quantize_weights) and redoes steps 6-7.
 --reports-only rewrites metrics.md, MODEL_CARD.md and model.json from OUT/metrics.json (after a change
 to the report templates).
 """
@@ -51,7 +52,7 @@ from training.common import seed_all, sha256_file, write_json  # noqa: E402  (be
 from training.xray import data as D  # noqa: E402
 from training.xray import log  # noqa: E402
 from training.xray import preprocess as P  # noqa: E402
-from training.xray.export import OPSET, export_models, ort_session, write_goldens  # noqa: E402
+from training.xray.export import OPSET, export_models, ort_session, quantize_weights, write_goldens  # noqa: E402
 from training.xray.metrics import (TARGET_SENS, choose_threshold, evaluate, fit_temperature,  # noqa: E402
                                    interpret_audit, ort_run, patient_stats)
 from training.xray.model import THREADS, predict_torch, train_members  # noqa: E402
@@ -79,11 +80,14 @@ def parse_args():
     ap.add_argument("--patience", type=int, default=60,
                     help="epochs without a better tune loss before stopping (>= --epochs: never; the best epoch is kept either way)")
     ap.add_argument("--min-epochs", type=int, default=12, help="no early stop before this epoch (the early epochs are unstable)")
-    ap.add_argument("--calib", type=int, default=200)
     ap.add_argument("--source-weights", default="1,0.5,1.5",
                     help="loss weight of ieee,kermany,nih samples (batches are 1:1:1 by source)")
     ap.add_argument("--ema", type=float, default=0.98, help="EMA decay per step of the evaluated weights")
     ap.add_argument("--smoke", action="store_true", help="tiny subset, 1 epoch (CI)")
+    ap.add_argument("--requantize", action="store_true",
+                    help="no training: make the int8 model again from OUT/xray_float.onnx (the trained, equalised "
+                         "float graph) and redo the threshold, evaluation, goldens and reports; training facts "
+                         "(members, epochs, temperature) are kept from OUT/metrics.json")
     ap.add_argument("--reports-only", action="store_true",
                     help="only rewrite metrics.md, MODEL_CARD.md and model.json from OUT/metrics.json")
     return ap.parse_args()
@@ -109,6 +113,9 @@ def main():
     if args.reports_only:
         reports_only(args)
         return
+    if args.requantize:
+        requantize(args)
+        return
     t_start = time.time()
     seed_all(args.seed)
     data, out, cache = Path(args.data), Path(args.out), Path(args.cache)
@@ -118,7 +125,7 @@ def main():
     counts, patients = D.source_counts(rows)
     if args.smoke:
         rows = D.smoke_subset(rows)
-        args.epochs, args.steps, args.calib = 1, 2, 8
+        args.epochs, args.steps = 1, 2
     D.write_split_csv(rows, out / "split.csv")
     split_counts = D.split_counts(rows)
     log("split", split_counts)
@@ -131,7 +138,6 @@ def main():
 
     idx = D.split_index(rows)
     y = np.array([r["y"] for r in rows])
-    src = np.array([r["source"] for r in rows])
 
     # temperature on tune (torch float model == exported float graph up to float rounding)
     tune_logits = np.mean([predict_torch(m, inp[idx["tune"]]) for m in models], axis=0)
@@ -139,9 +145,63 @@ def main():
     log(f"temperature {temperature:.4f}")
 
     float_path, int8_path = out / "xray_float.onnx", out / "xray_int8.onnx"
-    float_ops, int8_ops, export_diff, calib_idx = export_models(models, temperature, float_path, int8_path, inp, idx, args)
+    float_ops, int8_ops, export_diff = export_models(models, temperature, float_path, int8_path, inp, idx, args)
+    M = {"preprocess_version": P.PREPROCESS_VERSION, "smoke": args.smoke,
+         "config": {k: getattr(args, k) for k in ("seed", "split_seed", "epochs", "steps", "batch", "lr", "weight_decay", "dropout", "patience", "min_epochs", "ema", "source_weights", "members")}
+         | {"threads": THREADS, "target_tune_sensitivity": TARGET_SENS, "opset": OPSET},
+         "data": {"counts": counts, "patients": patients, "split_counts": split_counts},
+         "training": {"members": member_info, "seconds": round(train_seconds, 1)},
+         "temperature": temperature, "export_max_abs_diff_vs_torch": export_diff,
+         "model": {"parameters": int(sum(p.numel() for m in models for p in m.parameters())),
+                   "parameters_per_member": int(sum(p.numel() for p in models[0].parameters())), "float_ops": float_ops, "int8_ops": int8_ops,
+                   "quantization": QUANTIZATION,
+                   "input": {"name": "image", "shape": [1, 1, 128, 128], "type": "float32"},
+                   "outputs": [{"name": "probability", "shape": [1, 1], "type": "float32"},
+                               {"name": "cam", "shape": [1, 1, 8, 8], "type": "float32"}]}}
+    finish(M, rows, inp, tune_logits, out, data, t_start)
+
+
+QUANTIZATION = ("weight-only int8: every conv weight u8 with one scale and zero point per tensor behind a "
+                "DequantizeLinear (folded into float constants by tract at load); activations and biases float")
+
+
+def requantize(args):
+    """--requantize: the int8 model again from OUT/xray_float.onnx, then everything after it."""
+    t_start = time.time()
+    data, out, cache = Path(args.data), Path(args.out), Path(args.cache)
+    old = json.loads((out / "metrics.json").read_text())
+    rows = D.make_split(D.read_manifest(data), old["config"]["split_seed"])
+    if old.get("smoke"):
+        rows = D.smoke_subset(rows)
+    with open(out / "split.csv") as f:
+        shipped = [(r["filename"], r["split"]) for r in csv.DictReader(f)]
+    assert shipped == [(r["filename"], r["split"]) for r in rows], "split.csv differs from the split of metrics.json's seed"
+    D.build_cache(rows, data, cache)
+    _, inp = D.load_arrays(rows, cache)
+    idx = D.split_index(rows)
+    float_path, int8_path = out / "xray_float.onnx", out / "xray_int8.onnx"
+    int8_ops, worst = quantize_weights(float_path, int8_path)
+    log(f"int8 (weight-only) from {float_path}: largest weight rounding {worst:.3f} steps; ops {int8_ops}")
+    # the graph's logit before temperature is mean(cam): the members' mean logit up to float rounding
+    _, cam = ort_run(ort_session(float_path), inp[idx["tune"]])
+    tune_logits = cam.reshape(len(cam), -1).mean(1).astype(np.float64)
+    M = {k: old[k] for k in ("preprocess_version", "smoke", "config", "data", "training", "temperature", "export_max_abs_diff_vs_torch")}
+    M["config"] = {k: v for k, v in M["config"].items() if k != "calib_images"} | {"threads": THREADS}
+    M["model"] = dict(old["model"], int8_ops=int8_ops, quantization=QUANTIZATION)
+    M["requantized"] = "int8 model made again from the shipped float graph by train.py --requantize (no retraining)"
+    finish(M, rows, inp, tune_logits, out, data, t_start)
+
+
+def finish(M, rows, inp, tune_logits, out: Path, data: Path, t_start: float):
+    """Everything after the export: threshold on tune (int8), evaluation, goldens, metrics and
+    reports. M holds the training facts; this adds the rest and writes OUT."""
+    idx = D.split_index(rows)
+    y = np.array([r["y"] for r in rows])
+    src = np.array([r["source"] for r in rows])
+    temperature = M["temperature"]
+    float_path, int8_path = out / "xray_float.onnx", out / "xray_int8.onnx"
     fs, qs = ort_session(float_path), ort_session(int8_path)
-    log("float ops", float_ops, "int8 ops", int8_ops)
+    log("float ops", M["model"]["float_ops"], "int8 ops", M["model"]["int8_ops"])
 
     res = {}
     for sp in ("tune", "holdout"):
@@ -152,19 +212,8 @@ def main():
     # threshold on tune, int8 probabilities (the kiosk runs the int8 model)
     threshold = choose_threshold(res["tune"]["pq"], y[idx["tune"]])
     log(f"threshold {threshold:.4f}")
-
-    M = {"preprocess_version": P.PREPROCESS_VERSION, "smoke": args.smoke,
-         "config": {k: getattr(args, k) for k in ("seed", "split_seed", "epochs", "steps", "batch", "lr", "weight_decay", "dropout", "patience", "min_epochs", "ema", "source_weights", "members")}
-         | {"threads": THREADS, "calib_images": int(len(calib_idx)), "target_tune_sensitivity": TARGET_SENS, "opset": OPSET},
-         "data": {"counts": counts, "patients": patients, "split_counts": split_counts},
-         "training": {"members": member_info, "seconds": round(train_seconds, 1)},
-         "temperature": temperature, "threshold": threshold, "export_max_abs_diff_vs_torch": export_diff,
-         "threshold_rule": f"largest threshold with tune sensitivity (int8, p >= t) >= {TARGET_SENS}",
-         "model": {"parameters": int(sum(p.numel() for m in models for p in m.parameters())),
-                   "parameters_per_member": int(sum(p.numel() for p in models[0].parameters())), "float_ops": float_ops, "int8_ops": int8_ops,
-                   "input": {"name": "image", "shape": [1, 1, 128, 128], "type": "float32"},
-                   "outputs": [{"name": "probability", "shape": [1, 1], "type": "float32"},
-                               {"name": "cam", "shape": [1, 1, 8, 8], "type": "float32"}]}}
+    M["threshold"] = threshold
+    M["threshold_rule"] = f"largest threshold with tune sensitivity (int8, p >= t) >= {TARGET_SENS}"
     M.update(evaluate(res, rows, idx, y, src, inp, fs, qs, threshold, tune_logits, temperature))
 
     write_goldens(out, data, rows, fs, qs, temperature, threshold)
