@@ -103,6 +103,25 @@ fn mean_us(mut f: impl FnMut(usize)) -> f64 {
     t.elapsed().as_secs_f64() * 1e6 / ITERS as f64
 }
 
+/// Mean µs per model run of `a` and of `b`, their runs alternating (30 warm-up pairs, then
+/// `ITERS` pairs), so that a busy machine slows both alike and their ratio stays fair.
+fn interleaved_mean_us(a: &XrayModel, b: &XrayModel, inputs: &[Vec<f32>]) -> (f64, f64) {
+    let (mut ta, mut tb) = (0.0, 0.0);
+    for k in 0..30 + ITERS {
+        let x = &inputs[k % inputs.len()];
+        let t = Instant::now();
+        black_box(a.run(x).ok());
+        let mid = Instant::now();
+        black_box(b.run(x).ok());
+        if k >= 30 {
+            ta += (mid - t).as_secs_f64();
+            tb += mid.elapsed().as_secs_f64();
+        }
+    }
+    let us = |s: f64| s * 1e6 / ITERS as f64;
+    (us(ta), us(tb))
+}
+
 fn python() -> Result<PathBuf, String> {
     let p = std::env::var("EDGE_SCREEN_PYTHON")
         .map(PathBuf::from)
@@ -213,13 +232,17 @@ fn main() {
     let dir = root().join("models/xray");
     // (model run in tract, model run in onnxruntime) in µs, per model
     let mut runs: Vec<(&str, f64, Option<f64>)> = Vec::new();
-    for (name, model, file) in [
-        ("int8", int8_model(), dir.join("xray_int8.onnx")),
-        ("float", float_model(), dir.join("xray_float.onnx")),
+    let (int8, float) = (int8_model(), float_model());
+    let tract = interleaved_mean_us(&int8, &float, &prepared);
+    println!(
+        "xray tract, interleaved (int8 and float runs alternate, so both see the same machine \
+         load): int8 {:.0} us, float {:.0} us",
+        tract.0, tract.1
+    );
+    for (name, model, file, run) in [
+        ("int8", int8, dir.join("xray_int8.onnx"), tract.0),
+        ("float", float, dir.join("xray_float.onnx"), tract.1),
     ] {
-        let run = mean_us(|k| {
-            black_box(model.run(&prepared[k % prepared.len()]).ok());
-        });
         let s = XrayScreener::new(model.clone(), model.info().threshold);
         let image = mean_us(|k| {
             black_box(s.screen_file(&files[k % files.len()], None).ok());

@@ -8,7 +8,10 @@ training augmentation.
   input of PREPROCESSING.md (f32 128 x 128, for evaluation and calibration).
 * Augmentation (training batches only): peripheral marker pasting (letters, boxes, lines; both
   classes), random affine (rotation +-7 deg, scale, shift), horizontal flip, gamma/contrast/brightness
-  before the percentile normalisation, noise, blur, random erasing, periphery erasing.
+  before the percentile normalisation, noise, blur, random erasing, periphery erasing; with
+  --acquisition-aug also resolution down/up-sampling, histogram equalisation or a random tone curve,
+  unsharp masking and JPEG re-compression (``acquisition``; off by default: the shipped model was
+  trained without it, see training/xray/EXPERIMENTS.md).
 """
 from __future__ import annotations
 
@@ -219,11 +222,53 @@ def percentile_normalise_torch(v: torch.Tensor) -> torch.Tensor:
     return ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
 
 
-def augment(c160: np.ndarray, rng: np.random.RandomState, markers: MarkerBank, strength=1.0):
-    """c160: [B, 160, 160] f32 intensities -> model input [B, 1, 128, 128]."""
+def acquisition(img: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+    """One 160 x 160 image in [0, 1] as another site's acquisition chain might have delivered it
+    (--acquisition-aug): each step with its own probability, in the order a film goes through
+    them. Resolution: area down-sampling by 1.5-4x and bilinear up-sampling back (low-resolution
+    sources, journal figures). Processing look: a partial histogram equalisation (blend 0.2-0.8
+    with the equalised image; vendors' and PACS' tone processing) or a random tone curve (a
+    logistic with random centre and slope: contrast standardisation done differently), and unsharp
+    masking (edge enhancement of some vendors). Storage: JPEG re-compression at quality 15-85 in
+    8 bit. The preprocessing (PREPROCESSING.md) is unchanged; only the training images vary."""
+    from PIL import Image, ImageFilter, ImageOps
+    import io
+
+    n = img.shape[0]
+    out = img.astype(np.float32)
+    if rng.rand() < 0.4:
+        f = rng.uniform(1.5, 4.0)
+        m = max(8, int(round(n / f)))
+        small = Image.fromarray(out, mode="F").resize((m, m), Image.BOX)
+        out = np.asarray(small.resize((n, n), Image.BILINEAR), dtype=np.float32)
+    u8 = lambda a: Image.fromarray((np.clip(a, 0, 1) * 255 + 0.5).astype(np.uint8), mode="L")
+    r = rng.rand()
+    if r < 0.3:
+        eq = np.asarray(ImageOps.equalize(u8(out)), dtype=np.float32) / 255.0
+        a = rng.uniform(0.2, 0.8)
+        out = (1 - a) * out + a * eq
+    elif r < 0.5:
+        c, k = rng.uniform(0.35, 0.65), rng.uniform(4, 10)
+        lo, hi = 1 / (1 + np.exp(k * c)), 1 / (1 + np.exp(-k * (1 - c)))
+        out = (1 / (1 + np.exp(-k * (out - c))) - lo) / (hi - lo)
+    if rng.rand() < 0.25:
+        sharp = u8(out).filter(ImageFilter.UnsharpMask(radius=rng.uniform(1, 3), percent=int(rng.uniform(50, 200)), threshold=0))
+        out = np.asarray(sharp, dtype=np.float32) / 255.0
+    if rng.rand() < 0.4:
+        buf = io.BytesIO()
+        u8(out).save(buf, format="JPEG", quality=int(rng.randint(15, 86)))
+        out = np.asarray(Image.open(io.BytesIO(buf.getvalue())), dtype=np.float32) / 255.0
+    return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+
+def augment(c160: np.ndarray, rng: np.random.RandomState, markers: MarkerBank, strength=1.0, acq=False):
+    """c160: [B, 160, 160] f32 intensities -> model input [B, 1, 128, 128]. acq: also apply
+    `acquisition` (before the markers, which are burnt in later in a real chain)."""
     b = c160.shape[0]
     imgs = c160.copy()
     for i in range(b):
+        if acq:
+            imgs[i] = acquisition(imgs[i], rng)
         if rng.rand() < 0.6:
             markers.paste(imgs[i], rng)
     x = torch.from_numpy(imgs).unsqueeze(1)

@@ -106,7 +106,7 @@ def train_model(args, rows, c160, inp, device="cpu"):
                 sel += pools[s][:per]
                 pools[s] = pools[s][per:]
             sel = np.array(sel)
-            xb = augment(c160[sel], rng, markers).to(device)
+            xb = augment(c160[sel], rng, markers, acq=getattr(args, "acquisition_aug", False)).to(device)
             yb = torch.from_numpy(y[sel]).to(device)
             wb = torch.from_numpy(sw[sel]).to(device)
             logit, _ = model(xb)

@@ -84,6 +84,9 @@ def parse_args():
                     help="loss weight of ieee,kermany,nih samples (batches are 1:1:1 by source)")
     ap.add_argument("--ema", type=float, default=0.98, help="EMA decay per step of the evaluated weights")
     ap.add_argument("--smoke", action="store_true", help="tiny subset, 1 epoch (CI)")
+    ap.add_argument("--acquisition-aug", action="store_true",
+                    help="also augment with other acquisition chains: resolution down/up-sampling, histogram "
+                         "equalisation or tone curve, unsharp masking, JPEG re-compression (data.acquisition)")
     ap.add_argument("--requantize", action="store_true",
                     help="no training: make the int8 model again from OUT/xray_float.onnx (the trained, equalised "
                          "float graph) and redo the threshold, evaluation, goldens and reports; training facts "
@@ -147,7 +150,7 @@ def main():
     float_path, int8_path = out / "xray_float.onnx", out / "xray_int8.onnx"
     float_ops, int8_ops, export_diff = export_models(models, temperature, float_path, int8_path, inp, idx, args)
     M = {"preprocess_version": P.PREPROCESS_VERSION, "smoke": args.smoke,
-         "config": {k: getattr(args, k) for k in ("seed", "split_seed", "epochs", "steps", "batch", "lr", "weight_decay", "dropout", "patience", "min_epochs", "ema", "source_weights", "members")}
+         "config": {k: getattr(args, k) for k in ("seed", "split_seed", "epochs", "steps", "batch", "lr", "weight_decay", "dropout", "patience", "min_epochs", "ema", "source_weights", "members", "acquisition_aug")}
          | {"threads": THREADS, "target_tune_sensitivity": TARGET_SENS, "opset": OPSET},
          "data": {"counts": counts, "patients": patients, "split_counts": split_counts},
          "training": {"members": member_info, "seconds": round(train_seconds, 1)},
