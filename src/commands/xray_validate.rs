@@ -75,9 +75,8 @@ fn write_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     let tmp = std::path::PathBuf::from(tmp);
     std::fs::write(&tmp, text)
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
+        .inspect_err(|_| {
             let _ = std::fs::remove_file(&tmp);
-            e
         })
         .with_context(|| format!("--out {}: cannot write", path.display()))
 }

@@ -9,9 +9,9 @@
 //!      site threshold of a site calibration, else the model's own) maps to [`REFER_AT`]
 //!      (`p' = p·k / (p·k + 1 − p)` with `k = (1 − t) / t`). A film at exactly that threshold is
 //!      thus a 50 % case, as an abnormal pattern is for breathing.
-//!    An X-ray that is not validated at this site (`site_validated` false: no site calibration
-//!    for this model, see [`crate::xray::site`]) is **advisory only**: its probability is reported
-//!    in `modalities.xray` but takes no part in steps 2 and 3.
+//!    - An X-ray that is not validated at this site (`site_validated` false: no site calibration
+//!      for this model, see [`crate::xray::site`]) is **advisory only**: its probability is
+//!      reported in `modalities.xray` but takes no part in steps 2 and 3.
 //! 2. The probabilities of the modalities that count (breathing, and a site-validated X-ray) are
 //!    combined by noisy-OR: `refer_probability = 1 − Π (1 − pᵢ)`: the person should be referred
 //!    unless every modality independently finds no reason to.
