@@ -82,6 +82,24 @@ fn a_site_calibration_changes_findings_and_one_for_another_model_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (labels, films, picked) = site_folder(dir.path());
     let covid_of = |f: &str| picked.iter().find(|(p, _)| p == f).unwrap().1;
+    // Without a calibration first: the model's own threshold, not site-validated.
+    let plain = screen(&films, None);
+    assert_eq!(plain.len(), 50);
+    let model_t = plain[0].3;
+    let normals_below = plain
+        .iter()
+        .filter(|(f, p, ..)| !covid_of(f) && *p < model_t)
+        .count();
+    // The site threshold must clear more normals than the model's own threshold does, so that
+    // findings change whatever the model (retraining moves its scores): the shipped model clears
+    // 17 of these 25 adult normals (specificity 0.68; the issue found 0.10 to 0.80 by hospital),
+    // so the default target 0.90 is used; the low minimum sensitivity keeps the test about the
+    // mechanism, not about the model's quality.
+    assert!(
+        normals_below <= 23,
+        "the model already clears {normals_below} of 25 normals: pick harder films"
+    );
+    let target = (0.9f64).max((normals_below + 1) as f64 / 25.0);
     let out = dir.path().join("site.json");
     let o = run(&[
         "xray-validate",
@@ -90,8 +108,10 @@ fn a_site_calibration_changes_findings_and_one_for_another_model_is_refused() {
         films.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
+        "--target-specificity",
+        &format!("{target:.2}"),
         "--min-sensitivity",
-        "0.8",
+        "0.5",
     ]);
     assert!(o.status.success(), "stderr: {}", stderr(&o));
     let text = stdout(&o);
@@ -107,11 +127,7 @@ fn a_site_calibration_changes_findings_and_one_for_another_model_is_refused() {
     assert_eq!(cal["counts"]["normal"], 25);
     assert_eq!(cal["software_version"], env!("CARGO_PKG_VERSION"));
     let site_t = cal["site_threshold"].as_f64().unwrap();
-    let model_t = cal["model"]["threshold"].as_f64().unwrap();
-
-    // Without a calibration: the model's threshold, not site-validated.
-    let plain = screen(&films, None);
-    assert_eq!(plain.len(), 50);
+    assert!((cal["model"]["threshold"].as_f64().unwrap() - model_t).abs() < 1e-6);
     let (mut tp, mut tn) = (0, 0);
     for (f, p, finding, t, validated) in &plain {
         assert!(!validated, "{f}: validated without a calibration");
@@ -160,19 +176,18 @@ fn a_site_calibration_changes_findings_and_one_for_another_model_is_refused() {
     let in_sample = &cal["at_site_threshold_in_sample"];
     assert_eq!(count(&in_sample["sensitivity"]), (stp as u64, 25));
     assert_eq!(count(&in_sample["specificity"]), (stn as u64, 25));
-    // The shipped model is not specific on adult normals at its own threshold (the issue: 0.10
-    // to 0.80 by hospital); the site threshold must reach 0.90 here, so some films change.
-    let spec_model = tn as f64 / 25.0;
+    // The target asks for more normals below the threshold than the model's own clears, so at
+    // least that many findings change from covid to normal.
+    assert_eq!(tn, normals_below);
+    let need = (target * 25.0 - 1e-9).ceil() as usize;
     assert!(
-        spec_model < 0.9,
-        "specificity at the model's threshold is already {spec_model}: pick harder films"
+        stn >= need && need > tn,
+        "{stn} normals below, {need} needed, {tn} before"
     );
     assert!(
-        stn >= 23,
-        "0.90 × 25 → at least 23 normals below the site threshold"
+        changed >= stn - tn && changed >= 1,
+        "{changed} findings changed"
     );
-    assert!(changed >= stn - tn, "{changed} findings changed");
-    assert!(changed >= 1);
     // The cross-validated estimate counts every film once, with intervals around it.
     let cv = &cal["cross_validated"];
     assert_eq!(cv["folds"], 5);
