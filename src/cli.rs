@@ -119,6 +119,10 @@ pub enum Command {
     /// Score `edge-screen xray --json` output against known labels: sensitivity and specificity
     /// per source with Wilson and patient-bootstrap intervals, AUC, and the screening goal.
     XrayEval(XrayEvalArgs),
+    /// Validate the X-ray model on this site's own labelled films: sensitivity and specificity at
+    /// the model's threshold, a site threshold for a target specificity, its cross-validated
+    /// estimate, and a site calibration file bound to the model (`[xray] site_calibration`).
+    XrayValidate(XrayValidateArgs),
     /// List the connected RealSense cameras (index, name, serial, firmware, USB type).
     Cameras {
         /// One JSON array on standard output.
@@ -297,6 +301,40 @@ pub struct XrayEvalArgs {
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub bootstrap: usize,
     /// Print the evaluation as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `edge-screen xray-validate`.
+#[derive(Debug, Args)]
+pub struct XrayValidateArgs {
+    /// Labels CSV: columns `file` (or `filename`: the image's path inside one of the folders)
+    /// and `label` (covid or normal); optionally `split` (models/xray/split.csv qualifies).
+    #[arg(long, value_name = "FILE.csv")]
+    pub labels: PathBuf,
+    /// Use only the label rows whose `split` column is this (e.g. `holdout`).
+    #[arg(long, value_name = "NAME")]
+    pub split: Option<String>,
+    /// Folders holding the labelled images.
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the site calibration (JSON); nothing is written when no threshold meets
+    /// both targets.
+    #[arg(long, value_name = "FILE.json")]
+    pub out: PathBuf,
+    /// Specificity the site threshold must reach on the films, 0.5-0.99.
+    #[arg(long, value_name = "P", default_value_t = 0.90)]
+    pub target_specificity: f64,
+    /// Sensitivity the site threshold must keep on the films, 0.5-1.
+    #[arg(long, value_name = "P", default_value_t = 0.90)]
+    pub min_sensitivity: f64,
+    /// Cross-validation folds (stratified), 2 to the films of the smaller class.
+    #[arg(long, value_name = "K", default_value_t = 5)]
+    pub folds: usize,
+    /// Seed of the fold assignment.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub seed: u64,
+    /// Print the calibration as one JSON object instead of the summary.
     #[arg(long)]
     pub json: bool,
 }

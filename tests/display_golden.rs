@@ -89,6 +89,7 @@ fn apnea_with_xray() -> Readout {
         finding: "consolidation".into(),
         probability: 0.82,
         source: "/var/lib/edge-screen/inbox/chest_0042.png".into(),
+        site_validated: true,
     });
     r
 }
@@ -113,6 +114,9 @@ fn xray_report(p: f32) -> XrayReport {
             Finding::Normal
         },
         threshold: 0.08,
+        // The goldens show a kiosk with a site calibration; the advisory texts are unit-tested
+        // (src/display/texts.rs, session_texts_tests.rs).
+        site_validated: true,
         model: ModelRef {
             name: "xray-cnn-int8".into(),
             version: "golden".into(),
@@ -132,6 +136,7 @@ fn shown(x: &XrayReport) -> XrayResult {
         finding: x.finding.name().into(),
         probability: p,
         source: x.file.display().to_string(),
+        site_validated: x.site_validated,
     }
 }
 

@@ -179,6 +179,15 @@ fn an_xray_dropped_into_the_inbox_during_a_session_is_in_its_result() {
         xray[0]["covid_probability"]
     );
     assert!(last["modalities"]["xray"].is_number() && last["modalities"]["breathing"].is_number());
+    // No site calibration here: the X-ray is reported but advisory, so the fused probability is
+    // breathing's alone.
+    assert_eq!(xray[0]["site_validated"], false);
+    assert_eq!(last["xray"]["site_validated"], false);
+    let (fused, breathing) = (
+        last["refer_probability"].as_f64().unwrap(),
+        last["modalities"]["breathing"].as_f64().unwrap(),
+    );
+    assert!((fused - breathing).abs() < 1e-6, "{fused} vs {breathing}");
     assert!(inbox.join("done/chest.png").is_file());
 }
 

@@ -219,8 +219,7 @@ fn open_inbox(settings: &Settings) -> anyhow::Result<Option<InboxJob>> {
     let Some(dir) = settings.xray.inbox.clone() else {
         return Ok(None);
     };
-    let screener = crate::xray::screen::XrayScreener::from_settings(&settings.xray)
-        .map_err(|e| usage(format!("[xray] model: {e}")))?;
+    let screener = super::xray::screener(settings)?;
     crate::xray::inbox::Inbox::open(&dir).map_err(|e| usage(format!("[xray] inbox: {e}")))?;
     Ok(Some(InboxJob {
         screener,

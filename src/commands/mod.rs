@@ -19,6 +19,7 @@ mod records;
 mod simulate;
 mod status;
 mod xray;
+mod xray_validate;
 
 use crate::breathing::PatternClassifier;
 use crate::cli::{Cli, Command, DaemonArgs, SubjectArgs};
@@ -83,6 +84,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Eval(a)) => eval::run(&settings, &a),
         Some(Command::Xray(a)) => xray::run(&settings, &a),
         Some(Command::XrayEval(a)) => xray::eval(&a),
+        Some(Command::XrayValidate(a)) => xray_validate::run(&settings, &a),
         Some(Command::Cameras { json }) => camera::list(json),
         Some(Command::Record(a)) => camera::record(&settings, &a),
         Some(Command::Records { action }) => records::run(&settings, &action),

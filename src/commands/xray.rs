@@ -16,7 +16,7 @@ pub(super) fn run(settings: &Settings, a: &XrayArgs) -> anyhow::Result<()> {
     if let Some(session) = &a.session {
         return submit(settings, session, &files);
     }
-    let screener = XrayScreener::from_settings(&settings.xray)?;
+    let screener = screener(settings)?;
     if let Some(dir) = &a.heatmap {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("--heatmap {}: cannot create the folder", dir.display()))?;
@@ -59,6 +59,23 @@ pub(super) fn run(settings: &Settings, a: &XrayArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The screener of `[xray]`, loaded now: a model that cannot be loaded, or a site calibration made
+/// for another model, is a configuration error (exit status 2).
+pub(super) fn screener(settings: &Settings) -> anyhow::Result<XrayScreener> {
+    use crate::xray::screen::SetupError;
+    let s = XrayScreener::from_settings(&settings.xray).map_err(|e| match e {
+        SetupError::Model(e) => usage(format!("[xray] model: {e}")),
+        e @ SetupError::Calibration { .. } => usage(e.to_string()),
+    })?;
+    if !s.site_validated() {
+        log::info!(
+            "X-ray findings are not validated at this site (no [xray] site_calibration for this \
+             model): they are advisory only"
+        );
+    }
+    Ok(s)
+}
+
 fn print(r: &XrayReport, json: bool) -> std::io::Result<()> {
     if json {
         match serde_json::to_string(r) {
@@ -69,8 +86,13 @@ fn print(r: &XrayReport, json: bool) -> std::io::Result<()> {
             }
         }
     } else {
+        let site = if r.site_validated {
+            "site threshold"
+        } else {
+            "not yet validated at this site"
+        };
         out!(
-            "{}: {} (covid probability {:.3}, threshold {:.3}; {} {}) [screening aid, not a diagnosis]",
+            "{}: {} (covid probability {:.3}, threshold {:.3}, {site}; {} {}) [screening aid, not a diagnosis]",
             r.file.display(),
             r.finding.name(),
             r.covid_probability,

@@ -117,6 +117,7 @@ pub struct RawXray {
     pub inbox: String,
     pub poll_interval_s: f64,
     pub heatmap_dir: String,
+    pub site_calibration: String,
 }
 
 /// `[device]` as written in the file.

@@ -17,7 +17,8 @@ use crate::pipeline::PipelineSettings;
 use crate::records::{RecordSettings, UplinkSettings};
 use crate::respiration::roi::ChestSettings;
 use crate::screening::SessionSettings;
-use crate::xray::XraySettings;
+use crate::xray::site::SiteCalibration;
+use crate::xray::{SiteSetting, XraySettings};
 use std::path::{Path, PathBuf};
 
 /// Where each value came from, for messages and for resolving relative paths.
@@ -354,7 +355,24 @@ fn xray(raw: &RawConfig, o: &Origins<'_>) -> Result<XraySettings, ConfigError> {
         inbox: o.path("xray.inbox", &x.inbox),
         poll_interval_s: x.poll_interval_s,
         heatmap_dir: o.path("xray.heatmap_dir", &x.heatmap_dir),
+        site_calibration: site_calibration(&x.site_calibration, o)?,
     })
+}
+
+/// `[xray] site_calibration`: the file read and checked now (whether it belongs to the model is
+/// checked when the model is loaded, `XrayScreener::from_settings`).
+fn site_calibration(value: &str, o: &Origins<'_>) -> Result<Option<SiteSetting>, ConfigError> {
+    const KEY: &str = "xray.site_calibration";
+    let Some(path) = o.path(KEY, value) else {
+        return Ok(None);
+    };
+    let calibration = SiteCalibration::load(&path)
+        .map_err(|e| o.invalid(KEY, format!("{value:?}"), &e.to_string()))?;
+    Ok(Some(SiteSetting {
+        path,
+        origin: o.of(KEY),
+        calibration,
+    }))
 }
 
 /// The longest device id (it is part of MQTT topics and file names).

@@ -237,3 +237,79 @@ fn uplink_urls_are_parsed_and_bad_ones_named() {
         "off by default"
     );
 }
+
+#[test]
+fn a_site_calibration_is_read_and_a_bad_one_is_named_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let sha = crate::xray::model::XrayModel::embedded()
+        .unwrap()
+        .sha256()
+        .to_string();
+    let cal = crate::xray::site::SiteCalibration::example(&sha);
+    std::fs::write(
+        dir.path().join("site.json"),
+        serde_json::to_string(&cal).unwrap(),
+    )
+    .unwrap();
+    let file = dir.path().join("kiosk.toml");
+    let load = |text: &str| {
+        std::fs::write(&file, text).unwrap();
+        Settings::load(&file)
+    };
+    // Shipped: none.
+    assert_eq!(Settings::embedded().unwrap().xray.site_calibration, None);
+    let s = load("[xray]\nsite_calibration = \"site.json\"\n").unwrap();
+    let site = s.xray.site_calibration.as_ref().unwrap();
+    assert_eq!(site.path, dir.path().join("site.json"));
+    assert_eq!(
+        (site.calibration.site_threshold, &site.calibration.model),
+        (cal.site_threshold, &cal.model)
+    );
+    // The screener takes its threshold and marks results site-validated.
+    let screener = crate::xray::screen::XrayScreener::from_settings(&s.xray).unwrap();
+    assert!(screener.site_validated());
+    assert_eq!(screener.threshold(), 0.3);
+    // An explicit threshold overrides it, and results are then not site-validated.
+    let s = load("[xray]\nsite_calibration = \"site.json\"\nthreshold = 0.2\n").unwrap();
+    let screener = crate::xray::screen::XrayScreener::from_settings(&s.xray).unwrap();
+    assert!(!screener.site_validated());
+    assert_eq!(screener.threshold(), 0.2);
+    // Missing and malformed files: the config file, the key and the problem.
+    let e = load("[xray]\nsite_calibration = \"none.json\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&file.display().to_string())
+            && e.contains("xray.site_calibration = \"none.json\"")
+            && e.contains("none.json: cannot read"),
+        "{e}"
+    );
+    std::fs::write(dir.path().join("bad.json"), "{\"format\": 3}").unwrap();
+    let e = load("[xray]\nsite_calibration = \"bad.json\"\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("xray.site_calibration") && e.contains("not a site calibration"),
+        "{e}"
+    );
+    // A calibration for another model: refused when the model is loaded, naming both digests.
+    let other = "0".repeat(64);
+    let mut foreign = cal.clone();
+    foreign.model.sha256 = other.clone();
+    std::fs::write(
+        dir.path().join("site.json"),
+        serde_json::to_string(&foreign).unwrap(),
+    )
+    .unwrap();
+    let s = load("[xray]\nsite_calibration = \"site.json\"\n").unwrap();
+    let e = crate::xray::screen::XrayScreener::from_settings(&s.xray)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&file.display().to_string())
+            && e.contains("xray.site_calibration")
+            && e.contains(&other)
+            && e.contains(&sha),
+        "{e}"
+    );
+}

@@ -91,7 +91,8 @@ pub fn short_id(id: &str) -> &str {
 }
 
 /// The X-ray of a result as drawn: its finding and that finding's own probability ("covid 82%",
-/// "normal 93%" for a covid probability of 0.07, as on the X-ray line), or "no X-ray".
+/// "normal 93%" for a covid probability of 0.07, as on the X-ray line), with "(advisory)" when it
+/// is not validated at this site and so did not count in the outcome; or "no X-ray".
 pub fn session_xray_text(x: Option<&XrayReport>) -> String {
     match x {
         None => "no X-ray".to_string(),
@@ -100,7 +101,8 @@ pub fn session_xray_text(x: Option<&XrayReport>) -> String {
                 Finding::Covid => x.covid_probability,
                 Finding::Normal => 1.0 - x.covid_probability,
             };
-            format!("{} {}", x.finding.name(), percent_text(p))
+            let advisory = if x.site_validated { "" } else { " (advisory)" };
+            format!("{} {}{advisory}", x.finding.name(), percent_text(p))
         }
     }
 }

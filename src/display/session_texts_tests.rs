@@ -24,6 +24,7 @@ fn report(covid_probability: f32, finding: Finding) -> XrayReport {
         covid_probability,
         finding,
         threshold: 0.5,
+        site_validated: true,
         model: ModelRef {
             name: "xray".into(),
             version: "1".into(),
@@ -158,6 +159,11 @@ fn details_of_a_measured_result_with_an_xray() {
     );
     let normal = report(0.07, Finding::Normal);
     assert_eq!(session_xray_text(Some(&normal)), "normal 93%");
+    let advisory = XrayReport {
+        site_validated: false,
+        ..normal
+    };
+    assert_eq!(session_xray_text(Some(&advisory)), "normal 93% (advisory)");
 }
 
 #[test]

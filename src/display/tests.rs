@@ -84,6 +84,7 @@ fn nothing_drawn_outside_the_target_even_unclipped() {
                 finding: "consolidation with a long description that overflows".into(),
                 probability: 0.81,
                 source: "/inbox/a_rather_long_file_name_for_an_xray_image.png".into(),
+                site_validated: false,
             });
             let mut c = Counter {
                 size: Size::new(w, h),

@@ -47,8 +47,13 @@ pub fn xray_text(x: Option<&XrayResult>) -> String {
                 .file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_else(|| x.source.clone());
+            let caveat = if x.site_validated {
+                ""
+            } else {
+                ", not yet validated at this site"
+            };
             format!(
-                "X-ray: {} {} ({})",
+                "X-ray: {} {} ({}){caveat}",
                 x.finding,
                 percent_text(x.probability),
                 file
@@ -128,10 +133,19 @@ mod tests {
             finding: "consolidation".into(),
             probability: 0.82,
             source: "/inbox/chest_01.png".into(),
+            site_validated: true,
         };
         assert_eq!(
             xray_text(Some(&x)),
             "X-ray: consolidation 82% (chest_01.png)"
+        );
+        let advisory = XrayResult {
+            site_validated: false,
+            ..x
+        };
+        assert_eq!(
+            xray_text(Some(&advisory)),
+            "X-ray: consolidation 82% (chest_01.png), not yet validated at this site"
         );
         assert_eq!(xray_text(None), "X-ray: none");
     }

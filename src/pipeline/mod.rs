@@ -334,6 +334,7 @@ fn shown(r: &XrayReport) -> XrayResult {
             Finding::Normal => 1.0 - p,
         },
         source: r.file.display().to_string(),
+        site_validated: r.site_validated,
     }
 }
 

@@ -134,6 +134,9 @@ pub struct XrayResult {
     pub probability: f32,
     /// File the image came from (only its file name is shown).
     pub source: String,
+    /// False when the finding is not validated at this site (no site calibration): the line
+    /// says so, and the finding is advisory only.
+    pub site_validated: bool,
 }
 
 /// Everything the readout shows. The pipeline owns one and updates it in place as inputs arrive.

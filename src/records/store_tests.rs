@@ -249,6 +249,23 @@ fn an_xray_record_has_the_file_name_and_hash_and_the_image_only_when_asked() {
 }
 
 #[test]
+fn an_xray_record_keeps_whether_the_finding_was_validated_at_the_site() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = models();
+    let mut s = open(&dir.path().join("records.db"));
+    for (id, validated) in [("01JXRAYSITE1", true), ("01JXRAYSITE0", false)] {
+        let mut r = result(id, 0, Outcome::NoConcernFound);
+        r.xray = Some(XrayReport {
+            site_validated: validated,
+            ..XrayReport::example(0.02)
+        });
+        s.save(&r, &cx(&m, 5, None)).unwrap();
+        let back = s.get(id).unwrap().xray.unwrap();
+        assert_eq!(back["site_validated"], validated, "{back}");
+    }
+}
+
+#[test]
 fn a_file_that_is_not_a_database_is_moved_aside_not_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("records.db");

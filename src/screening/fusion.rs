@@ -5,12 +5,16 @@
 //!      a measured apnea (a pause of at least the apnea threshold) makes it 1. No probability when
 //!      the signal was insufficient.
 //!    - **X-ray**: the calibrated COVID-19 probability `p`, moved to the kiosk's operating point by
-//!      a change of prior: its odds are scaled so that the model's own operating threshold `t` maps
-//!      to [`REFER_AT`] (`p' = p·k / (p·k + 1 − p)` with `k = (1 − t) / t`). A film at exactly the
-//!      X-ray model's threshold is thus a 50 % case, as an abnormal pattern is for breathing.
-//! 2. The probabilities of the modalities present are combined by noisy-OR:
-//!    `refer_probability = 1 − Π (1 − pᵢ)`: the person should be referred unless every modality
-//!    independently finds no reason to.
+//!      a change of prior: its odds are scaled so that the operating threshold in force `t` (the
+//!      site threshold of a site calibration, else the model's own) maps to [`REFER_AT`]
+//!      (`p' = p·k / (p·k + 1 − p)` with `k = (1 − t) / t`). A film at exactly that threshold is
+//!      thus a 50 % case, as an abnormal pattern is for breathing.
+//!    - An X-ray that is not validated at this site (`site_validated` false: no site calibration
+//!      for this model, see [`crate::xray::site`]) is **advisory only**: its probability is
+//!      reported in `modalities.xray` but takes no part in steps 2 and 3.
+//! 2. The probabilities of the modalities that count (breathing, and a site-validated X-ray) are
+//!    combined by noisy-OR: `refer_probability = 1 − Π (1 − pᵢ)`: the person should be referred
+//!    unless every modality independently finds no reason to.
 //! 3. The outcome: `refer_for_clinical_assessment` when `refer_probability ≥ REFER_AT`; otherwise
 //!    `repeat_measurement` when breathing is missing or insufficient (nothing vouches for the
 //!    person); otherwise `no_concern_found`.
@@ -53,7 +57,8 @@ impl Outcome {
 pub struct ModalityProbabilities {
     /// From breathing; `None` when not measured or insufficient.
     pub breathing: Option<f32>,
-    /// From the chest X-ray; `None` when there is none.
+    /// From the chest X-ray; `None` when there is none. Reported even when the X-ray is advisory
+    /// only (not site-validated) and so not part of the fused probability.
     pub xray: Option<f32>,
 }
 
@@ -62,7 +67,7 @@ pub struct ModalityProbabilities {
 pub struct Fusion {
     /// What the kiosk says.
     pub outcome: Outcome,
-    /// The noisy-OR of the modalities' probabilities (0 when none is available).
+    /// The noisy-OR of the probabilities of the modalities that count (0 when none does).
     pub refer_probability: f32,
     /// The inputs to the noisy-OR.
     pub modalities: ModalityProbabilities,
@@ -93,7 +98,9 @@ pub fn fuse(breathing: Option<&BreathingSummary>, xray: Option<&XrayReport>) -> 
         breathing: breathing.and_then(breathing_probability),
         xray: xray.map(xray_probability),
     };
-    let keep = [modalities.breathing, modalities.xray];
+    // An X-ray not validated at this site is reported but does not move the outcome.
+    let counted_xray = xray.filter(|x| x.site_validated).and(modalities.xray);
+    let keep = [modalities.breathing, counted_xray];
     let refer_probability = 1.0 - keep.iter().flatten().map(|p| 1.0 - p).product::<f32>();
     let outcome = if refer_probability >= REFER_AT {
         Outcome::ReferForClinicalAssessment

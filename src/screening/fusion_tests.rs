@@ -137,3 +137,38 @@ fn two_moderate_findings_together_refer_though_neither_does_alone() {
     assert_eq!(f.outcome, Outcome::ReferForClinicalAssessment, "{f:?}");
     assert!(close(f.refer_probability, 1.0 - 0.7 * (1.0 - xp)));
 }
+
+/// An X-ray with covid probability `p` from a kiosk without a site calibration.
+fn advisory_xray(p: f32) -> XrayReport {
+    XrayReport {
+        site_validated: false,
+        ..xray(p)
+    }
+}
+
+#[test]
+fn an_xray_not_validated_at_the_site_is_reported_but_moves_nothing() {
+    // 0.3 refers on its own when validated (see above); advisory, it leaves breathing's verdict.
+    let f = fuse(Some(&breathing(0.95, false)), Some(&advisory_xray(0.3)));
+    assert_eq!(f.outcome, Outcome::NoConcernFound);
+    assert!(close(f.refer_probability, 0.05), "{f:?}");
+    let reported = f
+        .modalities
+        .xray
+        .expect("the advisory X-ray is still reported");
+    assert!(close(reported, xray_probability(&xray(0.3))), "{f:?}");
+    assert!(reported > REFER_AT);
+}
+
+#[test]
+fn an_advisory_xray_alone_cannot_refer_or_vouch_for_the_person() {
+    for p in [0.01, 0.9] {
+        let f = fuse(None, Some(&advisory_xray(p)));
+        assert_eq!(f.outcome, Outcome::RepeatMeasurement, "p {p}: {f:?}");
+        assert_eq!(f.refer_probability, 0.0, "p {p}: {f:?}");
+    }
+    // Breathing that refers still refers beside an advisory normal X-ray.
+    let f = fuse(Some(&breathing(0.2, false)), Some(&advisory_xray(0.01)));
+    assert_eq!(f.outcome, Outcome::ReferForClinicalAssessment);
+    assert!(close(f.refer_probability, 0.8), "{f:?}");
+}

@@ -4,8 +4,11 @@
 //! - [`training_set`]: the breathing classifier's training data, written through the product's own
 //!   pipeline (`edge-screen simulate --training-set`);
 //! - [`xray_eval`]: per-source sensitivity and specificity of `xray --json` output against labels
-//!   (`edge-screen xray-eval`).
+//!   (`edge-screen xray-eval`);
+//! - [`xray_validate`]: a site's own labelled films → a site threshold and its cross-validated
+//!   estimate, written as a site calibration (`edge-screen xray-validate`).
 
 pub mod eval;
 pub mod training_set;
 pub mod xray_eval;
+pub mod xray_validate;

@@ -13,6 +13,7 @@ pub mod inbox;
 pub mod model;
 pub mod preprocess;
 pub mod screen;
+pub mod site;
 
 use std::path::PathBuf;
 
@@ -29,6 +30,20 @@ pub struct XraySettings {
     pub poll_interval_s: f64,
     /// Where the daemon writes heatmaps of inbox images; `None` = none.
     pub heatmap_dir: Option<PathBuf>,
+    /// The site calibration (`[xray] site_calibration`), read and checked; `None` = none, so
+    /// X-ray results are not validated at this site and only advisory.
+    pub site_calibration: Option<SiteSetting>,
+}
+
+/// A site calibration named by the configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteSetting {
+    /// The calibration file.
+    pub path: PathBuf,
+    /// The configuration file (or flag) that named it, for messages.
+    pub origin: String,
+    /// Its contents, checked by [`site::SiteCalibration::load`] (not yet against the model).
+    pub calibration: site::SiteCalibration,
 }
 
 /// A decoded radiograph: gray intensities in `[0, 1]`, 0 = black (air), 1 = white (bone).

@@ -5,6 +5,7 @@ use super::decode::{self, FileError};
 use super::heatmap;
 use super::model::{ModelInfo, Prediction, XrayModel};
 use super::preprocess::{prepare, PreprocessError};
+use super::site::SiteCalibration;
 use super::XraySettings;
 use crate::inference::ModelError;
 use serde::Serialize;
@@ -50,6 +51,10 @@ pub struct XrayReport {
     pub finding: Finding,
     /// The operating threshold used.
     pub threshold: f32,
+    /// True only when the threshold is the site threshold of a site calibration made for this
+    /// model (`[xray] site_calibration`); otherwise the finding has not been validated at this
+    /// site and the session outcome treats it as advisory only.
+    pub site_validated: bool,
     /// The model.
     pub model: ModelRef,
     /// What the file was (format, bit depth, photometric interpretation).
@@ -61,7 +66,8 @@ pub struct XrayReport {
 
 impl XrayReport {
     /// A report for `chest.png` with covid probability `p` from a model whose operating threshold
-    /// is 0.08, as the shipped one's is (tests of the code that consumes reports).
+    /// is 0.08, as the shipped one's is, validated at the site (tests of the code that consumes
+    /// reports).
     #[cfg(test)]
     pub(crate) fn example(p: f32) -> Self {
         XrayReport {
@@ -73,6 +79,7 @@ impl XrayReport {
                 Finding::Normal
             },
             threshold: 0.08,
+            site_validated: true,
             model: ModelRef {
                 name: "xray-cnn-int8".into(),
                 version: "test".into(),
@@ -117,32 +124,100 @@ pub struct Screened {
     pub heatmap_error: Option<String>,
 }
 
-/// A loaded model and the threshold in force.
+/// Why the X-ray screener of `[xray]` could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// The model cannot be loaded.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The site calibration belongs to another model file.
+    #[error("{origin}: xray.site_calibration = {}: {problem}", file.display())]
+    Calibration {
+        /// The configuration file (or flag) that named the calibration.
+        origin: String,
+        /// The calibration file.
+        file: PathBuf,
+        /// What is wrong, naming both SHA-256 digests.
+        problem: String,
+    },
+}
+
+/// The model of `[xray]`: the built-in model unless `model` names a file (with `model.json` in
+/// its folder).
+pub fn load_model(s: &XraySettings) -> Result<XrayModel, ModelError> {
+    match &s.model {
+        None => XrayModel::embedded(),
+        Some(path) => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let info: ModelInfo = XrayModel::read_info(dir)?;
+            XrayModel::load(path, info)
+        }
+    }
+}
+
+/// A loaded model, the threshold in force and whether that threshold is validated at this site.
 #[derive(Debug, Clone)]
 pub struct XrayScreener {
     model: XrayModel,
     threshold: f32,
+    site_validated: bool,
 }
 
 impl XrayScreener {
-    /// The model and threshold of `[xray]`: the built-in model unless `model` names a file (with
-    /// `model.json` in its folder); the model's own threshold unless `threshold` is set.
-    pub fn from_settings(s: &XraySettings) -> Result<Self, ModelError> {
-        let model = match &s.model {
-            None => XrayModel::embedded()?,
-            Some(path) => {
-                let dir = path.parent().unwrap_or(Path::new("."));
-                let info: ModelInfo = XrayModel::read_info(dir)?;
-                XrayModel::load(path, info)?
-            }
+    /// The screener of `[xray]` ([`load_model`]). The threshold is `threshold` when set, else the
+    /// site calibration's site threshold, else the model's own. Results are site-validated only
+    /// at the site threshold of a calibration made for this model; a calibration for another
+    /// model file is refused.
+    pub fn from_settings(s: &XraySettings) -> Result<Self, SetupError> {
+        let model = load_model(s)?;
+        let Some(site) = &s.site_calibration else {
+            let threshold = s.threshold.unwrap_or(model.info().threshold);
+            return Ok(Self::new(model, threshold));
         };
-        let threshold = s.threshold.unwrap_or(model.info().threshold);
-        Ok(Self { model, threshold })
+        let this = Self::calibrated(model, &site.calibration).map_err(|problem| {
+            SetupError::Calibration {
+                origin: site.origin.clone(),
+                file: site.path.clone(),
+                problem,
+            }
+        })?;
+        match s.threshold {
+            Some(t) if t != this.threshold => {
+                log::warn!(
+                    "xray.threshold {t} overrides the site threshold {} of {}: X-ray results \
+                     are not site-validated",
+                    this.threshold,
+                    site.path.display()
+                );
+                Ok(Self::new(this.model, t))
+            }
+            _ => Ok(this),
+        }
     }
 
-    /// A screener from a loaded model and a threshold.
+    /// A screener from a loaded model and a threshold; its results are not site-validated.
     pub fn new(model: XrayModel, threshold: f32) -> Self {
-        Self { model, threshold }
+        Self {
+            model,
+            threshold,
+            site_validated: false,
+        }
+    }
+
+    /// A screener at the site threshold of `calibration`, whose results are site-validated;
+    /// refused (naming both SHA-256 digests) when the calibration was made for another model.
+    pub fn calibrated(model: XrayModel, calibration: &SiteCalibration) -> Result<Self, String> {
+        calibration.check_model(model.sha256())?;
+        Ok(Self {
+            model,
+            threshold: calibration.site_threshold,
+            site_validated: true,
+        })
+    }
+
+    /// True when results are at a site threshold validated for this model.
+    pub fn site_validated(&self) -> bool {
+        self.site_validated
     }
 
     /// The model.
@@ -188,6 +263,7 @@ impl XrayScreener {
             covid_probability: pred.probability,
             finding: self.finding(pred.probability),
             threshold: self.threshold,
+            site_validated: self.site_validated,
             model: ModelRef {
                 name: info.name.clone(),
                 version: info.version.clone(),

@@ -30,6 +30,8 @@ pub struct Label {
     pub source: String,
     /// Patient; the file name itself when the CSV has no `patient_id` column.
     pub patient: String,
+    /// The line of the labels file it was read from (1-based).
+    pub line: usize,
 }
 
 /// One line of `edge-screen xray --json` output.
@@ -108,7 +110,8 @@ fn csv_records(
         })
 }
 
-/// Reads a labels CSV. With `split`, only rows whose `split` column equals it are kept.
+/// Reads a labels CSV: columns `filename` (or `file`) and `label`, optionally `source`,
+/// `patient_id` and `split`. With `split`, only rows whose `split` column equals it are kept.
 pub fn read_labels(path: &Path, split: Option<&str>) -> Result<Vec<Label>, InputError> {
     let err = |line: usize, problem: String| InputError {
         file: path.to_path_buf(),
@@ -142,7 +145,19 @@ pub(super) fn parse_labels(text: &str, split: Option<&str>) -> Result<Vec<Label>
             format!("no `{name}` column (header: {})", header.join(",")),
         ))
     };
-    let (fc, lc) = (need("filename")?, need("label")?);
+    // `file` is accepted for `filename` (a site's own labels are often written so).
+    let fc = col("filename")
+        .map_or_else(|| need("file"), Ok)
+        .map_err(|(l, _)| {
+            (
+                l,
+                format!(
+                    "no `filename` (or `file`) column (header: {})",
+                    header.join(",")
+                ),
+            )
+        })?;
+    let lc = need("label")?;
     let (sc, pc) = (col("source"), col("patient_id"));
     let spc = match split {
         Some(_) => Some(need("split")?),
@@ -204,6 +219,7 @@ pub(super) fn parse_labels(text: &str, split: Option<&str>) -> Result<Vec<Label>
                 source
             },
             patient,
+            line: n,
         });
     }
     if out.is_empty() {

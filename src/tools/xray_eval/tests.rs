@@ -9,6 +9,7 @@ fn label(f: &str, covid: bool, src: &str, pat: &str) -> Label {
         covid,
         source: src.into(),
         patient: pat.into(),
+        line: 0,
     }
 }
 
@@ -91,9 +92,16 @@ fn labels_csv_with_quotes_and_a_split_filter() {
 
 #[test]
 fn bad_labels_name_the_line_and_field() {
-    let e = parse_labels("file,label\na,covid\n", None).unwrap_err();
+    let e = parse_labels("name,label\na,covid\n", None).unwrap_err();
     assert_eq!(e.0, 1);
-    assert!(e.1.contains("no `filename` column"), "{}", e.1);
+    assert!(e.1.contains("no `filename` (or `file`) column"), "{}", e.1);
+    // A site's `file,label` is read the same, each row with its line.
+    let site = parse_labels("file,label\n\na.png,covid\nb.png,normal\n", None).unwrap();
+    let rows: Vec<_> = site
+        .iter()
+        .map(|l| (l.filename.as_str(), l.covid, l.line))
+        .collect();
+    assert_eq!(rows, [("a.png", true, 3), ("b.png", false, 4)]);
     let e = parse_labels("filename,label\na,covid\nb,maybe\n", None).unwrap_err();
     assert_eq!(e.0, 3);
     assert!(e.1.contains("`label`: `maybe`"), "{}", e.1);

@@ -1,0 +1,82 @@
+//! `edge-screen xray-validate`: a site's own labelled films → a site calibration file and a
+//! summary (see [`crate::tools::xray_validate`]).
+
+use super::{failed, usage};
+use crate::cli::XrayValidateArgs;
+use crate::config::Settings;
+use crate::tools::xray_validate::threshold::Rule;
+use crate::tools::xray_validate::{
+    check_counts, films_from_labels, render, screen_films, validate, Options, ValidateError,
+};
+use crate::xray::screen::{load_model, XrayScreener};
+use anyhow::Context;
+
+pub(super) fn run(settings: &Settings, a: &XrayValidateArgs) -> anyhow::Result<()> {
+    for (name, v, lo, hi) in [
+        ("--target-specificity", a.target_specificity, 0.5, 0.99),
+        ("--min-sensitivity", a.min_sensitivity, 0.5, 1.0),
+    ] {
+        if !(lo..=hi).contains(&v) {
+            return Err(usage(format!("{name}: {v} is outside {lo}-{hi}")));
+        }
+    }
+    let origin = a.labels.display().to_string();
+    let films = films_from_labels(&a.labels, a.split.as_deref(), &a.dirs)
+        .map_err(|e| usage(e.to_string()))?;
+    // Further sources of labelled films (clinician reviews from the record store,
+    // `--from-reviews`) are appended here, before the counts are checked.
+    check_counts(&films, &origin).map_err(usage)?;
+    let model = load_model(&settings.xray).map_err(|e| usage(format!("[xray] model: {e}")))?;
+    // The model's own threshold: the in-sample numbers are quoted there, whatever the
+    // configuration's site calibration says.
+    let threshold = model.info().threshold;
+    let screener = XrayScreener::new(model, threshold);
+    log::info!("screening {} films", films.len());
+    let scored = screen_films(&screener, films).map_err(|e| {
+        failed(format!(
+            "{e}; every labelled film must be screened (fix or remove it from {origin}); \
+             nothing was written"
+        ))
+    })?;
+    let options = Options {
+        rule: Rule {
+            target_specificity: a.target_specificity,
+            min_sensitivity: a.min_sensitivity,
+        },
+        folds: a.folds,
+        seed: a.seed,
+        labels: origin.clone(),
+    };
+    let calibration = validate(&screener, &scored, &options).map_err(|e| match e {
+        ValidateError::Films(m) => usage(m),
+        e @ ValidateError::NoThreshold(_) => failed(format!(
+            "{origin}: {e}. Nothing was written to {}: X-ray findings stay not validated at this \
+             site (advisory only). Lower --target-specificity or --min-sensitivity only if that \
+             is clinically acceptable here.",
+            a.out.display()
+        )),
+    })?;
+    let text = serde_json::to_string_pretty(&calibration)?;
+    write_atomic(&a.out, &text)?;
+    if a.json {
+        out!("{}", serde_json::to_string(&calibration)?)?;
+    } else {
+        print!("{}", render(&calibration));
+        out!("Written: {}", a.out.display())?;
+    }
+    Ok(())
+}
+
+/// Writes `text` to `path` through a temporary file in the same folder and a rename, so that a
+/// kiosk never reads half a calibration.
+fn write_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".part");
+    let tmp = std::path::PathBuf::from(tmp);
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })
+        .with_context(|| format!("--out {}: cannot write", path.display()))
+}

@@ -1,0 +1,284 @@
+//! `edge-screen xray-validate`: screen a site's own labelled chest X-rays, measure the model there
+//! at its own threshold, choose a site threshold for a target specificity subject to a minimum
+//! sensitivity, estimate that choice by cross-validation, and write a site calibration
+//! ([`crate::xray::site::SiteCalibration`]) bound to the model's SHA-256.
+//!
+//! ```text
+//!  labelled films (labels CSV + folders; later: clinician reviews) ──screen──▶ scored films
+//!      ──▶ at the model threshold (in-sample) ─┐
+//!      ──▶ rule: site threshold ───────────────┼──▶ calibration file + summary
+//!      ──▶ the same rule, k-fold (held out) ───┘
+//! ```
+//! The input is a plain list of [`LabelledFilm`]s so that other sources can join the labels file:
+//! clinician reviews kept in the record store (`--from-reviews`) are meant to be one more
+//! function that returns `Vec<LabelledFilm>` (with an [`ImageSource`] variant for an image kept in
+//! the store), appended before [`screen_films`].
+
+pub mod threshold;
+
+use crate::tools::xray_eval::{read_labels, InputError};
+use crate::xray::screen::{ScreenError, XrayScreener};
+use crate::xray::site::{
+    CalibratedModel, FilmCounts, SiteCalibration, CALIBRATION_FORMAT, CALIBRATION_VERSION,
+    MIN_FILMS_PER_CLASS,
+};
+use std::path::{Path, PathBuf};
+use threshold::{choose, cross_validate, operating, ChoiceError, Rule, Scored};
+
+/// Where a labelled film's image is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageSource {
+    /// An image file (PNG, JPEG or DICOM).
+    File(PathBuf),
+}
+
+/// One film with its reference label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelledFilm {
+    /// How the film is named in messages (the labels file and its line, or a review id).
+    pub name: String,
+    /// The image.
+    pub image: ImageSource,
+    /// True when the reference says covid, false for normal.
+    pub covid: bool,
+}
+
+/// A film with its model score.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredFilm {
+    /// The film.
+    pub film: LabelledFilm,
+    /// Covid probability from the model.
+    pub probability: f32,
+}
+
+/// The films of a labels CSV (`file` or `filename`, and `label`; see
+/// [`crate::tools::xray_eval::read_labels`]), each found as `DIR/FILE` in exactly one of `dirs`.
+pub fn films_from_labels(
+    labels: &Path,
+    split: Option<&str>,
+    dirs: &[PathBuf],
+) -> Result<Vec<LabelledFilm>, InputError> {
+    let rows = read_labels(labels, split)?;
+    let dir_list = dirs
+        .iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    rows.into_iter()
+        .map(|row| {
+            let found: Vec<PathBuf> = dirs
+                .iter()
+                .map(|d| d.join(&row.filename))
+                .filter(|p| p.is_file())
+                .collect();
+            let problem = match found.len() {
+                1 => None,
+                0 => Some(format!("`file` {}: not found in {dir_list}", row.filename)),
+                _ => Some(format!(
+                    "`file` {}: found in more than one folder ({})",
+                    row.filename,
+                    found
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+            if let Some(problem) = problem {
+                return Err(InputError {
+                    file: labels.to_path_buf(),
+                    line: row.line,
+                    problem,
+                });
+            }
+            Ok(LabelledFilm {
+                name: format!("{} line {}", labels.display(), row.line),
+                image: ImageSource::File(found[0].clone()),
+                covid: row.covid,
+            })
+        })
+        .collect()
+}
+
+/// At least [`MIN_FILMS_PER_CLASS`] films of each class, or a message saying how many there are.
+pub fn check_counts(films: &[LabelledFilm], origin: &str) -> Result<FilmCounts, String> {
+    let covid = films.iter().filter(|f| f.covid).count();
+    let counts = FilmCounts {
+        covid,
+        normal: films.len() - covid,
+    };
+    if counts.covid < MIN_FILMS_PER_CLASS || counts.normal < MIN_FILMS_PER_CLASS {
+        return Err(format!(
+            "{origin}: {} covid and {} normal films; site validation needs at least \
+             {MIN_FILMS_PER_CLASS} of each",
+            counts.covid, counts.normal
+        ));
+    }
+    Ok(counts)
+}
+
+/// Screens every film; the first one that cannot be screened stops the validation (a validation
+/// must cover the films it names).
+pub fn screen_films(
+    screener: &XrayScreener,
+    films: Vec<LabelledFilm>,
+) -> Result<Vec<ScoredFilm>, ScreenError> {
+    films
+        .into_iter()
+        .map(|film| {
+            let ImageSource::File(path) = &film.image;
+            let screened = screener.screen_file(path, None)?;
+            log::debug!(
+                "{}: covid p {:.4}",
+                film.name,
+                screened.report.covid_probability
+            );
+            Ok(ScoredFilm {
+                probability: screened.report.covid_probability,
+                film,
+            })
+        })
+        .collect()
+}
+
+/// The choices of one validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The targets of the threshold.
+    pub rule: Rule,
+    /// Cross-validation folds (2 to the films of the smaller class).
+    pub folds: usize,
+    /// Seed of the fold assignment.
+    pub seed: u64,
+    /// What the films came from (written into the calibration).
+    pub labels: String,
+}
+
+/// Why no calibration was made.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValidateError {
+    /// Fewer than [`MIN_FILMS_PER_CLASS`] of a class, or too few for the folds.
+    #[error("{0}")]
+    Films(String),
+    /// No threshold meets both targets on the site's films.
+    #[error("no site threshold meets both targets: {0}")]
+    NoThreshold(ChoiceError),
+}
+
+/// Measures, chooses and cross-validates: the calibration for `screener`'s model (at the model's
+/// own threshold for the in-sample numbers), or why there is none.
+pub fn validate(
+    screener: &XrayScreener,
+    scored: &[ScoredFilm],
+    o: &Options,
+) -> Result<SiteCalibration, ValidateError> {
+    let films: Vec<LabelledFilm> = scored.iter().map(|s| s.film.clone()).collect();
+    let counts = check_counts(&films, &o.labels).map_err(ValidateError::Films)?;
+    if o.folds < 2 || o.folds > counts.covid.min(counts.normal) {
+        return Err(ValidateError::Films(format!(
+            "{} folds for {} covid and {} normal films: use 2 to {}",
+            o.folds,
+            counts.covid,
+            counts.normal,
+            counts.covid.min(counts.normal)
+        )));
+    }
+    let s: Vec<Scored> = scored
+        .iter()
+        .map(|f| Scored {
+            probability: f.probability,
+            covid: f.film.covid,
+        })
+        .collect();
+    let model = screener.model();
+    let t = choose(&s, &o.rule).map_err(ValidateError::NoThreshold)?;
+    let cv = cross_validate(&s, &o.rule, o.folds, o.seed).map_err(ValidateError::NoThreshold)?;
+    Ok(SiteCalibration {
+        format: CALIBRATION_FORMAT.into(),
+        version: CALIBRATION_VERSION,
+        model: CalibratedModel {
+            name: model.info().name.clone(),
+            version: model.info().version.clone(),
+            sha256: model.sha256().to_string(),
+            threshold: model.info().threshold,
+        },
+        site_threshold: t,
+        target_specificity: o.rule.target_specificity,
+        min_sensitivity: o.rule.min_sensitivity,
+        counts,
+        at_model_threshold: operating(&s, model.info().threshold),
+        at_site_threshold_in_sample: operating(&s, t),
+        cross_validated: cv,
+        labels: o.labels.clone(),
+        created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        software_version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}
+
+/// True when the cross-validated estimate reaches both targets (point estimates).
+pub fn cv_meets_targets(c: &SiteCalibration) -> bool {
+    let cv = &c.cross_validated;
+    cv.sensitivity.value + 1e-12 >= c.min_sensitivity
+        && cv.specificity.value + 1e-12 >= c.target_specificity
+}
+
+/// The readable summary of a calibration.
+pub fn render(c: &SiteCalibration) -> String {
+    use crate::xray::site::Proportion;
+    let p = |r: &Proportion| {
+        format!(
+            "{:.3} ({}/{}; 95% Wilson {:.2}-{:.2})",
+            r.value, r.k, r.n, r.wilson_95[0], r.wilson_95[1]
+        )
+    };
+    let cv = &c.cross_validated;
+    let mut s = format!(
+        "Site validation of {} {} (SHA-256 {})\n\
+         Films: {} covid, {} normal ({})\n\n\
+         At the model's threshold {:.4} (all films):\n  sensitivity {}\n  specificity {}\n\n\
+         Site threshold {:.4}: the lowest with specificity >= {:.2} on these films, keeping \
+         sensitivity >= {:.2}\n\
+         Expected at this site ({}-fold cross-validated: chosen on the other folds, measured on \
+         the held-out one):\n  sensitivity {}\n  specificity {}\n\
+         On the films it was chosen on (optimistic, for reference):\n  sensitivity {}\n  \
+         specificity {}\n",
+        c.model.name,
+        c.model.version,
+        c.model.sha256,
+        c.counts.covid,
+        c.counts.normal,
+        c.labels,
+        c.at_model_threshold.threshold,
+        p(&c.at_model_threshold.sensitivity),
+        p(&c.at_model_threshold.specificity),
+        c.site_threshold,
+        c.target_specificity,
+        c.min_sensitivity,
+        cv.folds,
+        p(&cv.sensitivity),
+        p(&cv.specificity),
+        p(&c.at_site_threshold_in_sample.sensitivity),
+        p(&c.at_site_threshold_in_sample.specificity),
+    );
+    if cv.folds_below_min_sensitivity > 0 {
+        s += &format!(
+            "  {} of {} folds could not keep sensitivity >= {:.2} on their training films\n",
+            cv.folds_below_min_sensitivity, cv.folds, c.min_sensitivity
+        );
+    }
+    if !cv_meets_targets(c) {
+        s += &format!(
+            "  Held out, the choice falls short of the targets (sensitivity {:.3} for {:.2}, \
+             specificity {:.3} for {:.2}): expect that here, not the targets; more films give a \
+             steadier threshold\n",
+            cv.sensitivity.value, c.min_sensitivity, cv.specificity.value, c.target_specificity
+        );
+    }
+    s += "\nA screening aid, not a diagnosis. Intervals treat films as independent.\n";
+    s
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;
