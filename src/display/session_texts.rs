@@ -95,13 +95,14 @@ pub fn short_id(id: &str) -> &str {
 pub fn session_xray_text(x: Option<&XrayReport>) -> String {
     match x {
         None => "no X-ray".to_string(),
-        Some(x) => {
-            let p = match x.finding {
-                Finding::Covid => x.covid_probability,
-                Finding::Normal => 1.0 - x.covid_probability,
-            };
-            format!("{} {}", x.finding.name(), percent_text(p))
-        }
+        Some(x) => match (x.finding, x.covid_probability) {
+            (Finding::Covid, Some(p)) => format!("covid {}", percent_text(p)),
+            (Finding::Normal, Some(p)) => format!("normal {}", percent_text(1.0 - p)),
+            _ => format!(
+                "not assessable: {}",
+                x.scope_reason.map_or("out of scope".into(), |r| r.short())
+            ),
+        },
     }
 }
 

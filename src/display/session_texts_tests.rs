@@ -21,8 +21,10 @@ fn summary(pattern: Option<Pattern>, rate: Option<f32>, quality: f32) -> Breathi
 fn report(covid_probability: f32, finding: Finding) -> XrayReport {
     XrayReport {
         file: "/inbox/chest_01.png".into(),
-        covid_probability,
+        covid_probability: Some(covid_probability),
         finding,
+        scope_reason: None,
+        scope_text: None,
         threshold: 0.5,
         model: ModelRef {
             name: "xray".into(),

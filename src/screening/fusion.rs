@@ -79,19 +79,20 @@ pub fn breathing_probability(b: &BreathingSummary) -> Option<f32> {
     Some((1.0 - b.scores.get(Pattern::Eupnea)).clamp(0.0, 1.0))
 }
 
-/// The X-ray's referral probability, by the rule in the module doc.
-pub fn xray_probability(x: &XrayReport) -> f32 {
-    let p = f64::from(x.covid_probability).clamp(0.0, 1.0);
+/// The X-ray's referral probability, by the rule in the module doc; `None` for an image out of
+/// scope (it contributes nothing).
+pub fn xray_probability(x: &XrayReport) -> Option<f32> {
+    let p = f64::from(x.covid_probability?).clamp(0.0, 1.0);
     let t = f64::from(x.threshold).clamp(1e-6, 1.0 - 1e-6);
     let k = (1.0 - t) / t * f64::from(REFER_AT) / (1.0 - f64::from(REFER_AT));
-    (p * k / (p * k + 1.0 - p)) as f32
+    Some((p * k / (p * k + 1.0 - p)) as f32)
 }
 
 /// The outcome of a session from what it measured.
 pub fn fuse(breathing: Option<&BreathingSummary>, xray: Option<&XrayReport>) -> Fusion {
     let modalities = ModalityProbabilities {
         breathing: breathing.and_then(breathing_probability),
-        xray: xray.map(xray_probability),
+        xray: xray.and_then(xray_probability),
     };
     let keep = [modalities.breathing, modalities.xray];
     let refer_probability = 1.0 - keep.iter().flatten().map(|p| 1.0 - p).product::<f32>();
