@@ -210,3 +210,10 @@ fn every_string_is_ascii_and_labels_fit_their_column() {
         assert!(s.is_ascii(), "{s}");
     }
 }
+
+#[test]
+fn an_out_of_scope_xray_says_not_assessable_and_why() {
+    use crate::xray::scope::ScopeReason;
+    let x = XrayReport::example_out_of_scope(ScopeReason::LateralView);
+    assert_eq!(session_xray_text(Some(&x)), "not assessable: lateral view");
+}
