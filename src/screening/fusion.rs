@@ -8,6 +8,7 @@
 //!      a change of prior: its odds are scaled so that the model's own operating threshold `t` maps
 //!      to [`REFER_AT`] (`p' = p·k / (p·k + 1 − p)` with `k = (1 − t) / t`). A film at exactly the
 //!      X-ray model's threshold is thus a 50 % case, as an abnormal pattern is for breathing.
+//!      An X-ray out of scope (`finding` `out_of_scope`, see `xray::scope`) gives no probability.
 //! 2. The probabilities of the modalities present are combined by noisy-OR:
 //!    `refer_probability = 1 − Π (1 − pᵢ)`: the person should be referred unless every modality
 //!    independently finds no reason to.

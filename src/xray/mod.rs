@@ -1,8 +1,10 @@
 //! Chest X-ray screening aid: decode → preprocess → int8 CNN (tract) → probability and heatmap.
 //!
 //! ```text
-//!  file (PNG | JPEG | DICOM) ──decode──▶ GrayImage ──preprocess──▶ [1,1,128,128] ──model──▶ probability, CAM
+//!  file (PNG | JPEG | DICOM) ──decode──▶ GrayImage ──preprocess──▶ [1,1,128,128] ──scope──▶ model ──▶ probability, CAM
 //! ```
+//! The scope check (`scope.rs`) stops images the model was not trained for (photos, documents,
+//! CT/MR, rotated or inverted films, ...): they get `out_of_scope` and no probability.
 //! The result is a screening aid, not a diagnosis: see `models/xray/MODEL_CARD.md` for what the
 //! model was trained on, how it does per data source and what it may be learning instead of disease.
 

@@ -124,7 +124,8 @@ pub enum ScreenError {
     /// Unreadable, unsupported or malformed file.
     #[error(transparent)]
     Decode(#[from] FileError),
-    /// Decoded, but not usable as a radiograph (too small, no contrast).
+    /// Decoded, but not usable (too small, inconsistent); a flat image is not an error but an
+    /// out-of-scope report (`blank`).
     #[error("{}: {source}", file.display())]
     Preprocess {
         /// The file.
