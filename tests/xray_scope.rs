@@ -178,3 +178,67 @@ fn rust_scores_match_the_python_golden_scores() {
         );
     }
 }
+
+#[test]
+fn the_daemon_files_an_out_of_scope_inbox_image_with_its_reason_and_no_probability() {
+    let dir = std::env::temp_dir().join(format!("edge-screen-scope-{}", std::process::id()));
+    let inbox = dir.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let rotated = std::fs::read_dir(root().join("tests/fixtures/xray-scope/rotated"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    std::fs::copy(&rotated, inbox.join("film.png")).unwrap();
+    // Old enough to be taken on the first scan.
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    std::fs::File::options()
+        .write(true)
+        .open(inbox.join("film.png"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let events = dir.join("events.jsonl");
+    let heatmaps = dir.join("heatmaps");
+    let config = dir.join("kiosk.toml");
+    std::fs::write(
+        &config,
+        format!("[xray]\nheatmap_dir = \"{}\"\n", heatmaps.display()),
+    )
+    .unwrap();
+    let o = util::run(&[
+        "--config",
+        config.to_str().unwrap(),
+        "--camera",
+        "sim",
+        "--duration",
+        "3",
+        "--speed",
+        "1",
+        "--xray-inbox",
+        inbox.to_str().unwrap(),
+        "--events",
+        events.to_str().unwrap(),
+        "--display",
+        &format!("png:{}", dir.join("readout.png").display()),
+    ]);
+    assert!(o.status.success(), "stderr: {}", util::stderr(&o));
+    let text = std::fs::read_to_string(&events).unwrap();
+    let xray: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["type"] == "xray")
+        .collect();
+    assert_eq!(xray.len(), 1, "{text}");
+    assert_eq!(xray[0]["finding"], "out_of_scope", "{}", xray[0]);
+    assert_eq!(xray[0]["scope_reason"], "rotated", "{}", xray[0]);
+    assert!(xray[0]["covid_probability"].is_null());
+    assert!(xray[0].get("heatmap").is_none(), "{}", xray[0]);
+    // Filed as done (it was screened, and refused), with the reason in its record.
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(inbox.join("done/film.png.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["scope_reason"], "rotated", "{record}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
