@@ -256,7 +256,8 @@ pub struct XrayArgs {
     #[arg(required = true, value_name = "FILE|DIR")]
     pub files: Vec<PathBuf>,
     /// One JSON object per image on standard output (`file`, `covid_probability`, `finding`,
-    /// `threshold`, `model`, `format`; or `file` and `error`).
+    /// `threshold`, `model`, `format`, and for an image out of scope `scope_reason` and
+    /// `scope_text` with a null probability; or `file` and `error`).
     #[arg(long)]
     pub json: bool,
     /// Write a class-activation overlay `NAME.heatmap.png` per image into this folder.

@@ -87,7 +87,7 @@ fn apnea_with_xray() -> Readout {
     }
     r.xray = Some(XrayResult {
         finding: "consolidation".into(),
-        probability: 0.82,
+        probability: Some(0.82),
         source: "/var/lib/edge-screen/inbox/chest_0042.png".into(),
         site_validated: true,
     });
@@ -107,7 +107,9 @@ fn waiting() -> Readout {
 fn xray_report(p: f32) -> XrayReport {
     XrayReport {
         file: "/var/lib/edge-screen/inbox/chest_0042.png".into(),
-        covid_probability: p,
+        covid_probability: Some(p),
+        scope_reason: None,
+        scope_text: None,
         finding: if p >= 0.08 {
             Finding::Covid
         } else {
@@ -128,13 +130,14 @@ fn xray_report(p: f32) -> XrayReport {
 
 /// The X-ray line as the pipeline shows a report: the finding with its own probability.
 fn shown(x: &XrayReport) -> XrayResult {
+    let p = x.covid_probability.expect("an assessed film");
     let p = match x.finding {
-        Finding::Covid => x.covid_probability,
-        Finding::Normal => 1.0 - x.covid_probability,
+        Finding::Covid => p,
+        _ => 1.0 - p,
     };
     XrayResult {
         finding: x.finding.name().into(),
-        probability: p,
+        probability: Some(p),
         source: x.file.display().to_string(),
         site_validated: x.site_validated,
     }

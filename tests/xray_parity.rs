@@ -63,6 +63,7 @@ fn golden_image(img: &serde_json::Value) -> GrayImage {
             height: img["height"].as_u64().unwrap() as usize,
             pixels: read_f64(img["gray"].as_str().unwrap()),
             format: "synthetic".into(),
+            source: Default::default(),
         },
         _ => {
             let path = Path::new(env!("CARGO_MANIFEST_DIR"))

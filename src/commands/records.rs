@@ -142,11 +142,10 @@ fn breathing_text(r: &Record) -> String {
 fn xray_text(r: &Record) -> String {
     match &r.xray {
         None => "no x-ray".into(),
-        Some(x) => format!(
-            "x-ray {} ({:.2})",
-            x["finding"].as_str().unwrap_or("?"),
-            x["covid_probability"].as_f64().unwrap_or(f64::NAN)
-        ),
+        Some(x) => match (x["covid_probability"].as_f64(), x["scope_reason"].as_str()) {
+            (Some(p), _) => format!("x-ray {} ({p:.2})", x["finding"].as_str().unwrap_or("?")),
+            (None, reason) => format!("x-ray out_of_scope ({})", reason.unwrap_or("?")),
+        },
     }
 }
 
@@ -184,6 +183,7 @@ fn write_csv(w: &mut dyn Write, records: &[Record]) -> anyhow::Result<()> {
         "xray_image_sha256",
         "xray_covid_probability",
         "xray_finding",
+        "xray_scope_reason",
         "models",
         "software_version",
     ])?;
@@ -228,6 +228,7 @@ fn write_csv(w: &mut dyn Write, records: &[Record]) -> anyhow::Result<()> {
             field(x, "image_sha256"),
             field(x, "covid_probability"),
             field(x, "finding"),
+            field(x, "scope_reason"),
             models,
             r.software_version.clone(),
         ])?;

@@ -85,7 +85,7 @@ fn print(r: &XrayReport, json: bool) -> std::io::Result<()> {
                 Ok(())
             }
         }
-    } else {
+    } else if let (Some(p), None) = (r.covid_probability, r.scope_reason) {
         let site = if r.site_validated {
             "site threshold"
         } else {
@@ -95,10 +95,16 @@ fn print(r: &XrayReport, json: bool) -> std::io::Result<()> {
             "{}: {} (covid probability {:.3}, threshold {:.3}, {site}; {} {}) [screening aid, not a diagnosis]",
             r.file.display(),
             r.finding.name(),
-            r.covid_probability,
+            p,
             r.threshold,
             r.model.name,
             r.model.version,
+        )
+    } else {
+        out!(
+            "{}: out_of_scope ({}; no covid probability given)",
+            r.file.display(),
+            r.scope_text.as_deref().unwrap_or("X-ray not assessable"),
         )
     }
 }

@@ -97,12 +97,15 @@ pub fn session_xray_text(x: Option<&XrayReport>) -> String {
     match x {
         None => "no X-ray".to_string(),
         Some(x) => {
-            let p = match x.finding {
-                Finding::Covid => x.covid_probability,
-                Finding::Normal => 1.0 - x.covid_probability,
-            };
             let advisory = if x.site_validated { "" } else { " (advisory)" };
-            format!("{} {}{advisory}", x.finding.name(), percent_text(p))
+            match (x.finding, x.covid_probability) {
+                (Finding::Covid, Some(p)) => format!("covid {}{advisory}", percent_text(p)),
+                (Finding::Normal, Some(p)) => format!("normal {}{advisory}", percent_text(1.0 - p)),
+                _ => format!(
+                    "not assessable: {}",
+                    x.scope_reason.map_or("out of scope".into(), |r| r.short())
+                ),
+            }
         }
     }
 }

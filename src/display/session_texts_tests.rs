@@ -21,8 +21,10 @@ fn summary(pattern: Option<Pattern>, rate: Option<f32>, quality: f32) -> Breathi
 fn report(covid_probability: f32, finding: Finding) -> XrayReport {
     XrayReport {
         file: "/inbox/chest_01.png".into(),
-        covid_probability,
+        covid_probability: Some(covid_probability),
         finding,
+        scope_reason: None,
+        scope_text: None,
         threshold: 0.5,
         site_validated: true,
         model: ModelRef {
@@ -213,4 +215,11 @@ fn every_string_is_ascii_and_labels_fit_their_column() {
     for s in HEADLINES.iter().chain(lines.iter()) {
         assert!(s.is_ascii(), "{s}");
     }
+}
+
+#[test]
+fn an_out_of_scope_xray_says_not_assessable_and_why() {
+    use crate::xray::scope::ScopeReason;
+    let x = XrayReport::example_out_of_scope(ScopeReason::LateralView);
+    assert_eq!(session_xray_text(Some(&x)), "not assessable: lateral view");
 }

@@ -82,7 +82,7 @@ fn nothing_drawn_outside_the_target_even_unclipped() {
                 CameraStatus::Message("camera: a very long status message that cannot fit".into());
             r.xray = Some(XrayResult {
                 finding: "consolidation with a long description that overflows".into(),
-                probability: 0.81,
+                probability: Some(0.81),
                 source: "/inbox/a_rather_long_file_name_for_an_xray_image.png".into(),
                 site_validated: false,
             });

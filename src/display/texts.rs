@@ -38,7 +38,8 @@ pub fn time_text(elapsed_s: f64) -> String {
     )
 }
 
-/// The X-ray line: "X-ray: none" or "X-ray: FINDING 82% (FILE)", file name only.
+/// The X-ray line: "X-ray: none", "X-ray: FINDING 82% (FILE)", file name only, or
+/// "X-ray not assessable: REASON (FILE)" for an image out of scope.
 pub fn xray_text(x: Option<&XrayResult>) -> String {
     match x {
         None => "X-ray: none".to_string(),
@@ -52,12 +53,15 @@ pub fn xray_text(x: Option<&XrayResult>) -> String {
             } else {
                 ", not yet validated at this site"
             };
-            format!(
-                "X-ray: {} {} ({}){caveat}",
-                x.finding,
-                percent_text(x.probability),
-                file
-            )
+            match x.probability {
+                Some(p) => format!(
+                    "X-ray: {} {} ({}){caveat}",
+                    x.finding,
+                    percent_text(p),
+                    file
+                ),
+                None => format!("X-ray not assessable: {} ({})", x.finding, file),
+            }
         }
     }
 }
@@ -131,7 +135,7 @@ mod tests {
         assert_eq!(ascii_only("Biot\u{2019}s"), "Biot?s");
         let x = XrayResult {
             finding: "consolidation".into(),
-            probability: 0.82,
+            probability: Some(0.82),
             source: "/inbox/chest_01.png".into(),
             site_validated: true,
         };
@@ -141,11 +145,21 @@ mod tests {
         );
         let advisory = XrayResult {
             site_validated: false,
-            ..x
+            ..x.clone()
         };
         assert_eq!(
             xray_text(Some(&advisory)),
             "X-ray: consolidation 82% (chest_01.png), not yet validated at this site"
+        );
+        let refused = XrayResult {
+            finding: "rotated".into(),
+            probability: None,
+            source: "/inbox/chest_02.png".into(),
+            site_validated: false,
+        };
+        assert_eq!(
+            xray_text(Some(&refused)),
+            "X-ray not assessable: rotated (chest_02.png)"
         );
         assert_eq!(xray_text(None), "X-ray: none");
     }

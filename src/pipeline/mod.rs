@@ -326,13 +326,18 @@ fn session_changed(events: &[Event]) -> bool {
 /// The X-ray line of the readout: the finding with its own probability ("normal 93%" for a covid
 /// probability of 0.07).
 fn shown(r: &XrayReport) -> XrayResult {
-    let p = r.covid_probability;
+    let (finding, probability) = match (r.finding, r.covid_probability) {
+        (Finding::Covid, Some(p)) => ("covid".to_string(), Some(p)),
+        (Finding::Normal, Some(p)) => ("normal".to_string(), Some(1.0 - p)),
+        _ => (
+            r.scope_reason
+                .map_or("out of scope".into(), |reason| reason.short()),
+            None,
+        ),
+    };
     XrayResult {
-        finding: r.finding.name().to_string(),
-        probability: match r.finding {
-            Finding::Covid => p,
-            Finding::Normal => 1.0 - p,
-        },
+        finding,
+        probability,
         source: r.file.display().to_string(),
         site_validated: r.site_validated,
     }

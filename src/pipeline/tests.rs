@@ -95,7 +95,10 @@ fn a_seated_person_gets_a_session_result_with_the_xray_sent_during_it() {
     // Seated at about 2 s, 60 s of good signal: the result about a minute later.
     assert!((60.0..66.0).contains(&r.t_s), "{}", r.t_s);
     assert_eq!(r.outcome, Outcome::NoConcernFound, "{r:?}");
-    assert_eq!(r.xray.as_ref().map(|x| x.covid_probability), Some(0.01));
+    assert_eq!(
+        r.xray.as_ref().and_then(|x| x.covid_probability),
+        Some(0.01)
+    );
     let b = r.breathing.as_ref().expect("breathing");
     assert_eq!(b.pattern, Some(Pattern::Eupnea));
     assert!(

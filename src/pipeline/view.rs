@@ -128,10 +128,11 @@ pub enum CameraStatus {
 /// The latest chest X-ray screening result, shown on one line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct XrayResult {
-    /// Short finding text, e.g. "no finding" or "consolidation".
+    /// Short finding text, e.g. "no finding" or "consolidation"; for an image out of scope, why
+    /// (e.g. "rotated").
     pub finding: String,
-    /// Probability of the finding in 0..=1.
-    pub probability: f32,
+    /// Probability of the finding in 0..=1; `None` = the image was not assessable.
+    pub probability: Option<f32>,
     /// File the image came from (only its file name is shown).
     pub source: String,
     /// False when the finding is not validated at this site (no site calibration): the line

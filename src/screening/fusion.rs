@@ -9,12 +9,13 @@
 //!      site threshold of a site calibration, else the model's own) maps to [`REFER_AT`]
 //!      (`p' = p·k / (p·k + 1 − p)` with `k = (1 − t) / t`). A film at exactly that threshold is
 //!      thus a 50 % case, as an abnormal pattern is for breathing.
+//!      An X-ray out of scope (`finding` `out_of_scope`, see `xray::scope`) gives no probability.
 //!    - An X-ray that is not validated at this site (`site_validated` false: no site calibration
 //!      for this model, see [`crate::xray::site`]) is **advisory only**: its probability is
 //!      reported in `modalities.xray` but takes no part in steps 2 and 3.
-//! 2. The probabilities of the modalities that count (breathing, and a site-validated X-ray) are
-//!    combined by noisy-OR: `refer_probability = 1 − Π (1 − pᵢ)`: the person should be referred
-//!    unless every modality independently finds no reason to.
+//! 2. The probabilities of the modalities that count (breathing, and a site-validated X-ray in
+//!    scope) are combined by noisy-OR: `refer_probability = 1 − Π (1 − pᵢ)`: the person should be
+//!    referred unless every modality independently finds no reason to.
 //! 3. The outcome: `refer_for_clinical_assessment` when `refer_probability ≥ REFER_AT`; otherwise
 //!    `repeat_measurement` when breathing is missing or insufficient (nothing vouches for the
 //!    person); otherwise `no_concern_found`.
@@ -84,19 +85,20 @@ pub fn breathing_probability(b: &BreathingSummary) -> Option<f32> {
     Some((1.0 - b.scores.get(Pattern::Eupnea)).clamp(0.0, 1.0))
 }
 
-/// The X-ray's referral probability, by the rule in the module doc.
-pub fn xray_probability(x: &XrayReport) -> f32 {
-    let p = f64::from(x.covid_probability).clamp(0.0, 1.0);
+/// The X-ray's referral probability, by the rule in the module doc; `None` for an image out of
+/// scope (it contributes nothing).
+pub fn xray_probability(x: &XrayReport) -> Option<f32> {
+    let p = f64::from(x.covid_probability?).clamp(0.0, 1.0);
     let t = f64::from(x.threshold).clamp(1e-6, 1.0 - 1e-6);
     let k = (1.0 - t) / t * f64::from(REFER_AT) / (1.0 - f64::from(REFER_AT));
-    (p * k / (p * k + 1.0 - p)) as f32
+    Some((p * k / (p * k + 1.0 - p)) as f32)
 }
 
 /// The outcome of a session from what it measured.
 pub fn fuse(breathing: Option<&BreathingSummary>, xray: Option<&XrayReport>) -> Fusion {
     let modalities = ModalityProbabilities {
         breathing: breathing.and_then(breathing_probability),
-        xray: xray.map(xray_probability),
+        xray: xray.and_then(xray_probability),
     };
     // An X-ray not validated at this site is reported but does not move the outcome.
     let counted_xray = xray.filter(|x| x.site_validated).and(modalities.xray);

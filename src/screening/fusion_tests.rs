@@ -35,6 +35,11 @@ fn insufficient() -> BreathingSummary {
     }
 }
 
+/// The referral probability of an assessed X-ray.
+fn xprob(x: &XrayReport) -> f32 {
+    xray_probability(x).expect("an assessed X-ray has a probability")
+}
+
 fn xray(p: f32) -> XrayReport {
     XrayReport::example(p)
 }
@@ -82,14 +87,14 @@ fn no_modality_at_all_asks_for_a_repeat() {
 
 #[test]
 fn the_xray_operating_threshold_maps_to_the_referral_threshold() {
-    assert!(close(xray_probability(&xray(0.08)), REFER_AT));
-    assert!(close(xray_probability(&xray(0.0)), 0.0));
-    assert!(close(xray_probability(&xray(1.0)), 1.0));
+    assert!(close(xprob(&xray(0.08)), REFER_AT));
+    assert!(close(xprob(&xray(0.0)), 0.0));
+    assert!(close(xprob(&xray(1.0)), 1.0));
     // Odds scaled by (1 - 0.08) / 0.08 = 11.5: p = 0.02 → 0.23/1.21.
-    assert!(close(xray_probability(&xray(0.02)), 0.23 / 1.21));
+    assert!(close(xprob(&xray(0.02)), 0.23 / 1.21));
     let mut last = -1.0;
     for i in 0..=100 {
-        let p = xray_probability(&xray(i as f32 / 100.0));
+        let p = xprob(&xray(i as f32 / 100.0));
         assert!(p > last, "monotone at {i}");
         last = p;
     }
@@ -117,7 +122,7 @@ fn a_negative_xray_without_usable_breathing_asks_for_a_repeat() {
 fn a_negative_xray_and_normal_breathing_find_no_concern() {
     let f = fuse(Some(&breathing(0.95, false)), Some(&xray(0.01)));
     assert_eq!(f.outcome, Outcome::NoConcernFound);
-    let (b, x) = (0.05, xray_probability(&xray(0.01)));
+    let (b, x) = (0.05, xprob(&xray(0.01)));
     assert!(
         close(f.refer_probability, 1.0 - (1.0 - b) * (1.0 - x)),
         "{f:?}"
@@ -129,7 +134,7 @@ fn two_moderate_findings_together_refer_though_neither_does_alone() {
     // Breathing 0.3; an X-ray at p = 0.036 is 0.3 after the prior shift (odds 0.0373 × 11.5).
     let b = breathing(0.7, false);
     let x = xray(0.036);
-    let xp = xray_probability(&x);
+    let xp = xprob(&x);
     assert!((xp - 0.3).abs() < 0.01, "{xp}");
     assert_eq!(fuse(Some(&b), None).outcome, Outcome::NoConcernFound);
     assert_eq!(fuse(None, Some(&x)).outcome, Outcome::RepeatMeasurement);
@@ -156,7 +161,7 @@ fn an_xray_not_validated_at_the_site_is_reported_but_moves_nothing() {
         .modalities
         .xray
         .expect("the advisory X-ray is still reported");
-    assert!(close(reported, xray_probability(&xray(0.3))), "{f:?}");
+    assert!(close(reported, xray_probability(&xray(0.3)).unwrap()), "{f:?}");
     assert!(reported > REFER_AT);
 }
 
@@ -171,4 +176,18 @@ fn an_advisory_xray_alone_cannot_refer_or_vouch_for_the_person() {
     let f = fuse(Some(&breathing(0.2, false)), Some(&advisory_xray(0.01)));
     assert_eq!(f.outcome, Outcome::ReferForClinicalAssessment);
     assert!(close(f.refer_probability, 0.8), "{f:?}");
+}
+
+#[test]
+fn an_out_of_scope_xray_contributes_no_probability() {
+    use crate::xray::scope::ScopeReason;
+    let x = XrayReport::example_out_of_scope(ScopeReason::Rotated);
+    assert_eq!(xray_probability(&x), None);
+    // Alone: nothing vouches for the person, and nothing refers.
+    let f = fuse(None, Some(&x));
+    assert_eq!(f.outcome, Outcome::RepeatMeasurement, "{f:?}");
+    assert_eq!((f.refer_probability, f.modalities.xray), (0.0, None));
+    // With breathing: exactly the breathing result.
+    let b = breathing(0.7, false);
+    assert_eq!(fuse(Some(&b), Some(&x)), fuse(Some(&b), None));
 }

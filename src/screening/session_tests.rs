@@ -235,7 +235,10 @@ fn xrays_join_the_open_session_before_or_after_its_result() {
     assert_eq!(joined.as_deref(), Some("s-000001"));
     st.run(80.0, true);
     let r = st.results()[0].clone();
-    assert_eq!(r.xray.as_ref().map(|x| x.covid_probability), Some(0.01));
+    assert_eq!(
+        r.xray.as_ref().and_then(|x| x.covid_probability),
+        Some(0.01)
+    );
     assert_eq!(r.outcome, Outcome::NoConcernFound);
     // A second film after the result: a new revision, now referring.
     st.s.on_xray(st.t, &xray(0.5), None, &mut st.out);

@@ -445,11 +445,20 @@ fn read_pixels(
             }
         })
         .collect();
+    let colourfulness = if channels >= 3 {
+        colourfulness(samples.chunks_exact(channels).map(|p| [p[0], p[1], p[2]]))
+    } else {
+        0.0
+    };
     Ok(GrayImage {
         width,
         height,
         pixels,
         format: description,
+        source: super::SourceInfo {
+            colourfulness,
+            ..Default::default()
+        },
     })
 }
 
@@ -458,9 +467,48 @@ pub fn luma(r: f64, g: f64, b: f64) -> f64 {
     (0.299 * r + 0.587 * g + 0.114 * b).clamp(0.0, 1.0)
 }
 
+/// Colourfulness of RGB pixels in `[0, 1]` (Hasler and Süsstrunk 2003), on the 0-255 scale:
+/// `sqrt(var(rg) + var(yb)) + 0.3 sqrt(mean(rg)² + mean(yb)²)` with `rg = R - G` and
+/// `yb = (R + G) / 2 - B`. 0 for gray pixels (R = G = B) and for no pixels.
+pub fn colourfulness(pixels: impl Iterator<Item = [f64; 3]>) -> f64 {
+    let (mut n, mut s_rg, mut s_yb, mut q_rg, mut q_yb) = (0.0f64, 0.0, 0.0, 0.0, 0.0);
+    for [r, g, b] in pixels {
+        let rg = 255.0 * (r - g);
+        let yb = 255.0 * (0.5 * (r + g) - b);
+        n += 1.0;
+        s_rg += rg;
+        s_yb += yb;
+        q_rg += rg * rg;
+        q_yb += yb * yb;
+    }
+    if n == 0.0 {
+        return 0.0;
+    }
+    let (m_rg, m_yb) = (s_rg / n, s_yb / n);
+    let var = (q_rg / n - m_rg * m_rg).max(0.0) + (q_yb / n - m_yb * m_yb).max(0.0);
+    var.sqrt() + 0.3 * (m_rg * m_rg + m_yb * m_yb).sqrt()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colourfulness_of_gray_is_zero_and_of_two_colours_is_known() {
+        let gray = (0..100).map(|i| [f64::from(i) / 99.0; 3]);
+        assert!(colourfulness(gray) < 1e-9);
+        // Half pure red, half pure green: rg = ±255 (mean 0, sd 255); yb = 127.5 both (sd 0).
+        let rg = (0..100).map(|i| {
+            if i % 2 == 0 {
+                [1.0, 0.0, 0.0]
+            } else {
+                [0.0, 1.0, 0.0]
+            }
+        });
+        let expected = 255.0 + 0.3 * 127.5;
+        assert!((colourfulness(rg) - expected).abs() < 1e-9);
+        assert_eq!(colourfulness(std::iter::empty()), 0.0);
+    }
 
     #[test]
     fn sides_are_checked_at_both_ends() {

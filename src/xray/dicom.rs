@@ -143,6 +143,18 @@ pub fn decode(bytes: &[u8]) -> Result<GrayImage, DecodeError> {
     let uid = ts.uid();
     let elements = read_elements(dataset, ts, WANTED)?;
     let attrs = Attributes::parse(&elements)?;
+    let text = |tag| {
+        elements
+            .get(tag)
+            .map(value_text)
+            .filter(|t: &String| !t.is_empty())
+    };
+    let source = super::SourceInfo {
+        modality: text(tags::MODALITY),
+        body_part: text(tags::BODY_PART_EXAMINED),
+        view_position: text(tags::VIEW_POSITION),
+        colourfulness: 0.0,
+    };
     let pixels = match elements.pixel_data {
         Some(Pixels::Native(range)) => &dataset[range],
         Some(Pixels::Encapsulated) => {
@@ -150,7 +162,12 @@ pub fn decode(bytes: &[u8]) -> Result<GrayImage, DecodeError> {
         }
         None => return Err(DicomError::NoPixelData.into()),
     };
-    attrs.render(pixels, uid == entries::EXPLICIT_VR_BIG_ENDIAN.uid())
+    let mut img = attrs.render(pixels, uid == entries::EXPLICIT_VR_BIG_ENDIAN.uid())?;
+    img.source = super::SourceInfo {
+        colourfulness: img.source.colourfulness,
+        ..source
+    };
+    Ok(img)
 }
 
 /// Reads the file meta group (explicit VR little endian, its length given by (0002,0000)) and
@@ -218,6 +235,9 @@ const WANTED: &[Tag] = &[
     tags::WINDOW_WIDTH,
     tags::RESCALE_INTERCEPT,
     tags::RESCALE_SLOPE,
+    tags::MODALITY,
+    tags::BODY_PART_EXAMINED,
+    tags::VIEW_POSITION,
 ];
 
 /// Where the pixel data is.
@@ -546,11 +566,15 @@ impl Attributes {
                 f64::from(v)
             }
         };
+        let mut colourfulness = 0.0;
         let values: Vec<f64> = if self.photometric == Photometric::Rgb {
             // Colour: stored values scaled to [0, 1] (no modality or VOI LUT), then luma.
             let (max, planar) = (f64::from(mask), self.planar);
             let channel =
                 |p: usize, c: usize| stored(if planar { c * n + p } else { p * 3 + c }) / max;
+            colourfulness = super::decode::colourfulness(
+                (0..n).map(|p| [channel(p, 0), channel(p, 1), channel(p, 2)]),
+            );
             (0..n)
                 .map(|p| {
                     (0.299 * channel(p, 0) + 0.587 * channel(p, 1) + 0.114 * channel(p, 2))
@@ -580,6 +604,10 @@ impl Attributes {
             height: self.rows,
             pixels: values,
             format: format!("DICOM {name} {}-bit", self.bits_stored),
+            source: super::SourceInfo {
+                colourfulness,
+                ..Default::default()
+            },
         })
     }
 }

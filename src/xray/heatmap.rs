@@ -157,6 +157,7 @@ mod tests {
                 .map(|i| (i % width) as f64 / width as f64)
                 .collect(),
             format: "test".into(),
+            source: Default::default(),
         }
     }
 

@@ -1,8 +1,10 @@
 //! Chest X-ray screening aid: decode → preprocess → int8 CNN (tract) → probability and heatmap.
 //!
 //! ```text
-//!  file (PNG | JPEG | DICOM) ──decode──▶ GrayImage ──preprocess──▶ [1,1,128,128] ──model──▶ probability, CAM
+//!  file (PNG | JPEG | DICOM) ──decode──▶ GrayImage ──preprocess──▶ [1,1,128,128] ──scope──▶ model ──▶ probability, CAM
 //! ```
+//! The scope check (`scope.rs`) stops images the model was not trained for (photos, documents,
+//! CT/MR, rotated or inverted films, ...): they get `out_of_scope` and no probability.
 //! The result is a screening aid, not a diagnosis: see `models/xray/MODEL_CARD.md` for what the
 //! model was trained on, how it does per data source and what it may be learning instead of disease.
 
@@ -12,6 +14,7 @@ pub mod heatmap;
 pub mod inbox;
 pub mod model;
 pub mod preprocess;
+pub mod scope;
 pub mod screen;
 pub mod site;
 
@@ -60,6 +63,24 @@ pub struct GrayImage {
     pub pixels: Vec<f64>,
     /// What the file was, e.g. `PNG 8-bit gray` or `DICOM MONOCHROME1 12-bit`.
     pub format: String,
+    /// What the decoder saw before reducing the file to gray: colour and DICOM metadata, for
+    /// the scope check (`scope.rs`).
+    pub source: SourceInfo,
+}
+
+/// Facts about the source file that the gray intensities no longer show.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SourceInfo {
+    /// Colourfulness of the decoded colour pixels (Hasler and Süsstrunk 2003, on the 0-255
+    /// scale: 0 for gray, about 15 "slightly", 33 "moderately", 45+ "quite" colourful); 0 for
+    /// gray files.
+    pub colourfulness: f64,
+    /// DICOM Modality (0008,0060), e.g. `CR`, `DX`, `CT`; `None` when absent or not DICOM.
+    pub modality: Option<String>,
+    /// DICOM BodyPartExamined (0018,0015), e.g. `CHEST`.
+    pub body_part: Option<String>,
+    /// DICOM ViewPosition (0018,5101), e.g. `PA`, `AP`, `LL`.
+    pub view_position: Option<String>,
 }
 
 impl GrayImage {

@@ -223,6 +223,7 @@ mod tests {
             height,
             pixels,
             format: "test".into(),
+            source: Default::default(),
         }
     }
 

@@ -6,12 +6,13 @@ use super::heatmap;
 use super::model::{ModelInfo, Prediction, XrayModel};
 use super::preprocess::{prepare, PreprocessError};
 use super::site::SiteCalibration;
+use super::scope::{self, ScopeModel, ScopeReason};
 use super::XraySettings;
 use crate::inference::ModelError;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// The two findings.
+/// The findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Finding {
@@ -19,14 +20,17 @@ pub enum Finding {
     Covid,
     /// Below the threshold.
     Normal,
+    /// Not what the model was trained on (see `scope.rs`): no probability is given.
+    OutOfScope,
 }
 
 impl Finding {
-    /// `covid` or `normal`.
+    /// `covid`, `normal` or `out_of_scope`.
     pub fn name(self) -> &'static str {
         match self {
             Finding::Covid => "covid",
             Finding::Normal => "normal",
+            Finding::OutOfScope => "out_of_scope",
         }
     }
 }
@@ -45,10 +49,17 @@ pub struct ModelRef {
 pub struct XrayReport {
     /// The image file.
     pub file: PathBuf,
-    /// Calibrated probability of covid, 0-1.
-    pub covid_probability: f32,
-    /// `covid` when `covid_probability >= threshold`, else `normal`.
+    /// Calibrated probability of covid, 0-1; `None` (JSON `null`) for an image out of scope.
+    pub covid_probability: Option<f32>,
+    /// `covid` when `covid_probability >= threshold`, else `normal`; `out_of_scope` when the
+    /// image is not a frontal chest radiograph as the model knows them.
     pub finding: Finding,
+    /// Why the image is out of scope (only then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope_reason: Option<ScopeReason>,
+    /// The reason in words, e.g. "X-ray not assessable: blank image" (only when out of scope).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope_text: Option<String>,
     /// The operating threshold used.
     pub threshold: f32,
     /// True only when the threshold is the site threshold of a site calibration made for this
@@ -72,7 +83,9 @@ impl XrayReport {
     pub(crate) fn example(p: f32) -> Self {
         XrayReport {
             file: "chest.png".into(),
-            covid_probability: p,
+            covid_probability: Some(p),
+            scope_reason: None,
+            scope_text: None,
             finding: if p >= 0.08 {
                 Finding::Covid
             } else {
@@ -88,6 +101,28 @@ impl XrayReport {
             heatmap: None,
         }
     }
+
+    /// An out-of-scope report for `chest.png` (tests of the code that consumes reports).
+    #[cfg(test)]
+    pub(crate) fn example_out_of_scope(reason: ScopeReason) -> Self {
+        XrayReport {
+            covid_probability: None,
+            finding: Finding::OutOfScope,
+            scope_reason: Some(reason),
+            scope_text: Some(not_assessable(reason)),
+            ..Self::example(0.5)
+        }
+    }
+
+    /// Whether a probability was given (the image was in scope).
+    pub fn assessed(&self) -> bool {
+        self.covid_probability.is_some()
+    }
+}
+
+/// "X-ray not assessable: SENTENCE", the `scope_text` of an out-of-scope image.
+pub fn not_assessable(reason: ScopeReason) -> String {
+    format!("X-ray not assessable: {}", reason.text())
 }
 
 /// Why one image could not be screened. Every message starts with the file.
@@ -96,7 +131,8 @@ pub enum ScreenError {
     /// Unreadable, unsupported or malformed file.
     #[error(transparent)]
     Decode(#[from] FileError),
-    /// Decoded, but not usable as a radiograph (too small, no contrast).
+    /// Decoded, but not usable (too small, inconsistent); a flat image is not an error but an
+    /// out-of-scope report (`blank`).
     #[error("{}: {source}", file.display())]
     Preprocess {
         /// The file.
@@ -155,12 +191,14 @@ pub fn load_model(s: &XraySettings) -> Result<XrayModel, ModelError> {
     }
 }
 
-/// A loaded model, the threshold in force and whether that threshold is validated at this site.
+/// A loaded model, the threshold in force, whether that threshold is validated at this site, and
+/// the scope model.
 #[derive(Debug, Clone)]
 pub struct XrayScreener {
     model: XrayModel,
     threshold: f32,
     site_validated: bool,
+    scope: &'static ScopeModel,
 }
 
 impl XrayScreener {
@@ -195,12 +233,14 @@ impl XrayScreener {
         }
     }
 
-    /// A screener from a loaded model and a threshold; its results are not site-validated.
+    /// A screener from a loaded model and a threshold, with the built-in scope model; its results
+    /// are not site-validated.
     pub fn new(model: XrayModel, threshold: f32) -> Self {
         Self {
             model,
             threshold,
             site_validated: false,
+            scope: ScopeModel::embedded(),
         }
     }
 
@@ -212,6 +252,7 @@ impl XrayScreener {
             model,
             threshold: calibration.site_threshold,
             site_validated: true,
+            scope: ScopeModel::embedded(),
         })
     }
 
@@ -239,17 +280,67 @@ impl XrayScreener {
         }
     }
 
-    /// Screens one file; with `heatmap`, also writes the overlay PNG to that path.
+    /// The report for an image out of scope: no probability, no heatmap.
+    fn refused(
+        &self,
+        file: &Path,
+        img: &super::GrayImage,
+        model: ModelRef,
+        reason: ScopeReason,
+        score: Option<f64>,
+    ) -> Screened {
+        log::info!(
+            "{}: out of scope: {} (scope score {})",
+            file.display(),
+            reason.name(),
+            score.map_or("-".into(), |s| format!("{s:.3}"))
+        );
+        Screened {
+            report: XrayReport {
+                file: file.to_path_buf(),
+                covid_probability: None,
+                finding: Finding::OutOfScope,
+                scope_reason: Some(reason),
+                scope_text: Some(not_assessable(reason)),
+                threshold: self.threshold,
+                model,
+                format: img.format.clone(),
+                heatmap: None,
+            },
+            heatmap_error: None,
+        }
+    }
+
+    /// Screens one file; with `heatmap`, also writes the overlay PNG to that path. An image out
+    /// of scope gets no probability and no heatmap.
     pub fn screen_file(
         &self,
         file: &Path,
         heatmap: Option<&Path>,
     ) -> Result<Screened, ScreenError> {
         let img = decode::decode_file(file)?;
-        let prepared = prepare(&img).map_err(|source| ScreenError::Preprocess {
-            file: file.to_path_buf(),
-            source,
-        })?;
+        let info = self.model.info();
+        let model = ModelRef {
+            name: info.name.clone(),
+            version: info.version.clone(),
+        };
+        let prepared = match prepare(&img) {
+            Ok(p) => p,
+            // A flat image is a blank one: out of scope, not a failure.
+            Err(PreprocessError::NoContrast { .. }) => {
+                return Ok(self.refused(file, &img, model, ScopeReason::Blank, None))
+            }
+            Err(source) => {
+                return Err(ScreenError::Preprocess {
+                    file: file.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        let checked = scope::check(&img, &prepared, self.scope);
+        if let Some(reason) = checked.reason {
+            return Ok(self.refused(file, &img, model, reason, checked.score));
+        }
         let pred: Prediction =
             self.model
                 .run(&prepared.input)
@@ -257,17 +348,15 @@ impl XrayScreener {
                     file: file.to_path_buf(),
                     source,
                 })?;
-        let info = self.model.info();
         let mut report = XrayReport {
             file: file.to_path_buf(),
-            covid_probability: pred.probability,
+            covid_probability: Some(pred.probability),
             finding: self.finding(pred.probability),
+            scope_reason: None,
+            scope_text: None,
             threshold: self.threshold,
             site_validated: self.site_validated,
-            model: ModelRef {
-                name: info.name.clone(),
-                version: info.version.clone(),
-            },
+            model,
             format: img.format.clone(),
             heatmap: None,
         };

@@ -295,7 +295,10 @@ annotations, low resolution). The CAM output lets a reviewer check where the evi
   films are clear, so no image model can reach 100 % sensitivity honestly.
 * Normal nih labels were mined from reports (about 90 % accurate).
 * Only frontal adult/child views of these sources; lateral views, other diseases and other age groups
-  are out of scope.
+  are out of scope. The kiosk's scope check (`models/xray/SCOPE.md`) refuses images that do not look
+  like these films (photos, documents, CT/MR, DICOM laterals and other body parts, rotated, inverted,
+  blank or saturated images) before this model runs; it cannot tell a lateral or an abdominal film
+  without DICOM tags from a chest film with certainty (none was available to test it on).
 
 """ + preserved_speed_section(out / "MODEL_CARD.md")
     (out / "MODEL_CARD.md").write_text(card)

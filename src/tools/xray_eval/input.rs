@@ -34,6 +34,10 @@ pub struct Label {
     pub line: usize,
 }
 
+/// The `finding` of an image refused by the scope check; its outcome is
+/// `Err("out_of_scope: REASON")`.
+pub const OUT_OF_SCOPE: &str = "out_of_scope";
+
 /// One line of `edge-screen xray --json` output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prediction {
@@ -275,6 +279,8 @@ struct PredictionLine {
     #[serde(default, deserialize_with = "lenient")]
     finding: Option<String>,
     #[serde(default, deserialize_with = "lenient")]
+    scope_reason: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
     threshold: Option<f64>,
     #[serde(default, deserialize_with = "lenient")]
     model: Option<ModelName>,
@@ -308,6 +314,14 @@ pub(super) fn parse_prediction(line: &str) -> Result<Prediction, String> {
         return Ok(Prediction {
             file,
             outcome: Err(e.as_str().unwrap_or("(error)").to_string()),
+        });
+    }
+    if v.finding.as_deref() == Some(OUT_OF_SCOPE) {
+        // Refused by the scope check: no probability, not in the rates, counted per source.
+        let reason = v.scope_reason.unwrap_or_else(|| "no scope_reason".into());
+        return Ok(Prediction {
+            file,
+            outcome: Err(format!("{OUT_OF_SCOPE}: {reason}")),
         });
     }
     let probability = v

@@ -18,7 +18,9 @@
 mod input;
 mod stats;
 
-pub use input::{read_labels, read_predictions, InputError, Label, Prediction, Screened};
+pub use input::{
+    read_labels, read_predictions, InputError, Label, Prediction, Screened, OUT_OF_SCOPE,
+};
 pub use stats::{auc, cluster_bootstrap, wilson};
 
 use serde::Serialize;
@@ -48,6 +50,8 @@ pub struct SourceReport {
     pub images: usize,
     /// Labelled images that could not be screened, or have no prediction: not in the rates.
     pub not_screened: usize,
+    /// Of those, images refused by the scope check (`finding` `out_of_scope`).
+    pub out_of_scope: usize,
     /// Distinct patients among the screened images.
     pub patients: usize,
     /// Images of the patient with the most images (screened).
@@ -268,6 +272,13 @@ pub fn evaluate(labels: &[Label], predictions: &[Prediction], o: &Options) -> Ev
             source: name.to_string(),
             images,
             not_screened: images - rows.len(),
+            out_of_scope: labels
+                .iter()
+                .zip(&got)
+                .filter(|(l, g)| {
+                    l.source == *name && matches!(g, Some(Err(e)) if e.starts_with(OUT_OF_SCOPE))
+                })
+                .count(),
             patients: per_patient.len(),
             largest_patient_images: per_patient.values().copied().max().unwrap_or(0),
             covid: p_pos.len(),
@@ -358,8 +369,8 @@ pub fn render(e: &Evaluation) -> String {
     for src in &e.sources {
         let _ = writeln!(
             s,
-            "\n{}: {} images ({} covid, {} normal screened; {} not screened), {} patients, at most {} images from one patient",
-            src.source, src.images, src.covid, src.normal, src.not_screened, src.patients, src.largest_patient_images
+            "\n{}: {} images ({} covid, {} normal screened; {} not screened, {} of them out of scope), {} patients, at most {} images from one patient",
+            src.source, src.images, src.covid, src.normal, src.not_screened, src.out_of_scope, src.patients, src.largest_patient_images
         );
         if src.sensitivity.is_some() {
             let _ = writeln!(s, "  sensitivity {}", fmt_rate(&src.sensitivity));

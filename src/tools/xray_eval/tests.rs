@@ -266,3 +266,29 @@ fn the_goal_is_met_only_when_every_judged_rate_is() {
     let e = evaluate(&labels, &preds, &Options::default());
     assert!(!e.goal_met);
 }
+
+#[test]
+fn out_of_scope_predictions_are_counted_per_source_and_kept_out_of_the_rates() {
+    let p = parse_prediction(
+        "{\"file\":\"normal/5.png\",\"covid_probability\":null,\"finding\":\"out_of_scope\",\
+         \"scope_reason\":\"rotated\"}",
+    )
+    .unwrap();
+    assert_eq!(p.outcome, Err("out_of_scope: rotated".into()));
+    let labels = vec![
+        label("covid/1.png", true, "ieee", "a"),
+        label("normal/4.png", false, "nih", "d"),
+        label("normal/5.png", false, "nih", "e"),
+    ];
+    let preds = vec![
+        pred("covid/1.png", 0.9, 0.3),
+        pred("normal/4.png", 0.1, 0.3),
+        p,
+    ];
+    let e = evaluate(&labels, &preds, &Options::default());
+    let nih = &e.sources[1];
+    assert_eq!((nih.images, nih.not_screened, nih.out_of_scope), (2, 1, 1));
+    assert_eq!(nih.specificity.as_ref().map(|r| r.n), Some(1));
+    assert_eq!(e.sources[0].out_of_scope, 0);
+    assert!(render(&e).contains("1 not screened, 1 of them out of scope"));
+}
