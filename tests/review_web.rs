@@ -89,7 +89,13 @@ fn screen_with_daemon(cfg: &Path, inbox: &Path, film: &Path, dir: &Path) -> Stri
     std::fs::rename(&part, inbox.join("chest.png")).unwrap();
     let status = child.0.wait().unwrap();
     let mut err = String::new();
-    child.0.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert!(status.success(), "{status:?}: {err}");
     let ev = json_lines(&std::fs::read_to_string(&events).unwrap());
     let xray = ev.iter().find(|e| e["type"] == "xray").expect("screened");
@@ -99,10 +105,19 @@ fn screen_with_daemon(cfg: &Path, inbox: &Path, film: &Path, dir: &Path) -> Stri
 }
 
 /// One HTTP/1.1 request over a fresh connection; (status, headers lower-cased, body).
-fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Vec<(String, String)>, String) {
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, Vec<(String, String)>, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
         req.push_str(&format!("Host: 127.0.0.1:{port}\r\n"));
     }
@@ -112,8 +127,25 @@ fn http(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &st
     req.push_str("\r\n");
     req.push_str(body);
     s.write_all(req.as_bytes()).unwrap();
+    // Read the head, then exactly Content-Length bytes (chromedriver keeps connections open).
     let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+            let len = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if len.is_some_and(|n| raw.len() >= end + 4 + n) {
+                break;
+            }
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+        }
+    }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
@@ -135,11 +167,30 @@ struct Driver {
     session: String,
 }
 
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Ends the browser (a failed assertion must not leave Chromium running).
+        let _ = std::panic::catch_unwind(|| {
+            http(
+                self.port,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                &[],
+                "",
+            )
+        });
+    }
+}
+
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 impl Driver {
     fn call(&self, method: &str, path: &str, body: Value) -> Value {
-        let text = if method == "GET" || method == "DELETE" { String::new() } else { body.to_string() };
+        let text = if method == "GET" || method == "DELETE" {
+            String::new()
+        } else {
+            body.to_string()
+        };
         let (status, _, out) = http(
             self.port,
             method,
@@ -147,7 +198,8 @@ impl Driver {
             &[("Content-Type", "application/json")],
             &text,
         );
-        let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{method} {path}: {e}: {out}"));
+        let v: Value =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("{method} {path}: {e}: {out}"));
         assert_eq!(status, 200, "{method} {path}: {v}");
         v["value"].clone()
     }
@@ -161,8 +213,24 @@ impl Driver {
     }
 
     fn find(&self, css: &str) -> String {
-        let v = self.cmd("POST", "element", json!({"using": "css selector", "value": css}));
-        v[ELEMENT].as_str().unwrap_or_else(|| panic!("{css}: {v}")).to_string()
+        let path = format!("/session/{}/element", self.session);
+        let body = json!({"using": "css selector", "value": css}).to_string();
+        let (status, _, out) = http(
+            self.port,
+            "POST",
+            &path,
+            &[("Content-Type", "application/json")],
+            &body,
+        );
+        let v: Value = serde_json::from_str(&out).unwrap_or_default();
+        match v["value"][ELEMENT].as_str() {
+            Some(e) if status == 200 => e.to_string(),
+            _ => panic!(
+                "{css}: not on the page at {}: {}",
+                self.url(),
+                self.cmd("GET", "source", json!({}))
+            ),
+        }
     }
 
     fn click(&self, css: &str) {
@@ -172,7 +240,11 @@ impl Driver {
 
     fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css);
-        self.cmd("POST", &format!("element/{e}/value"), json!({ "text": text }));
+        self.cmd(
+            "POST",
+            &format!("element/{e}/value"),
+            json!({ "text": text }),
+        );
     }
 
     fn text(&self, css: &str) -> String {
@@ -188,7 +260,10 @@ impl Driver {
     }
 
     fn url(&self) -> String {
-        self.cmd("GET", "url", json!({})).as_str().unwrap_or_default().to_string()
+        self.cmd("GET", "url", json!({}))
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
@@ -227,17 +302,33 @@ fn start_chromedriver(dir: &Path) -> (Running, Driver) {
                      format!("--user-data-dir={}", profile.display())]
         }
     }}});
-    let (status, _, body) = http(port, "POST", "/session", &[("Content-Type", "application/json")], &caps.to_string());
+    let (status, _, body) = http(
+        port,
+        "POST",
+        "/session",
+        &[("Content-Type", "application/json")],
+        &caps.to_string(),
+    );
     assert_eq!(status, 200, "new WebDriver session: {body}");
     let v: Value = serde_json::from_str(&body).unwrap();
-    let session = v["value"]["sessionId"].as_str().expect("session id").to_string();
+    let session = v["value"]["sessionId"]
+        .as_str()
+        .expect("session id")
+        .to_string();
     (guard, Driver { port, session })
 }
 
 /// `review serve` on a free port; returns the process and the port.
 fn serve(cfg: &Path) -> (Running, u16) {
     let mut child = bin()
-        .args(["--config", cfg.to_str().unwrap(), "review", "serve", "--listen", "127.0.0.1:0"])
+        .args([
+            "--config",
+            cfg.to_str().unwrap(),
+            "review",
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -257,7 +348,14 @@ fn serve(cfg: &Path) -> (Running, u16) {
 }
 
 fn reviews_of_queue(cfg: &Path) -> Vec<Value> {
-    let o = run(&["--config", cfg.to_str().unwrap(), "review", "list", "--all", "--json"]);
+    let o = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "review",
+        "list",
+        "--all",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     json_lines(&stdout(&o))
 }
@@ -296,16 +394,29 @@ fn a_review_clicked_in_the_browser_is_stored_and_cross_site_posts_are_refused() 
     );
     // The password file, written by the command (a salted hash, never the password).
     let mut p = bin()
-        .args(["review", "passwd", "ana", "--file", d.join("reviewers").to_str().unwrap()])
+        .args([
+            "review",
+            "passwd",
+            "ana",
+            "--file",
+            d.join("reviewers").to_str().unwrap(),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    p.stdin.take().unwrap().write_all(format!("{PASSWORD}\n").as_bytes()).unwrap();
+    p.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
     assert!(p.wait().unwrap().success());
     let line = std::fs::read_to_string(d.join("reviewers")).unwrap();
-    assert!(line.starts_with("ana:pbkdf2-sha256$") && !line.contains(PASSWORD), "{line}");
+    assert!(
+        line.starts_with("ana:pbkdf2-sha256$") && !line.contains(PASSWORD),
+        "{line}"
+    );
 
     let film = a_flagged_film(d);
     let record_id = screen_with_daemon(&cfg, &inbox, &film, d);
@@ -313,7 +424,13 @@ fn a_review_clicked_in_the_browser_is_stored_and_cross_site_posts_are_refused() 
     assert_eq!(queue.len(), 1, "{queue:?}");
     let item_id = queue[0]["id"].as_i64().unwrap();
     assert_eq!(queue[0]["record_id"], record_id.as_str());
-    assert_eq!((queue[0]["has_image"].as_bool(), queue[0]["has_heatmap"].as_bool()), (Some(true), Some(true)));
+    assert_eq!(
+        (
+            queue[0]["has_image"].as_bool(),
+            queue[0]["has_heatmap"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
 
     let (_server, port) = serve(&cfg);
     let base = format!("http://127.0.0.1:{port}");
@@ -342,20 +459,38 @@ fn a_review_clicked_in_the_browser_is_stored_and_cross_site_posts_are_refused() 
     driver.type_into("#note", "bilateral opacities");
     driver.click("#verdict-covid");
     let saved = driver.text("#saved");
-    assert!(saved.contains("confirmed COVID") && saved.contains("ana"), "{saved}");
+    assert!(
+        saved.contains("confirmed COVID") && saved.contains("ana"),
+        "{saved}"
+    );
     let after = edge_now_ms();
-    driver.cmd("DELETE", "", json!({}));
+    drop(driver);
 
     // The review is in the record and in the queue, with who and when.
-    let o = run(&["--config", cfg.to_str().unwrap(), "records", "show", &record_id]);
+    let o = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "records",
+        "show",
+        &record_id,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let rec: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let reviews = rec["reviews"].as_array().expect("reviews in the record");
     assert_eq!(reviews.len(), 1, "{rec}");
-    assert_eq!((reviews[0]["reviewer"].as_str(), reviews[0]["verdict"].as_str()), (Some("ana"), Some("covid")));
+    assert_eq!(
+        (
+            reviews[0]["reviewer"].as_str(),
+            reviews[0]["verdict"].as_str()
+        ),
+        (Some("ana"), Some("covid"))
+    );
     assert_eq!(reviews[0]["note"], "bilateral opacities");
     let at = reviews[0]["reviewed_unix_ms"].as_i64().unwrap();
-    assert!((before..=after).contains(&at), "{before} <= {at} <= {after}");
+    assert!(
+        (before..=after).contains(&at),
+        "{before} <= {at} <= {after}"
+    );
     let item = &reviews_of_queue(&cfg)[0];
     assert_eq!(item["reviews"][0]["reviewer"], "ana");
     assert_eq!(item["reviews"][0]["reviewed_unix_ms"].as_i64(), Some(at));
@@ -365,38 +500,104 @@ fn a_review_clicked_in_the_browser_is_stored_and_cross_site_posts_are_refused() 
     let login_cookie = cookie(&h, "es_login");
     let login_csrf = hidden_csrf(&html);
     let origin = base.as_str();
-    let form = format!("csrf={login_csrf}&name=ana&password={}", PASSWORD.replace(' ', "+"));
+    let form = format!(
+        "csrf={login_csrf}&name=ana&password={}",
+        PASSWORD.replace(' ', "+")
+    );
     let (s, h, _) = http(
         port,
         "POST",
         "/login",
-        &[("Origin", origin), ("Cookie", &format!("es_login={login_cookie}")), ("Content-Type", "application/x-www-form-urlencoded")],
+        &[
+            ("Origin", origin),
+            ("Cookie", &format!("es_login={login_cookie}")),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
         &form,
     );
     assert_eq!(s, 303);
     let session = format!("es_session={}", cookie(&h, "es_session"));
-    let (_, _, page) = http(port, "GET", &format!("/item/{item_id}"), &[("Cookie", &session)], "");
+    let (_, _, page) = http(
+        port,
+        "GET",
+        &format!("/item/{item_id}"),
+        &[("Cookie", &session)],
+        "",
+    );
     let csrf = hidden_csrf(&page);
     let path = format!("/item/{item_id}/review");
     let good = format!("csrf={csrf}&verdict=normal");
     let form_type = ("Content-Type", "application/x-www-form-urlencoded");
     let host = format!("127.0.0.1:{port}");
     let attempts: Vec<(&str, Vec<(&str, &str)>, String)> = vec![
-        ("another site's Origin", vec![("Origin", "http://evil.example"), ("Cookie", &session), form_type], good.clone()),
-        ("no Origin or Referer", vec![("Cookie", &session), form_type], good.clone()),
-        ("another site's Referer", vec![("Referer", "http://evil.example/x"), ("Cookie", &session), form_type], good.clone()),
-        ("no token", vec![("Origin", origin), ("Cookie", &session), form_type], "verdict=normal".into()),
-        ("a wrong token", vec![("Origin", origin), ("Cookie", &session), form_type], format!("csrf={}&verdict=normal", "0".repeat(64))),
-        ("a rebound Host", vec![("Host", "evil.example"), ("Origin", "http://evil.example"), ("Cookie", &session), form_type], good.clone()),
+        (
+            "another site's Origin",
+            vec![
+                ("Origin", "http://evil.example"),
+                ("Cookie", &session),
+                form_type,
+            ],
+            good.clone(),
+        ),
+        (
+            "no Origin or Referer",
+            vec![("Cookie", &session), form_type],
+            good.clone(),
+        ),
+        (
+            "another site's Referer",
+            vec![
+                ("Referer", "http://evil.example/x"),
+                ("Cookie", &session),
+                form_type,
+            ],
+            good.clone(),
+        ),
+        (
+            "no token",
+            vec![("Origin", origin), ("Cookie", &session), form_type],
+            "verdict=normal".into(),
+        ),
+        (
+            "a wrong token",
+            vec![("Origin", origin), ("Cookie", &session), form_type],
+            format!("csrf={}&verdict=normal", "0".repeat(64)),
+        ),
+        (
+            "a rebound Host",
+            vec![
+                ("Host", "evil.example"),
+                ("Origin", "http://evil.example"),
+                ("Cookie", &session),
+                form_type,
+            ],
+            good.clone(),
+        ),
     ];
     for (what, headers, body) in &attempts {
         let (s, _, _) = http(port, "POST", &path, headers, body);
         assert_eq!(s, 403, "{what}");
     }
-    let count = |cfg: &Path| reviews_of_queue(cfg)[0]["reviews"].as_array().unwrap().len();
+    let count = |cfg: &Path| {
+        reviews_of_queue(cfg)[0]["reviews"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
     assert_eq!(count(&cfg), 1, "a refused POST stored nothing");
     // The same request from the page itself is taken (so the refusals above were the checks').
-    let (s, h, _) = http(port, "POST", &path, &[("Origin", origin), ("Cookie", &session), form_type, ("Host", &host)], &good);
+    let (s, h, _) = http(
+        port,
+        "POST",
+        &path,
+        &[
+            ("Origin", origin),
+            ("Cookie", &session),
+            form_type,
+            ("Host", &host),
+        ],
+        &good,
+    );
     assert_eq!(s, 303, "{h:?}");
     assert_eq!(count(&cfg), 2);
 }

@@ -93,17 +93,14 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
         }
     });
     // The review page must not stop screening either: a problem is logged and the daemon runs on.
-    let review_server = match crate::review::start(
-        &settings.review,
-        &settings.records.path,
-        Arc::clone(&stop),
-    ) {
-        Ok(r) => r.map(|r| r.handle),
-        Err(e) => {
-            log::error!("{e}; the review page is off");
-            None
-        }
-    };
+    let review_server =
+        match crate::review::start(&settings.review, &settings.records.path, Arc::clone(&stop)) {
+            Ok(r) => r.map(|r| r.handle),
+            Err(e) => {
+                log::error!("{e}; the review page is off");
+                None
+            }
+        };
     let uplink = match &settings.uplink {
         None => None,
         Some(u) => {
@@ -244,13 +241,7 @@ fn open_inbox(settings: &Settings) -> anyhow::Result<Option<InboxJob>> {
         poll_interval: std::time::Duration::from_secs_f64(settings.xray.poll_interval_s),
         // Without a heatmap folder, heatmaps go beside the films in done/: a flagged film's
         // heatmap is kept in the review queue for the clinician.
-        heatmap_dir: Some(
-            settings
-                .xray
-                .heatmap_dir
-                .clone()
-                .unwrap_or(done),
-        ),
+        heatmap_dir: Some(settings.xray.heatmap_dir.clone().unwrap_or(done)),
         metrics: None,
     }))
 }

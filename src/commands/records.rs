@@ -31,7 +31,10 @@ pub(super) fn run(settings: &Settings, action: &RecordsAction) -> anyhow::Result
         RecordsAction::Show { id } => {
             let store = open()?;
             let r = store.get(id).map_err(store_failed)?;
-            out!("{}", serde_json::to_string_pretty(&with_reviews(&store, &r)?)?)?;
+            out!(
+                "{}",
+                serde_json::to_string_pretty(&with_reviews(&store, &r)?)?
+            )?;
             Ok(())
         }
         RecordsAction::Export {

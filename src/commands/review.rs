@@ -32,7 +32,9 @@ pub(super) fn run(settings: &Settings, action: &ReviewAction) -> anyhow::Result<
             let r = open(path)?
                 .add_review(*id, reviewer, v, note.as_deref(), unix_ms_now())
                 .map_err(|e| match e {
-                    StoreError::BadReview { problem, .. } => usage(format!("review mark: {problem}")),
+                    StoreError::BadReview { problem, .. } => {
+                        usage(format!("review mark: {problem}"))
+                    }
                     e => store_failed(e),
                 })?;
             out!(
@@ -83,7 +85,14 @@ fn reviews_text(i: &QueueItem) -> String {
     }
     current
         .iter()
-        .map(|r| format!("{} by {} at {}", r.verdict.name(), r.reviewer, time_text(r.reviewed_unix_ms)))
+        .map(|r| {
+            format!(
+                "{} by {} at {}",
+                r.verdict.name(),
+                r.reviewer,
+                time_text(r.reviewed_unix_ms)
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
@@ -141,7 +150,10 @@ fn show(store: &Store, id: i64, out: Option<&Path>, json: bool) -> anyhow::Resul
         out!("film #{} ({})", item.id, item.file_name)?;
         out!("record:      {} revision {}", item.record_id, item.revision)?;
         out!("queued:      {}", time_text(item.queued_unix_ms))?;
-        out!("finding:     {} (the model's; a screening aid, not a diagnosis)", item.finding)?;
+        out!(
+            "finding:     {} (the model's; a screening aid, not a diagnosis)",
+            item.finding
+        )?;
         out!("probability: {}", probability_text(&item))?;
         out!(
             "model:       {} {} sha256 {}",
@@ -149,7 +161,10 @@ fn show(store: &Store, id: i64, out: Option<&Path>, json: bool) -> anyhow::Resul
             item.model_version,
             item.model_sha256.as_deref().unwrap_or("unknown")
         )?;
-        out!("film sha256: {}", item.image_sha256.as_deref().unwrap_or("unknown"))?;
+        out!(
+            "film sha256: {}",
+            item.image_sha256.as_deref().unwrap_or("unknown")
+        )?;
         out!("reviews:     {}", reviews_text(&item))?;
         for r in &item.reviews {
             out!(
@@ -157,7 +172,10 @@ fn show(store: &Store, id: i64, out: Option<&Path>, json: bool) -> anyhow::Resul
                 time_text(r.reviewed_unix_ms),
                 r.verdict.name(),
                 r.reviewer,
-                r.note.as_deref().map(|n| format!("  \"{n}\"")).unwrap_or_default()
+                r.note
+                    .as_deref()
+                    .map(|n| format!("  \"{n}\""))
+                    .unwrap_or_default()
             )?;
         }
     }
@@ -175,7 +193,8 @@ fn show(store: &Store, id: i64, out: Option<&Path>, json: bool) -> anyhow::Resul
 /// without echo on a terminal) and writes NAME's salted hash line.
 fn passwd(name: &str, file: &Path) -> anyhow::Result<()> {
     let password = read_password(name)?;
-    let cred = Credential::new(name, &password).map_err(|e| usage(format!("review passwd: {e}")))?;
+    let cred =
+        Credential::new(name, &password).map_err(|e| usage(format!("review passwd: {e}")))?;
     password::store(file, &cred).map_err(|e| failed(format!("review passwd --file {e}")))?;
     eprintln!("{}: password of {name} set", file.display());
     Ok(())
@@ -229,7 +248,9 @@ fn serve(settings: &Settings, listen: Option<&str>) -> anyhow::Result<()> {
     let mut rs = settings.review.clone();
     if let Some(text) = listen {
         rs.listen = text.parse().map_err(|_| {
-            usage(format!("review serve --listen {text:?}: expected ADDRESS:PORT, e.g. 127.0.0.1:9755"))
+            usage(format!(
+                "review serve --listen {text:?}: expected ADDRESS:PORT, e.g. 127.0.0.1:9755"
+            ))
         })?;
     }
     if rs.password_file.is_none() {

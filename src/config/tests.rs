@@ -261,5 +261,8 @@ fn the_review_page_is_off_by_default_on_loopback_and_refuses_a_remote_address_un
     .unwrap();
     assert!(s.review.allow_remote);
     let e = err_of("[review]\nlisten = \"localhost\"\n");
-    assert!(e.contains("review.listen") && e.contains("ADDRESS:PORT"), "{e}");
+    assert!(
+        e.contains("review.listen") && e.contains("ADDRESS:PORT"),
+        "{e}"
+    );
 }

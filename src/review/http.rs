@@ -260,7 +260,10 @@ mod tests {
               Cookie: a=1; es_session=abc\r\nContent-Length: 5\r\n\r\n",
         )
         .unwrap();
-        assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/item/3/review"));
+        assert_eq!(
+            (r.method.as_str(), r.path.as_str()),
+            ("POST", "/item/3/review")
+        );
         assert_eq!(r.header("host"), Some("127.0.0.1:9755"));
         assert_eq!(r.cookie("es_session"), Some("abc"));
         assert_eq!(r.cookie("nope"), None);

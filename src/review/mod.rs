@@ -52,13 +52,13 @@ pub fn start(
         ));
     }
     let reviewers = password::load(file).map_err(|e| format!("[review] password_file: {e}"))?;
-    let (store, problem) = crate::records::store::Store::open(records)
-        .map_err(|e| format!("review page: {e}"))?;
+    let (store, problem) =
+        crate::records::store::Store::open(records).map_err(|e| format!("review page: {e}"))?;
     if let Some(p) = problem {
         log::error!("review page: {p}");
     }
-    let running = server::serve(settings.listen, store, reviewers, stop)
-        .map_err(|e| e.to_string())?;
+    let running =
+        server::serve(settings.listen, store, reviewers, stop).map_err(|e| e.to_string())?;
     if !running.addr.ip().is_loopback() {
         log::warn!(
             "review page served on {}, which is not a loopback address: anyone who can reach \

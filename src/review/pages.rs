@@ -51,7 +51,9 @@ fn page(title: &str, user: Option<&str>, csrf: Option<&str>, body: &str) -> Stri
 
 /// The sign-in form; `error` is shown above it.
 pub fn login(csrf: &str, error: Option<&str>) -> String {
-    let err = error.map_or(String::new(), |e| format!("<p id=\"error\"><b>{}</b></p>", esc(e)));
+    let err = error.map_or(String::new(), |e| {
+        format!("<p id=\"error\"><b>{}</b></p>", esc(e))
+    });
     page(
         "Sign in",
         None,
@@ -112,9 +114,15 @@ pub fn queue(items: &[QueueItem], all: bool, user: &str, csrf: &str) -> String {
         })
         .collect();
     let (title, other) = if all {
-        ("All flagged films", "<a href=\"/\">Only films waiting for review</a>")
+        (
+            "All flagged films",
+            "<a href=\"/\">Only films waiting for review</a>",
+        )
     } else {
-        ("Films waiting for review", "<a href=\"/?all=1\">All flagged films</a>")
+        (
+            "Films waiting for review",
+            "<a href=\"/?all=1\">All flagged films</a>",
+        )
     };
     let table = if items.is_empty() {
         "<p id=\"empty\">Nothing here.</p>".to_string()
@@ -124,7 +132,12 @@ pub fn queue(items: &[QueueItem], all: bool, user: &str, csrf: &str) -> String {
              <th>COVID probability</th><th>File</th><th>Reviews</th></tr>{rows}</table>"
         )
     };
-    page(title, Some(user), Some(csrf), &format!("<p>{other}</p>{table}"))
+    page(
+        title,
+        Some(user),
+        Some(csrf),
+        &format!("<p>{other}</p>{table}"),
+    )
 }
 
 /// One film: the film and its heatmap, what the model said, and the three verdicts.
@@ -214,7 +227,15 @@ pub fn done(review: &Review, next: Option<i64>, user: &str, csrf: &str) -> Strin
 
 /// A short error page.
 pub fn error(title: &str, message: &str) -> String {
-    page(title, None, None, &format!("<p>{}</p><p><a href=\"/\">Start again</a></p>", esc(message)))
+    page(
+        title,
+        None,
+        None,
+        &format!(
+            "<p>{}</p><p><a href=\"/\">Start again</a></p>",
+            esc(message)
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -223,7 +244,10 @@ mod tests {
 
     #[test]
     fn store_values_are_escaped() {
-        assert_eq!(esc("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+        assert_eq!(
+            esc("<a href='x'>&\"</a>"),
+            "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+        );
         let p = login("tok\"en", Some("<script>"));
         assert!(p.contains("value=\"tok&quot;en\""));
         assert!(!p.contains("<script>"));

@@ -98,8 +98,7 @@ impl Credential {
 
 /// Loads a password file; an error names the file and the line.
 pub fn load(path: &Path) -> Result<Vec<Credential>, String> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out: Vec<Credential> = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -250,7 +249,10 @@ mod tests {
         assert!(back.verify("correct horse"));
         assert!(!back.verify("correct horsE"));
         // Two lines for the same password differ (random salt).
-        assert_ne!(Credential::new("ana", "correct horse").unwrap().line(), line);
+        assert_ne!(
+            Credential::new("ana", "correct horse").unwrap().line(),
+            line
+        );
     }
 
     #[test]

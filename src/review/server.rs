@@ -62,9 +62,8 @@ pub fn serve(
     reviewers: Vec<Credential>,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<Running> {
-    let named = |e: std::io::Error| {
-        std::io::Error::new(e.kind(), format!("review page on {listen}: {e}"))
-    };
+    let named =
+        |e: std::io::Error| std::io::Error::new(e.kind(), format!("review page on {listen}: {e}"));
     let listener = TcpListener::bind(listen).map_err(named)?;
     listener.set_nonblocking(true).map_err(named)?;
     let addr = listener.local_addr().map_err(named)?;
@@ -131,7 +130,12 @@ fn answer(shared: &Shared, stream: &mut TcpStream, peer: SocketAddr) {
     let response = match read_request(stream) {
         Ok(req) => {
             let r = route(shared, &req);
-            log::debug!("review page: {peer}: {} {} -> {}", req.method, req.path, r.status);
+            log::debug!(
+                "review page: {peer}: {} {} -> {}",
+                req.method,
+                req.path,
+                r.status
+            );
             r
         }
         Err(ReadError::Gone) => return,
@@ -197,15 +201,19 @@ fn route(shared: &Shared, req: &Request) -> Response {
             (_, None) => return Response::redirect("/login"),
         };
         if !token_ok {
-            return forbidden("The form's token is missing or wrong: reload the page and try again.");
+            return forbidden(
+                "The form's token is missing or wrong: reload the page and try again.",
+            );
         }
     } else if req.method != "GET" {
-        return Response::text("405 Method Not Allowed", "use GET or POST").with("Allow", "GET, POST".into());
+        return Response::text("405 Method Not Allowed", "use GET or POST")
+            .with("Allow", "GET, POST".into());
     }
     let parts: Vec<&str> = req.path.trim_start_matches('/').split('/').collect();
     match (req.method.as_str(), parts.as_slice(), &session) {
-        ("GET", ["login"], _) => login_page(None),
+        ("GET", ["login"], _) => login_page(req, None),
         ("POST", ["login"], _) => login(shared, req),
+        ("GET", ["favicon.ico"], _) => Response::text("404 Not Found", "no icon"),
         (_, _, None) => Response::redirect("/login"),
         ("POST", ["logout"], Some((token, _, _))) => {
             shared
@@ -248,7 +256,10 @@ fn with_store<T>(
         }
         e => {
             log::error!("review page: {e}");
-            Response::html("500 Internal Server Error", pages::error("Store error", &e.to_string()))
+            Response::html(
+                "500 Internal Server Error",
+                pages::error("Store error", &e.to_string()),
+            )
         }
     })
 }
@@ -260,11 +271,21 @@ fn parse_id(id: &str) -> Result<i64, Response> {
         .ok_or_else(|| Response::html("404 Not Found", pages::error("Not found", "No such film.")))
 }
 
-fn login_page(error: Option<&str>) -> Response {
-    let Some(token) = new_token() else {
+/// The sign-in form. Its token is the one in the browser's login cookie when it has one (a second
+/// tab or a background request must not invalidate the form already shown), else a new one.
+fn login_page(req: &Request, error: Option<&str>) -> Response {
+    let kept = req
+        .cookie(LOGIN_COOKIE)
+        .filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_string);
+    let Some(token) = kept.or_else(new_token) else {
         return Response::text("500 Internal Server Error", "no random source");
     };
-    let status = if error.is_some() { "401 Unauthorized" } else { "200 OK" };
+    let status = if error.is_some() {
+        "401 Unauthorized"
+    } else {
+        "200 OK"
+    };
     Response::html(status, pages::login(&token, error)).with(
         "Set-Cookie",
         format!("{LOGIN_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict; Max-Age=3600"),
@@ -287,7 +308,7 @@ fn login(shared: &Shared, req: &Request) -> Response {
     };
     if !ok {
         log::warn!("review page: failed sign-in for {name:?}");
-        return login_page(Some("Wrong name or password."));
+        return login_page(req, Some("Wrong name or password."));
     }
     let (Some(token), Some(csrf)) = (new_token(), new_token()) else {
         return Response::text("500 Internal Server Error", "no random source");
@@ -374,7 +395,9 @@ fn review(shared: &Shared, req: &Request, id: &str, user: &str) -> Response {
     };
     let note = req.form("note");
     let r = parse_id(id).and_then(|id| {
-        with_store(shared, |s| s.add_review(id, user, verdict, note.as_deref(), unix_ms_now()))
+        with_store(shared, |s| {
+            s.add_review(id, user, verdict, note.as_deref(), unix_ms_now())
+        })
     });
     match r {
         Ok(rev) => {
