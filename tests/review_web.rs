@@ -529,7 +529,8 @@ fn a_review_clicked_in_the_browser_is_stored_and_cross_site_posts_are_refused() 
     let good = format!("csrf={csrf}&verdict=normal");
     let form_type = ("Content-Type", "application/x-www-form-urlencoded");
     let host = format!("127.0.0.1:{port}");
-    let attempts: Vec<(&str, Vec<(&str, &str)>, String)> = vec![
+    type Attempt<'a> = (&'a str, Vec<(&'a str, &'a str)>, String);
+    let attempts: Vec<Attempt> = vec![
         (
             "another site's Origin",
             vec![
