@@ -12,6 +12,9 @@ command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosq
   || need_apt+=(libfaketime)
 # The mqtts:// test makes its certificates with the openssl command.
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The review page's test (tests/review_web.rs) drives headless Chromium through chromedriver.
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v chromedriver >/dev/null || need_apt+=(chromium-driver)
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq

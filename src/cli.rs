@@ -138,6 +138,14 @@ pub enum Command {
         #[command(subcommand)]
         action: RecordsAction,
     },
+    /// Clinician review of flagged chest X-rays (the queue in the record store, `--records`): list
+    /// them, show one (film, heatmap, probability), mark it; the review page's passwords; the
+    /// review page without the camera pipeline.
+    Review {
+        /// What to do.
+        #[command(subcommand)]
+        action: ReviewAction,
+    },
     /// The running daemon's state from its status file (`[status] path`): camera, sessions,
     /// models, records, outbox, uplink. Exit status 1 when the file is missing, malformed or stale.
     Status {
@@ -188,6 +196,62 @@ pub enum RecordsAction {
         /// One JSON object.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `edge-screen review ...`.
+#[derive(Debug, Subcommand)]
+pub enum ReviewAction {
+    /// Films waiting for review, oldest first (`--all`: every flagged film, with its reviews).
+    List {
+        /// Every queued film, reviewed or not.
+        #[arg(long)]
+        all: bool,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One queued film: what the model said, its reviews; `--out DIR` writes the film and its
+    /// heatmap there.
+    Show {
+        /// The item's number (`review list`).
+        id: i64,
+        /// Write `ID-NAME` (the film) and `ID-NAME.heatmap.png` into this folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// One JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a reviewer's verdict on a film (kept beside earlier ones, never replacing them).
+    Mark {
+        /// The item's number (`review list`).
+        id: i64,
+        /// `covid` (confirmed COVID), `normal` or `not-assessable`.
+        #[arg(long, value_name = "covid|normal|not-assessable")]
+        verdict: String,
+        /// Who reviewed it.
+        #[arg(long, value_name = "NAME")]
+        reviewer: String,
+        /// A note kept with the review.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+    },
+    /// Set a reviewer's password for the review page: reads it from standard input (no echo on
+    /// a terminal) and writes `NAME:salt:hash` (PBKDF2-HMAC-SHA256) into FILE.
+    Passwd {
+        /// The reviewer's name.
+        name: String,
+        /// The password file (`[review] password_file`); created if missing.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Serve the review page without the camera pipeline, until SIGINT/SIGTERM; prints its
+    /// address on standard output.
+    Serve {
+        /// Address to listen on, overriding `[review] listen` (port 0 = any free port).
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<String>,
     },
 }
 

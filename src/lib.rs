@@ -13,7 +13,10 @@
 //!  screening: sessions (waiting → measuring → result) + fusion → Event
 //!    │
 //!    ▼
-//!  outputs: display (readout) · records (JSON-line sinks)
+//!  outputs: display (readout) · records (JSON-line sinks, SQLite store) · uplink
+//!    │ flagged X-rays queued in the store
+//!    ▼
+//!  review: clinicians' verdicts (`edge-screen review`, the review web page) → store
 //! ```
 //! [`pipeline::Pipeline`] strings the stages together. It is step-driven and clock-free:
 //! `push(input) -> events`, where an input is a depth frame or a message (a camera status, an X-ray
@@ -51,7 +54,8 @@
 //! runs tract), [`breathing`], [`xray`], [`screening`], [`pipeline`], [`display`], [`records`];
 //! around them: [`config`] and [`limits`] (settings, resolved once), [`cli`] and [`commands`] (one
 //! module per command), [`daemon`], [`recording`] (breathing CSV files), [`rgb`] (images and PNG
-//! files, below the display and the X-ray heatmaps), and [`tools`] (offline).
+//! files, below the display and the X-ray heatmaps), [`review`] (the clinicians' review page) and
+//! [`tools`] (offline).
 
 #![warn(missing_docs)]
 
@@ -69,6 +73,7 @@ pub mod pipeline;
 pub mod recording;
 pub mod records;
 pub mod respiration;
+pub mod review;
 pub mod rgb;
 pub mod rsm;
 pub mod screening;

@@ -92,6 +92,15 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
             }
         }
     });
+    // The review page must not stop screening either: a problem is logged and the daemon runs on.
+    let review_server =
+        match crate::review::start(&settings.review, &settings.records.path, Arc::clone(&stop)) {
+            Ok(r) => r.map(|r| r.handle),
+            Err(e) => {
+                log::error!("{e}; the review page is off");
+                None
+            }
+        };
     let uplink = match &settings.uplink {
         None => None,
         Some(u) => {
@@ -142,6 +151,9 @@ pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> 
     }
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     if let Some(h) = metrics_server {
+        let _ = h.join();
+    }
+    if let Some(h) = review_server {
         let _ = h.join();
     }
     result
@@ -221,11 +233,14 @@ fn open_inbox(settings: &Settings) -> anyhow::Result<Option<InboxJob>> {
     };
     let screener = super::xray::screener(settings)?;
     crate::xray::inbox::Inbox::open(&dir).map_err(|e| usage(format!("[xray] inbox: {e}")))?;
+    let done = dir.join("done");
     Ok(Some(InboxJob {
         screener,
         dir,
         poll_interval: std::time::Duration::from_secs_f64(settings.xray.poll_interval_s),
-        heatmap_dir: settings.xray.heatmap_dir.clone(),
+        // Without a heatmap folder, heatmaps go beside the films in done/: a flagged film's
+        // heatmap is kept in the review queue for the clinician.
+        heatmap_dir: Some(settings.xray.heatmap_dir.clone().unwrap_or(done)),
         metrics: None,
     }))
 }

@@ -16,6 +16,7 @@ mod camera;
 mod daemon;
 mod eval;
 mod records;
+mod review;
 mod simulate;
 mod status;
 mod xray;
@@ -88,6 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Cameras { json }) => camera::list(json),
         Some(Command::Record(a)) => camera::record(&settings, &a),
         Some(Command::Records { action }) => records::run(&settings, &action),
+        Some(Command::Review { action }) => review::run(&settings, &action),
         Some(Command::Status { json }) => status::run(&settings, json),
         Some(Command::CheckConfig { .. }) => Ok(()),
     }

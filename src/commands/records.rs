@@ -18,7 +18,7 @@ pub(super) fn run(settings: &Settings, action: &RecordsAction) -> anyhow::Result
             let records = store.list(since).map_err(store_failed)?;
             for r in &records {
                 if *json {
-                    out!("{}", serde_json::to_string(r)?)?;
+                    out!("{}", serde_json::to_string(&with_reviews(&store, r)?)?)?;
                 } else {
                     out!("{}", line(r))?;
                 }
@@ -29,8 +29,12 @@ pub(super) fn run(settings: &Settings, action: &RecordsAction) -> anyhow::Result
             Ok(())
         }
         RecordsAction::Show { id } => {
-            let r = open()?.get(id).map_err(store_failed)?;
-            out!("{}", serde_json::to_string_pretty(&r)?)?;
+            let store = open()?;
+            let r = store.get(id).map_err(store_failed)?;
+            out!(
+                "{}",
+                serde_json::to_string_pretty(&with_reviews(&store, &r)?)?
+            )?;
             Ok(())
         }
         RecordsAction::Export {
@@ -86,6 +90,31 @@ pub(super) fn run(settings: &Settings, action: &RecordsAction) -> anyhow::Result
             Ok(())
         }
     }
+}
+
+/// A record as JSON with `reviews` added: one object per clinician review of its flagged X-rays
+/// (the review queue's item, the film, the verdict, who and when), oldest first.
+fn with_reviews(store: &Store, r: &Record) -> anyhow::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(r)?;
+    let mut reviews = Vec::new();
+    for item in store.review_items_of(&r.id).map_err(store_failed)? {
+        for rev in &item.reviews {
+            reviews.push(serde_json::json!({
+                "item_id": item.id,
+                "file": item.file_name,
+                "finding": item.finding,
+                "verdict": rev.verdict,
+                "reviewer": rev.reviewer,
+                "note": rev.note,
+                "reviewed_unix_ms": rev.reviewed_unix_ms,
+                "reviewed_utc": utc(rev.reviewed_unix_ms),
+            }));
+        }
+    }
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("reviews".into(), reviews.into());
+    }
+    Ok(v)
 }
 
 fn store_failed(e: StoreError) -> anyhow::Error {

@@ -32,12 +32,24 @@ pub(super) fn run(settings: &Settings, a: &XrayValidateArgs) -> anyhow::Result<(
     let threshold = model.info().threshold;
     let screener = XrayScreener::new(model, threshold);
     log::info!("screening {} films", films.len());
-    let scored = screen_films(&screener, films).map_err(|e| {
+    let screening = screen_films(&screener, films).map_err(|e| {
         failed(format!(
             "{e}; every labelled film must be screened (fix or remove it from {origin}); \
              nothing was written"
         ))
     })?;
+    if !screening.out_of_scope.is_empty() {
+        eprintln!(
+            "edge-screen: {} of the films are out of the model's scope and are not counted:",
+            screening.out_of_scope.len()
+        );
+        for (film, reason) in &screening.out_of_scope {
+            eprintln!("  {}: {reason}", film.name);
+        }
+        let left: Vec<_> = screening.scored.iter().map(|s| s.film.clone()).collect();
+        check_counts(&left, &origin).map_err(usage)?;
+    }
+    let scored = screening.scored;
     let options = Options {
         rule: Rule {
             target_specificity: a.target_specificity,

@@ -198,6 +198,8 @@ pub struct Settings {
     pub uplink: Option<UplinkSettings>,
     /// Metrics and the status file.
     pub ops: OpsSettings,
+    /// The clinicians' review page.
+    pub review: crate::review::ReviewSettings,
     /// Model pins.
     pub pins: ModelPins,
 }

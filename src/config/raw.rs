@@ -160,6 +160,16 @@ pub struct RawMetrics {
     pub listen: String,
 }
 
+/// `[review]` as written in the file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawReview {
+    pub listen: String,
+    pub allow_remote: bool,
+    pub password_file: String,
+}
+
 /// `[status]` as written in the file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -188,6 +198,7 @@ pub struct RawConfig {
     pub uplink: RawUplink,
     pub metrics: RawMetrics,
     pub status: RawStatus,
+    pub review: RawReview,
 }
 
 /// The shipped file as a table.

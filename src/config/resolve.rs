@@ -138,6 +138,7 @@ pub(super) fn resolve(
         uplink: uplink(&raw, &o)?,
         pins: pins(&raw, &o)?,
         ops: ops(&raw, &o, &records)?,
+        review: review(&raw, &o)?,
         records,
     })
 }
@@ -543,6 +544,31 @@ fn pins(raw: &RawConfig, o: &Origins<'_>) -> Result<ModelPins, ConfigError> {
     Ok(ModelPins {
         breathing: pin(o, "classifier.sha256", &raw.classifier.sha256)?,
         xray: pin(o, "xray.sha256", &raw.xray.sha256)?,
+    })
+}
+
+fn review(raw: &RawConfig, o: &Origins<'_>) -> Result<crate::review::ReviewSettings, ConfigError> {
+    let r = &raw.review;
+    let text = r.listen.trim();
+    let listen: std::net::SocketAddr = text.parse().map_err(|_| {
+        o.invalid(
+            "review.listen",
+            format!("{text:?}"),
+            "expected ADDRESS:PORT, e.g. \"127.0.0.1:9755\"",
+        )
+    })?;
+    if !listen.ip().is_loopback() && !r.allow_remote {
+        return Err(o.invalid(
+            "review.listen",
+            format!("{text:?}"),
+            "not a loopback address: the review page shows patients' films; set \
+             review.allow_remote = true to serve it to the network (behind TLS)",
+        ));
+    }
+    Ok(crate::review::ReviewSettings {
+        listen,
+        allow_remote: r.allow_remote,
+        password_file: o.path("review.password_file", r.password_file.trim()),
     })
 }
 

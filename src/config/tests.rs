@@ -313,3 +313,32 @@ fn a_site_calibration_is_read_and_a_bad_one_is_named_with_the_key() {
         "{e}"
     );
 }
+
+#[test]
+fn the_review_page_is_off_by_default_on_loopback_and_refuses_a_remote_address_unless_allowed() {
+    let s = Settings::embedded().unwrap();
+    assert_eq!(s.review, crate::review::ReviewSettings::default());
+    assert_eq!(s.review.listen.to_string(), crate::review::DEFAULT_LISTEN);
+    assert_eq!(s.review.password_file, None);
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("kiosk.toml");
+    std::fs::write(&f, "[review]\npassword_file = \"reviewers\"\n").unwrap();
+    let s = Settings::load(&f).unwrap();
+    assert_eq!(s.review.password_file, Some(dir.path().join("reviewers")));
+    let e = err_of("[review]\nlisten = \"0.0.0.0:9755\"\n");
+    assert!(
+        e.contains("review.listen") && e.contains("allow_remote"),
+        "{e}"
+    );
+    let s = Settings::from_toml(
+        "[review]\nlisten = \"0.0.0.0:9755\"\nallow_remote = true\n",
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert!(s.review.allow_remote);
+    let e = err_of("[review]\nlisten = \"localhost\"\n");
+    assert!(
+        e.contains("review.listen") && e.contains("ADDRESS:PORT"),
+        "{e}"
+    );
+}

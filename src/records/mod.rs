@@ -1,8 +1,9 @@
 //! Outputs that keep what the kiosk reports: the event sinks (JSON lines to standard output or a
-//! file), the SQLite record store ([`store`]) and the fleet uplink over MQTT ([`uplink`]). The
+//! file), the SQLite record store ([`store`], with the clinician review queue: [`review`]) and the fleet uplink over MQTT ([`uplink`]). The
 //! events themselves are [`crate::screening::Event`].
 
 pub mod recorder;
+pub mod review;
 pub mod sink;
 pub mod store;
 pub mod uplink;

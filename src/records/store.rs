@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// Longest an image kept inside a record may be (`[records] keep_images`).
 pub const MAX_KEPT_IMAGE_BYTES: u64 = 64 << 20;
@@ -74,6 +74,14 @@ pub enum StoreError {
         /// The database file.
         path: PathBuf,
     },
+    /// A review that cannot be stored (a bad reviewer name, a note too long).
+    #[error("{}: {problem}", path.display())]
+    BadReview {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
     /// No such record.
     #[error("{}: no record {id:?}", path.display())]
     NotFound {
@@ -123,6 +131,35 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX outbox_pending ON outbox (seq) WHERE delivered_unix_ms IS NULL;
      CREATE INDEX outbox_by_record ON outbox (record_id);",
+    // 1 -> 2: the clinician review queue (flagged X-rays) and the reviews given.
+    "CREATE TABLE review_items (
+         id INTEGER PRIMARY KEY AUTOINCREMENT,
+         record_id TEXT NOT NULL,
+         revision INTEGER NOT NULL,
+         queued_unix_ms INTEGER NOT NULL,
+         finding TEXT NOT NULL,
+         covid_probability REAL,
+         threshold REAL,
+         model_name TEXT NOT NULL,
+         model_version TEXT NOT NULL,
+         model_sha256 TEXT,
+         file_name TEXT NOT NULL,
+         image_sha256 TEXT,
+         image BLOB,
+         heatmap BLOB,
+         report TEXT NOT NULL,
+         UNIQUE (record_id, image_sha256)
+     );
+     CREATE INDEX review_items_by_record ON review_items (record_id);
+     CREATE TABLE reviews (
+         seq INTEGER PRIMARY KEY AUTOINCREMENT,
+         item_id INTEGER NOT NULL REFERENCES review_items (id),
+         reviewer TEXT NOT NULL,
+         verdict TEXT NOT NULL CHECK (verdict IN ('covid', 'normal', 'not_assessable')),
+         note TEXT,
+         reviewed_unix_ms INTEGER NOT NULL
+     );
+     CREATE INDEX reviews_by_item ON reviews (item_id);",
 ];
 
 /// One stored record, as `records show --json` prints it and the uplink sends it.
@@ -449,7 +486,8 @@ impl Store {
         cx: &RecordContext<'_>,
     ) -> Result<Record, StoreError> {
         let path = self.path.clone();
-        let (xray, xray_file, xray_sha, image) = xray_part(result, cx);
+        let (xray, xray_file, xray_sha, film) = xray_part(result, cx);
+        let image = film.as_ref().filter(|_| cx.keep_image);
         let record = Record {
             id: result.session_id.clone(),
             device_id: cx.device_id.to_string(),
@@ -506,6 +544,9 @@ impl Store {
             ],
         )
         .map_err(|e| sqlite(&path, "save a record", e))?;
+        if let Some(report) = &result.xray {
+            review_queue::enqueue(&tx, &path, &record, report, film.as_deref(), cx)?;
+        }
         if let Some(topic) = cx.topic {
             tx.execute(
                 "INSERT INTO outbox (record_id, revision, topic, payload, created_unix_ms)
@@ -665,8 +706,12 @@ impl Store {
             .conn
             .transaction()
             .map_err(|e| sqlite(&path, "begin pruning", e))?;
+        // Nor records whose flagged X-ray still waits for a clinician.
         let deletable = "NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = records.id
-                                      AND o.delivered_unix_ms IS NULL)";
+                                      AND o.delivered_unix_ms IS NULL)
+                         AND NOT EXISTS (SELECT 1 FROM review_items q
+                                         WHERE q.record_id = records.id AND NOT EXISTS
+                                             (SELECT 1 FROM reviews v WHERE v.item_id = q.id))";
         let mut doomed: Vec<String> = Vec::new();
         if let Some(days) = retention_days {
             let cutoff = now_unix_ms - i64::from(days) * 86_400_000;
@@ -745,7 +790,8 @@ impl Store {
     }
 }
 
-/// The X-ray part of a record: the report with the image's file name and hash.
+/// The X-ray part of a record: the report with the image's file name and hash, and the image's
+/// bytes when they could be read (kept in the record only with `keep_image`).
 fn xray_part(
     result: &SessionResult,
     cx: &RecordContext<'_>,
@@ -784,8 +830,7 @@ fn xray_part(
         );
         obj.remove("heatmap");
     }
-    let image = bytes.filter(|_| cx.keep_image);
-    (Some(value), Some(file_name), sha, image)
+    (Some(value), Some(file_name), sha, bytes)
 }
 
 fn sqlite(path: &Path, what: &'static str, source: rusqlite::Error) -> StoreError {
@@ -840,6 +885,9 @@ fn move_aside(path: &Path) -> Option<PathBuf> {
     }
     Some(target)
 }
+
+#[path = "review_queue.rs"]
+mod review_queue;
 
 #[cfg(test)]
 #[path = "store_tests.rs"]

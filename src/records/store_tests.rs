@@ -1,4 +1,5 @@
 use super::*;
+use crate::records::review::Verdict;
 use crate::screening::fusion::{ModalityProbabilities, Outcome};
 use crate::xray::screen::XrayReport;
 
@@ -334,4 +335,218 @@ fn a_newer_schema_is_refused() {
 fn read_only_open_of_a_missing_file_names_it() {
     let err = Store::open_read_only(Path::new("/nonexistent/records.db")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/records.db"), "{err}");
+}
+
+/// A version 1 file (as edge-screen 0.1 before the review queue wrote it) holding `record`.
+fn v1_file(path: &Path, record_json: &str) {
+    let c = Connection::open(path).unwrap();
+    c.execute_batch(MIGRATIONS[0]).unwrap();
+    c.pragma_update(None, "user_version", 1).unwrap();
+    c.execute(
+        "INSERT INTO records (id, device_id, revision, result_unix_ms, outcome,
+             refer_probability, software_version, json)
+         VALUES ('01JOLDRECORD', 'kiosk-1', 0, 1000, 'no_concern_found', 0.25, '0.1.0', ?1)",
+        [record_json],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_version_1_store_with_records_opens_as_version_2_with_them_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = models();
+    let json = {
+        let mut s = open(&dir.path().join("source"));
+        let rec = s
+            .save(
+                &result("01JOLDRECORD", 0, Outcome::NoConcernFound),
+                &cx(&m, 1000, None),
+            )
+            .unwrap();
+        serde_json::to_string(&rec).unwrap()
+    };
+    let path = dir.path().join("old.db");
+    v1_file(&path, &json);
+    // Read-only (a `records` command) on a v1 file: the records, an empty queue.
+    let ro = Store::open_read_only(&path).unwrap();
+    assert_eq!(ro.list(None).unwrap().len(), 1);
+    assert!(ro.review_queue(true).unwrap().is_empty());
+    drop(ro);
+    let (mut s, problem) = Store::open(&path).unwrap();
+    assert!(problem.is_none(), "{problem:?}");
+    let v = s.verify().unwrap();
+    assert_eq!((v.schema_version, v.integrity.as_str()), (2, "ok"));
+    let old = s.get("01JOLDRECORD").unwrap();
+    assert_eq!(serde_json::to_string(&old).unwrap(), json);
+    // The new tables work on the migrated file.
+    let mut r = result("01JNEWXRAY01", 0, Outcome::ReferForClinicalAssessment);
+    r.xray = Some(XrayReport::example(0.4));
+    s.save(&r, &cx(&m, 2000, None)).unwrap();
+    assert_eq!(s.review_queue(false).unwrap().len(), 1);
+    assert_eq!(s.list(None).unwrap().len(), 2);
+}
+
+fn xray_models() -> Vec<ModelInfo> {
+    let mut m = models();
+    m.push(ModelInfo {
+        role: "xray".into(),
+        name: "xray-cnn-int8".into(),
+        version: "test".into(),
+        sha256: "cd".repeat(32),
+    });
+    m
+}
+
+/// Saves a record of session `id` with an X-ray of covid probability `p`, the film `film` (bytes
+/// written under `dir`) and a heatmap file; records keep no images.
+fn save_xray(s: &mut Store, dir: &Path, id: &str, p: f32, film: &[u8], now: i64) {
+    let image = dir.join(format!("{id}.png"));
+    std::fs::write(&image, film).unwrap();
+    let heatmap = dir.join(format!("{id}.heatmap.png"));
+    std::fs::write(&heatmap, b"heatmap bytes").unwrap();
+    let mut r = result(id, 0, Outcome::ReferForClinicalAssessment);
+    let mut x = XrayReport::example(p);
+    x.heatmap = Some(heatmap);
+    x.file = image.clone();
+    r.xray = Some(x);
+    let m = xray_models();
+    let mut c = cx(&m, now, None);
+    c.xray_image = Some(&image);
+    s.save(&r, &c).unwrap();
+}
+
+#[test]
+fn a_flagged_xray_is_queued_with_film_and_heatmap_and_a_normal_one_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    save_xray(&mut s, dir.path(), "01JFLAGGED01", 0.40, b"film one", 10);
+    save_xray(&mut s, dir.path(), "01JNORMAL001", 0.02, b"film two", 20);
+    let q = s.review_queue(false).unwrap();
+    assert_eq!(q.len(), 1, "{q:?}");
+    let item = &q[0];
+    assert_eq!(item.record_id, "01JFLAGGED01");
+    assert_eq!(item.finding, "covid");
+    assert!((item.covid_probability.unwrap() - 0.40).abs() < 1e-6);
+    assert!((item.threshold.unwrap() - 0.08).abs() < 1e-6);
+    assert_eq!(item.model_sha256.as_deref(), Some("cd".repeat(32).as_str()));
+    assert_eq!(item.file_name, "01JFLAGGED01.png");
+    assert_eq!(item.image_sha256, Some(sha256_hex(b"film one")));
+    assert_eq!(item.queued_unix_ms, 10);
+    // keep_images = false: the record has no image, the queued item has it.
+    assert_eq!(s.image("01JFLAGGED01").unwrap(), None);
+    let (film, heat) = s.review_images(item.id).unwrap();
+    assert_eq!(film.as_deref(), Some(&b"film one"[..]));
+    assert_eq!(heat.as_deref(), Some(&b"heatmap bytes"[..]));
+    // Saving the same record again (a revision with the same film) does not queue it twice.
+    save_xray(&mut s, dir.path(), "01JFLAGGED01", 0.40, b"film one", 30);
+    assert_eq!(s.review_queue(true).unwrap().len(), 1);
+}
+
+#[test]
+fn reviews_are_kept_per_reviewer_and_the_latest_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    save_xray(&mut s, dir.path(), "01JREVIEW001", 0.5, b"film", 10);
+    let id = s.review_queue(false).unwrap()[0].id;
+    s.add_review(id, "ana", Verdict::Normal, None, 100).unwrap();
+    s.add_review(id, "ben", Verdict::Covid, Some("  GGO left  "), 200)
+        .unwrap();
+    s.add_review(id, "ana", Verdict::Covid, None, 300).unwrap();
+    assert!(
+        s.review_queue(false).unwrap().is_empty(),
+        "reviewed items leave the queue"
+    );
+    let item = s.review_item(id).unwrap();
+    assert_eq!(item.reviews.len(), 3, "nothing overwritten");
+    let current: Vec<(&str, Verdict, i64)> = item
+        .current_reviews()
+        .iter()
+        .map(|r| (r.reviewer.as_str(), r.verdict, r.reviewed_unix_ms))
+        .collect();
+    assert_eq!(
+        current,
+        vec![("ben", Verdict::Covid, 200), ("ana", Verdict::Covid, 300)]
+    );
+    assert_eq!(item.reviews[1].note.as_deref(), Some("GGO left"));
+    // The record's reviews.
+    assert_eq!(
+        s.review_items_of("01JREVIEW001").unwrap()[0].reviews.len(),
+        3
+    );
+    // Bad input is refused with the reason; an unknown item is not found.
+    let e = s
+        .add_review(id, "a:b", Verdict::Covid, None, 1)
+        .unwrap_err();
+    assert!(e.to_string().contains("not allowed"), "{e}");
+    let e = s
+        .add_review(id, "ana", Verdict::Covid, Some(&"x".repeat(3000)), 1)
+        .unwrap_err();
+    assert!(e.to_string().contains("note of 3000 bytes"), "{e}");
+    assert!(matches!(
+        s.add_review(999, "ana", Verdict::Covid, None, 1),
+        Err(StoreError::NotFound { .. })
+    ));
+    assert_eq!(s.review_item(id).unwrap().reviews.len(), 3);
+}
+
+#[test]
+fn reviewed_films_give_the_latest_review_of_each_item_with_its_film() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    save_xray(&mut s, dir.path(), "01JFILMA0001", 0.5, b"film A", 10);
+    save_xray(&mut s, dir.path(), "01JFILMB0001", 0.6, b"film B", 20);
+    save_xray(&mut s, dir.path(), "01JFILMC0001", 0.7, b"film C", 30);
+    let ids: Vec<i64> = s
+        .review_queue(false)
+        .unwrap()
+        .iter()
+        .map(|i| i.id)
+        .collect();
+    s.add_review(ids[0], "ana", Verdict::Covid, None, 100)
+        .unwrap();
+    s.add_review(ids[0], "ben", Verdict::Normal, None, 150)
+        .unwrap();
+    s.add_review(ids[1], "ana", Verdict::NotAssessable, None, 200)
+        .unwrap();
+    let films = s.reviewed_films().unwrap();
+    let got: Vec<(&str, &[u8], Verdict, &str, i64)> = films
+        .iter()
+        .map(|f| {
+            (
+                f.record_id.as_str(),
+                f.image.as_slice(),
+                f.verdict,
+                f.reviewer.as_str(),
+                f.reviewed_unix_ms,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("01JFILMA0001", &b"film A"[..], Verdict::Normal, "ben", 150),
+            (
+                "01JFILMB0001",
+                &b"film B"[..],
+                Verdict::NotAssessable,
+                "ana",
+                200
+            ),
+        ]
+    );
+    assert_eq!(films[0].file_name, "01JFILMA0001.png");
+}
+
+#[test]
+fn pruning_keeps_a_record_whose_film_awaits_review() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = open(dir.path());
+    save_xray(&mut s, dir.path(), "01JPENDING01", 0.5, b"film P", 10);
+    save_xray(&mut s, dir.path(), "01JDONE00001", 0.5, b"film D", 20);
+    let done = s.review_items_of("01JDONE00001").unwrap()[0].id;
+    s.add_review(done, "ana", Verdict::Covid, None, 30).unwrap();
+    let pruned = s.prune(None, Some(0), 1_000_000).unwrap();
+    assert_eq!(pruned, 1);
+    assert!(s.get("01JPENDING01").is_ok());
+    assert!(s.get("01JDONE00001").is_err());
 }

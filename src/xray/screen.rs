@@ -303,6 +303,7 @@ impl XrayScreener {
                 scope_reason: Some(reason),
                 scope_text: Some(not_assessable(reason)),
                 threshold: self.threshold,
+                site_validated: self.site_validated,
                 model,
                 format: img.format.clone(),
                 heatmap: None,

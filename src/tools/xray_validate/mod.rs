@@ -118,28 +118,42 @@ pub fn check_counts(films: &[LabelledFilm], origin: &str) -> Result<FilmCounts, 
     Ok(counts)
 }
 
+/// The films screened for a validation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Screening {
+    /// Films with a model score.
+    pub scored: Vec<ScoredFilm>,
+    /// Films the scope check refused (no score): left out of the validation, as the kiosk would
+    /// give them no finding either. Each with its reason's name.
+    pub out_of_scope: Vec<(LabelledFilm, &'static str)>,
+}
+
 /// Screens every film; the first one that cannot be screened stops the validation (a validation
-/// must cover the films it names).
+/// must cover the films it names). Films out of scope are set aside, not scored.
 pub fn screen_films(
     screener: &XrayScreener,
     films: Vec<LabelledFilm>,
-) -> Result<Vec<ScoredFilm>, ScreenError> {
-    films
-        .into_iter()
-        .map(|film| {
-            let ImageSource::File(path) = &film.image;
-            let screened = screener.screen_file(path, None)?;
-            log::debug!(
-                "{}: covid p {:.4}",
-                film.name,
-                screened.report.covid_probability
-            );
-            Ok(ScoredFilm {
-                probability: screened.report.covid_probability,
-                film,
-            })
-        })
-        .collect()
+) -> Result<Screening, ScreenError> {
+    let mut out = Screening {
+        scored: Vec::with_capacity(films.len()),
+        out_of_scope: Vec::new(),
+    };
+    for film in films {
+        let ImageSource::File(path) = &film.image;
+        let report = screener.screen_file(path, None)?.report;
+        match (report.covid_probability, report.scope_reason) {
+            (Some(probability), None) => {
+                log::debug!("{}: covid p {probability:.4}", film.name);
+                out.scored.push(ScoredFilm { film, probability });
+            }
+            (_, reason) => {
+                let reason = reason.map_or("out_of_scope", |r| r.name());
+                log::warn!("{}: out of scope ({reason}): not counted", film.name);
+                out.out_of_scope.push((film, reason));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// The choices of one validation.
