@@ -375,14 +375,25 @@ pub struct XrayEvalArgs {
 pub struct XrayValidateArgs {
     /// Labels CSV: columns `file` (or `filename`: the image's path inside one of the folders)
     /// and `label` (covid or normal); optionally `split` (models/xray/split.csv qualifies).
-    #[arg(long, value_name = "FILE.csv")]
-    pub labels: PathBuf,
+    #[arg(
+        long,
+        value_name = "FILE.csv",
+        required_unless_present = "from_reviews",
+        requires = "dirs"
+    )]
+    pub labels: Option<PathBuf>,
     /// Use only the label rows whose `split` column is this (e.g. `holdout`).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "labels")]
     pub split: Option<String>,
-    /// Folders holding the labelled images.
-    #[arg(required = true, value_name = "DIR")]
+    /// Folders holding the labelled images (with `--labels`).
+    #[arg(value_name = "DIR", requires = "labels")]
     pub dirs: Vec<PathBuf>,
+    /// Also use the films clinicians reviewed in the record store (`--records`, `[records]
+    /// path`): the latest review of each film labels it (confirmed COVID → covid, normal →
+    /// normal; not assessable → left out). Reviews exist only for films the kiosk flagged, so
+    /// they alone tell little about missed cases: add labelled normal and covid films.
+    #[arg(long)]
+    pub from_reviews: bool,
     /// Where to write the site calibration (JSON); nothing is written when no threshold meets
     /// both targets.
     #[arg(long, value_name = "FILE.json")]

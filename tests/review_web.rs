@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use util::mosquitto::free_port;
-use util::{bin, json_lines, repo, run, stderr, stdout, write};
+use util::{bin, json_lines, repo, run, site_folder, stderr, stdout, write};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -601,6 +601,43 @@ fn a_review_clicked_in_the_browser_is_stored_and_cross_site_posts_are_refused() 
     );
     assert_eq!(s, 303, "{h:?}");
     assert_eq!(count(&cfg), 2);
+
+    // The reviews feed site validation: `xray-validate --from-reviews` counts the film under its
+    // latest review (ana's second one, normal) beside a labelled folder of 25 + 25 films.
+    let (labels, films, _) = site_folder(d);
+    let site = d.join("site.json");
+    let o = run(&[
+        "--config",
+        cfg.to_str().unwrap(),
+        "xray-validate",
+        "--from-reviews",
+        "--labels",
+        labels.to_str().unwrap(),
+        films.to_str().unwrap(),
+        "--out",
+        site.to_str().unwrap(),
+        "--target-specificity",
+        "0.5",
+        "--min-sensitivity",
+        "0.5",
+        "--json",
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "stderr: {err}");
+    assert!(
+        err.contains("1 reviewed films") && err.contains("(0 covid, 1 normal; 0 not assessable"),
+        "{err}"
+    );
+    let cal: Value = serde_json::from_str(&std::fs::read_to_string(&site).unwrap()).unwrap();
+    assert_eq!(cal["counts"]["covid"], 25, "{cal}");
+    assert_eq!(
+        cal["counts"]["normal"], 26,
+        "the reviewed film is counted: {cal}"
+    );
+    assert!(
+        cal["labels"].as_str().unwrap().contains("reviews in"),
+        "{cal}"
+    );
 }
 
 fn edge_now_ms() -> i64 {

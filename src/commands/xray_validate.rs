@@ -4,9 +4,11 @@
 use super::{failed, usage};
 use crate::cli::XrayValidateArgs;
 use crate::config::Settings;
+use crate::records::store::Store;
 use crate::tools::xray_validate::threshold::Rule;
 use crate::tools::xray_validate::{
-    check_counts, films_from_labels, render, screen_films, validate, Options, ValidateError,
+    check_counts, films_from_labels, films_from_reviews, render, screen_films, validate, Options,
+    ValidateError,
 };
 use crate::xray::screen::{load_model, XrayScreener};
 use anyhow::Context;
@@ -20,11 +22,36 @@ pub(super) fn run(settings: &Settings, a: &XrayValidateArgs) -> anyhow::Result<(
             return Err(usage(format!("{name}: {v} is outside {lo}-{hi}")));
         }
     }
-    let origin = a.labels.display().to_string();
-    let films = films_from_labels(&a.labels, a.split.as_deref(), &a.dirs)
-        .map_err(|e| usage(e.to_string()))?;
-    // Further sources of labelled films (clinician reviews from the record store,
-    // `--from-reviews`) are appended here, before the counts are checked.
+    let mut origins = Vec::new();
+    let mut films = Vec::new();
+    if let Some(labels) = &a.labels {
+        origins.push(labels.display().to_string());
+        films = films_from_labels(labels, a.split.as_deref(), &a.dirs)
+            .map_err(|e| usage(e.to_string()))?;
+    }
+    // Kept until the films are screened: review films are written into it.
+    let review_dir = tempfile::tempdir().context("a temporary folder for the reviewed films")?;
+    if a.from_reviews {
+        let path = &settings.records.path;
+        let store =
+            Store::open_read_only(path).map_err(|e| failed(format!("--from-reviews: {e}")))?;
+        let reviewed = store
+            .reviewed_films()
+            .map_err(|e| failed(format!("--from-reviews: {e}")))?;
+        let (reviewed, not_assessable) =
+            films_from_reviews(reviewed, review_dir.path()).map_err(failed)?;
+        eprintln!(
+            "edge-screen: {} reviewed films from {} ({} covid, {} normal; {} not assessable left              out). Reviews cover only films the kiosk flagged: they show false alarms, not missed              cases.",
+            reviewed.len(),
+            path.display(),
+            reviewed.iter().filter(|f| f.covid).count(),
+            reviewed.iter().filter(|f| !f.covid).count(),
+            not_assessable
+        );
+        origins.push(format!("reviews in {}", path.display()));
+        films.extend(reviewed);
+    }
+    let origin = origins.join(" + ");
     check_counts(&films, &origin).map_err(usage)?;
     let model = load_model(&settings.xray).map_err(|e| usage(format!("[xray] model: {e}")))?;
     // The model's own threshold: the in-sample numbers are quoted there, whatever the

@@ -161,7 +161,10 @@ fn an_xray_not_validated_at_the_site_is_reported_but_moves_nothing() {
         .modalities
         .xray
         .expect("the advisory X-ray is still reported");
-    assert!(close(reported, xray_probability(&xray(0.3)).unwrap()), "{f:?}");
+    assert!(
+        close(reported, xray_probability(&xray(0.3)).unwrap()),
+        "{f:?}"
+    );
     assert!(reported > REFER_AT);
 }
 

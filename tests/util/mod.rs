@@ -63,3 +63,38 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).expect("write fixture");
     p
 }
+
+/// A site's labelled folder: the first 25 held-out `ieee` covid films and the first 25 held-out
+/// `nih` adult normal films (adults both, as at an adult clinic), copied into `dir/films` with a
+/// `file,label` CSV. Returns (labels, films folder, label of each copied file).
+pub fn site_folder(dir: &Path) -> (PathBuf, PathBuf, Vec<(String, bool)>) {
+    let data = repo().join("../shared/data/xray");
+    assert!(
+        data.join("manifest.csv").is_file(),
+        "{} is missing: the X-ray tests need ../shared/data/xray beside the repository",
+        data.display()
+    );
+    let split = std::fs::read_to_string(repo().join("models/xray/split.csv")).unwrap();
+    let mut picked = Vec::new();
+    for (source, label) in [("ieee", "covid"), ("nih", "normal")] {
+        let rows = split.lines().skip(1).filter(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            f.len() == 5 && f[1] == source && f[2] == label && f[4] == "holdout"
+        });
+        let files: Vec<String> = rows
+            .take(25)
+            .map(|l| l.split(',').next().unwrap().to_string())
+            .collect();
+        assert_eq!(files.len(), 25, "25 held-out {source} films in split.csv");
+        picked.extend(files.into_iter().map(|f| (f, label == "covid")));
+    }
+    let films = dir.join("films");
+    let mut csv = String::from("file,label\n");
+    for (f, covid) in &picked {
+        let dest = films.join(f);
+        std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+        std::fs::copy(data.join(f), &dest).unwrap();
+        csv += &format!("{f},{}\n", if *covid { "covid" } else { "normal" });
+    }
+    (write(dir, "labels.csv", &csv), films, picked)
+}

@@ -285,6 +285,23 @@ lines** (text, arrows, ECG leads; augmented against by pasting markers on both c
 border crop removes most corner text), **journal-figure crops** in ieee (tight crops, arrows,
 annotations, low resolution). The CAM output lets a reviewer check where the evidence lies.
 
+## What this model cannot do (read this first)
+* **It does not carry to a new hospital.** Measured on chest X-rays from hospitals the development
+  set does not contain, it found 0.95 of COVID films but flagged **19 of 21 adult normal films as
+  COVID (specificity 0.10)**, against 0.76-0.80 on NIH adults and 0.99-1.00 on Kermany children; within
+  one unseen hospital its AUC between COVID and normal films was 0.65. It recognises hospitals,
+  scanners and patient groups more than disease (the shortcut of DeGrave et al. 2021), and no more
+  adult normal films from other hospitals can be had to train that out. Therefore its findings are
+  **advisory until validated at each site** (`edge-screen xray-validate`, README "Site
+  validation"): without a site calibration bound to this file's SHA-256 every result says
+  `"site_validated": false` and the session outcome ignores it; flagged films go to a clinician's
+  review queue, whose verdicts feed the next validation.
+* It does not diagnose COVID-19 or any other disease, and it was never shown pneumonia of other
+  causes, effusions, tuberculosis, devices or post-operative films: those may be flagged or missed
+  arbitrarily.
+* It only judges frontal chest radiographs like its training films; the scope check refuses others
+  (`models/xray/SCOPE.md`), imperfectly (see below).
+
 ## Known limits
 * An external set from other hospitals is expected to be harder than this holdout; sensitivity and
   specificity there will be lower.

@@ -101,6 +101,46 @@ pub fn films_from_labels(
         .collect()
 }
 
+/// The films clinicians reviewed in the record store, labelled by each film's latest review
+/// (confirmed COVID → covid, normal → normal; not assessable films are left out). The films are
+/// written into `dir` (they live in the store as bytes) and named `review #ID` in messages.
+/// Returns the films and how many were left out as not assessable.
+pub fn films_from_reviews(
+    reviewed: Vec<crate::records::review::ReviewedFilm>,
+    dir: &Path,
+) -> Result<(Vec<LabelledFilm>, usize), String> {
+    use crate::records::review::Verdict;
+    let mut films = Vec::new();
+    let mut not_assessable = 0;
+    for r in reviewed {
+        let covid = match r.verdict {
+            Verdict::Covid => true,
+            Verdict::Normal => false,
+            Verdict::NotAssessable => {
+                not_assessable += 1;
+                continue;
+            }
+        };
+        // The stored file name is the film's, but only its id is trusted in a path.
+        let path = dir.join(format!("review-{}.img", r.item_id));
+        std::fs::write(&path, &r.image)
+            .map_err(|e| format!("{}: cannot write review film: {e}", path.display()))?;
+        films.push(LabelledFilm {
+            name: format!(
+                "review #{} ({}, record {}, {} by {})",
+                r.item_id,
+                r.file_name,
+                r.record_id,
+                r.verdict.name(),
+                r.reviewer
+            ),
+            image: ImageSource::File(path),
+            covid,
+        });
+    }
+    Ok((films, not_assessable))
+}
+
 /// At least [`MIN_FILMS_PER_CLASS`] films of each class, or a message saying how many there are.
 pub fn check_counts(films: &[LabelledFilm], origin: &str) -> Result<FilmCounts, String> {
     let covid = films.iter().filter(|f| f.covid).count();
