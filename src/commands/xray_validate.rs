@@ -7,8 +7,8 @@ use crate::config::Settings;
 use crate::records::store::Store;
 use crate::tools::xray_validate::threshold::Rule;
 use crate::tools::xray_validate::{
-    check_counts, films_from_labels, films_from_reviews, render, screen_films, validate, Options,
-    ValidateError,
+    check_counts, drop_duplicates, films_from_labels, films_from_reviews, render, screen_films,
+    validate, Options, ValidateError,
 };
 use crate::xray::screen::{load_model, XrayScreener};
 use anyhow::Context;
@@ -52,6 +52,10 @@ pub(super) fn run(settings: &Settings, a: &XrayValidateArgs) -> anyhow::Result<(
         films.extend(reviewed);
     }
     let origin = origins.join(" + ");
+    let (films, dropped) = drop_duplicates(films);
+    for line in &dropped {
+        eprintln!("edge-screen: {line}");
+    }
     check_counts(&films, &origin).map_err(usage)?;
     let model = load_model(&settings.xray).map_err(|e| usage(format!("[xray] model: {e}")))?;
     // The model's own threshold: the in-sample numbers are quoted there, whatever the

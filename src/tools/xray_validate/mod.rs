@@ -141,6 +141,50 @@ pub fn films_from_reviews(
     Ok((films, not_assessable))
 }
 
+/// Keeps each image once: a film whose bytes (SHA-256) equal an earlier film's is dropped, so that
+/// a film both in the labels file and reviewed, or listed twice, is not counted twice. The earlier
+/// film's label stands (labels files come before reviews). Returns the films kept and one line per
+/// film dropped, saying which film it repeats and whether their labels disagree. A file that cannot
+/// be read is kept: screening reports it.
+pub fn drop_duplicates(films: Vec<LabelledFilm>) -> (Vec<LabelledFilm>, Vec<String>) {
+    use sha2::{Digest, Sha256};
+    let mut seen: std::collections::HashMap<[u8; 32], usize> = Default::default();
+    let mut kept: Vec<LabelledFilm> = Vec::with_capacity(films.len());
+    let mut dropped = Vec::new();
+    for film in films {
+        let ImageSource::File(path) = &film.image;
+        let Ok(bytes) = std::fs::read(path) else {
+            kept.push(film);
+            continue;
+        };
+        let digest: [u8; 32] = Sha256::digest(&bytes).into();
+        match seen.get(&digest) {
+            Some(&i) => {
+                let first = &kept[i];
+                let label = |covid: bool| if covid { "covid" } else { "normal" };
+                let clash = if first.covid == film.covid {
+                    String::new()
+                } else {
+                    format!(
+                        "; its label {} disagrees with {} there, which stands",
+                        label(film.covid),
+                        label(first.covid)
+                    )
+                };
+                dropped.push(format!(
+                    "{}: the same image as {}, counted once{clash}",
+                    film.name, first.name
+                ));
+            }
+            None => {
+                seen.insert(digest, kept.len());
+                kept.push(film);
+            }
+        }
+    }
+    (kept, dropped)
+}
+
 /// At least [`MIN_FILMS_PER_CLASS`] films of each class, or a message saying how many there are.
 pub fn check_counts(films: &[LabelledFilm], origin: &str) -> Result<FilmCounts, String> {
     let covid = films.iter().filter(|f| f.covid).count();

@@ -232,3 +232,42 @@ fn labelled_films_are_found_in_the_folders_or_named_by_line() {
         "{e}"
     );
 }
+
+#[test]
+fn the_same_image_twice_is_counted_once_and_a_label_clash_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, bytes: &[u8]| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let film = |name: &str, path: PathBuf, covid: bool| LabelledFilm {
+        name: name.into(),
+        image: ImageSource::File(path),
+        covid,
+    };
+    let a = file("a.png", b"film A");
+    let a_again = file("a-copy.png", b"film A");
+    let b = file("b.png", b"film B");
+    let films = vec![
+        film("labels line 2", a.clone(), true),
+        film("labels line 3", b.clone(), false),
+        film("review #1", a_again.clone(), true),
+        film("review #2", b, true),
+        film("missing", dir.path().join("none.png"), false),
+    ];
+    let (kept, dropped) = drop_duplicates(films);
+    let names: Vec<&str> = kept.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["labels line 2", "labels line 3", "missing"]);
+    assert_eq!(dropped.len(), 2, "{dropped:?}");
+    assert_eq!(
+        dropped[0],
+        "review #1: the same image as labels line 2, counted once"
+    );
+    assert!(
+        dropped[1].starts_with("review #2: the same image as labels line 3")
+            && dropped[1].contains("label covid disagrees with normal there"),
+        "{}",
+        dropped[1]
+    );
+}
