@@ -1,12 +1,14 @@
 //! Per-operator profile of an X-ray ONNX model in tract: where one model run spends its time.
 //!
-//!     cargo run --release --example xray_profile -- models/xray/xray_int8.onnx [MORE.onnx...]
+//!     cargo run --release --example xray_profile -- [--plain] models/xray/xray_int8.onnx [MORE.onnx...]
 //!
 //! Each model is optimised exactly as the product does it (`into_optimized`, then a plan), run on
-//! a ramp input 30 times to warm up and then `ITERS` times with every node's `eval` timed. Prints
-//! the mean time of a whole run, then the time per operator type and the ten slowest nodes with
-//! their output shapes. Timing every node adds a little overhead; compare models with the same
-//! tool, and the whole-run numbers with `cargo bench --bench xray_model`.
+//! a ramp input 30 times to warm up and `ITERS` times plainly (the first line: the mean time of a
+//! whole run, the number `training/xray/runtime_sweep.py` compares with onnxruntime), then `ITERS`
+//! times more with every node's `eval` timed. Prints the profiled mean, the time per operator type
+//! and the twelve slowest nodes with their output shapes and tract's description of each (for a
+//! matrix product: its m, k, n and the kernel chosen). Timing every node adds a little overhead.
+//! `--plain` prints only the first line per model.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -15,7 +17,7 @@ use tract_onnx::prelude::*;
 const ITERS: usize = 200;
 const SIDE: usize = 128;
 
-fn profile(path: &str) -> TractResult<()> {
+fn profile(path: &str, plain_only: bool) -> TractResult<()> {
     let plan = tract_onnx::onnx()
         .model_for_path(path)?
         .with_input_fact(0, f32::fact([1, 1, SIDE, SIDE]).into())?
@@ -25,6 +27,19 @@ fn profile(path: &str) -> TractResult<()> {
         x as f32 / SIDE as f32 * 4.0 - 2.0
     })
     .into();
+    // A plain timing first (no per-node hooks): the number to compare with onnxruntime.
+    for _ in 0..30 {
+        plan.run(tvec!(input.clone().into()))?;
+    }
+    let t_plain = Instant::now();
+    for _ in 0..ITERS {
+        plan.run(tvec!(input.clone().into()))?;
+    }
+    let plain_ms = t_plain.elapsed().as_secs_f64() * 1e3 / ITERS as f64;
+    println!("== {path}: {plain_ms:.3} ms per run (mean of {ITERS}, plain)");
+    if plain_only {
+        return Ok(());
+    }
     let model = plan.model();
     let mut per_node = vec![0f64; model.nodes().len()];
     let mut state = TypedSimpleState::new(&plan)?;
@@ -48,7 +63,7 @@ fn profile(path: &str) -> TractResult<()> {
     }
     let ms = |s: f64| s * 1e3 / ITERS as f64;
     println!(
-        "== {path}: {:.3} ms per run (mean of {ITERS}, profiled)",
+        "   {:.3} ms per run (mean of {ITERS}, profiled: every node timed)",
         ms(whole)
     );
     let mut by_op: BTreeMap<String, (f64, usize)> = BTreeMap::new();
@@ -73,18 +88,25 @@ fn profile(path: &str) -> TractResult<()> {
             n.op.name(),
             shape
         );
+        for line in n.op.info()? {
+            println!("                {line}");
+        }
     }
     Ok(())
 }
 
 fn main() -> TractResult<()> {
-    let paths: Vec<String> = std::env::args().skip(1).collect();
+    let mut paths: Vec<String> = std::env::args().skip(1).collect();
+    let plain_only = paths.first().is_some_and(|a| a == "--plain");
+    if plain_only {
+        paths.remove(0);
+    }
     if paths.is_empty() {
-        eprintln!("usage: xray_profile MODEL.onnx...");
+        eprintln!("usage: xray_profile [--plain] MODEL.onnx...");
         std::process::exit(2);
     }
     for p in &paths {
-        profile(p)?;
+        profile(p, plain_only)?;
     }
     Ok(())
 }
