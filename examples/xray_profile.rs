@@ -1,6 +1,6 @@
 //! Per-operator profile of an X-ray ONNX model in tract: where one model run spends its time.
 //!
-//!     cargo run --release --example xray_profile -- [--plain] models/xray/xray_int8.onnx [MORE.onnx...]
+//!     cargo run --release --example xray_profile -- [--plain] [--shape=N,...] models/xray/xray_int8.onnx [MORE.onnx...]
 //!
 //! Each model is optimised exactly as the product does it (`into_optimized`, then a plan), run on
 //! a ramp input 30 times to warm up and `ITERS` times plainly (the first line: the mean time of a
@@ -8,7 +8,8 @@
 //! times more with every node's `eval` timed. Prints the profiled mean, the time per operator type
 //! and the twelve slowest nodes with their output shapes and tract's description of each (for a
 //! matrix product: its m, k, n and the kernel chosen). Timing every node adds a little overhead.
-//! `--plain` prints only the first line per model.
+//! `--plain` prints only the first line per model; `--shape=1,120,11` sets the input shape (default
+//! 1,1,128,128) so that other models (the breathing model) can be timed the same way.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -17,14 +18,16 @@ use tract_onnx::prelude::*;
 const ITERS: usize = 200;
 const SIDE: usize = 128;
 
-fn profile(path: &str, plain_only: bool) -> TractResult<()> {
+fn profile(path: &str, shape: &[usize], plain_only: bool) -> TractResult<()> {
     let plan = tract_onnx::onnx()
         .model_for_path(path)?
-        .with_input_fact(0, f32::fact([1, 1, SIDE, SIDE]).into())?
+        .with_input_fact(0, f32::fact(shape).into())?
         .into_optimized()?
         .into_runnable()?;
-    let input: Tensor = tract_ndarray::Array4::from_shape_fn((1, 1, SIDE, SIDE), |(_, _, _, x)| {
-        x as f32 / SIDE as f32 * 4.0 - 2.0
+    // A ramp along the last axis, from -2 to 2.
+    let last = *shape.last().unwrap_or(&1);
+    let input: Tensor = tract_ndarray::ArrayD::from_shape_fn(shape, |ix| {
+        ix[shape.len() - 1] as f32 / last as f32 * 4.0 - 2.0
     })
     .into();
     // A plain timing first (no per-node hooks): the number to compare with onnxruntime.
@@ -97,16 +100,31 @@ fn profile(path: &str, plain_only: bool) -> TractResult<()> {
 
 fn main() -> TractResult<()> {
     let mut paths: Vec<String> = std::env::args().skip(1).collect();
-    let plain_only = paths.first().is_some_and(|a| a == "--plain");
-    if plain_only {
+    let mut plain_only = false;
+    let mut shape = vec![1, 1, SIDE, SIDE];
+    while let Some(first) = paths.first().cloned() {
+        if first == "--plain" {
+            plain_only = true;
+        } else if let Some(dims) = first.strip_prefix("--shape=") {
+            let parsed: Result<Vec<usize>, _> = dims.split(',').map(str::parse).collect();
+            match parsed {
+                Ok(d) if !d.is_empty() && d.iter().all(|&n| n > 0) => shape = d,
+                _ => {
+                    eprintln!("--shape={dims}: expected positive sizes separated by commas");
+                    std::process::exit(2);
+                }
+            }
+        } else {
+            break;
+        }
         paths.remove(0);
     }
     if paths.is_empty() {
-        eprintln!("usage: xray_profile [--plain] MODEL.onnx...");
+        eprintln!("usage: xray_profile [--plain] [--shape=1,1,128,128] MODEL.onnx...");
         std::process::exit(2);
     }
     for p in &paths {
-        profile(p, plain_only)?;
+        profile(p, &shape, plain_only)?;
     }
     Ok(())
 }
