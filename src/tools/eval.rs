@@ -5,7 +5,9 @@
 //! - rate: each breathing reading of a regular pattern against the true mean rate over the same
 //!   window (error in breaths/min);
 //! - apneas: a true pause of at least the apnea threshold counts as detected when a reported apnea
-//!   overlaps it; a reported apnea that overlaps no true pause is a false alarm;
+//!   overlaps it; a reported apnea that overlaps no true pause is a false alarm; for each detected
+//!   apnea, the reported start and end against the true ones (signed, s; goal: within
+//!   [`TIMING_TOLERANCE_S`]);
 //! - pattern: the session verdict (mean of the window scores) against the simulated pattern.
 
 use crate::camera::simulated::{SimCamera, SimCameraSettings};
@@ -20,6 +22,10 @@ use serde::Serialize;
 /// Tolerance on a measured pause's length when judging false alarms, s: a 9.5 s pause measured as
 /// 10.2 s is a measurement error of the duration, not an invented apnea.
 pub const DURATION_TOLERANCE_S: f64 = 1.0;
+
+/// How far a reported apnea's start or end may be from the true one, s (issue 16: a monitor's
+/// apnea event starts and ends within 1.5 s of the pause).
+pub const TIMING_TOLERANCE_S: f64 = 1.5;
 
 /// One evaluation run's set-up.
 #[derive(Debug, Clone, Serialize)]
@@ -49,6 +55,8 @@ pub struct RunResult {
     pub unscorable_detected: usize,
     /// How many of the scored apneas were detected.
     pub detected_apneas: usize,
+    /// For each detected scored apnea: (reported start − true start, reported end − true end), s.
+    pub apnea_timing_errors_s: Vec<(f64, f64)>,
     /// Reported apneas that overlap no true pause.
     pub false_alarms: usize,
     /// Time over which apneas were scored, s.
@@ -210,6 +218,20 @@ fn score(
         .iter()
         .filter(|t| detected.iter().any(|d| d.overlaps(t)))
         .count();
+    // Timing: the reported apnea that overlaps the true one most.
+    let overlap = |a: &ApneaInterval, b: &ApneaInterval| {
+        (a.end_s.min(b.end_s) - a.start_s.max(b.start_s)).max(0.0)
+    };
+    let apnea_timing_errors_s = true_apneas
+        .iter()
+        .filter_map(|t| {
+            detected
+                .iter()
+                .filter(|d| d.overlaps(t))
+                .max_by(|a, b| overlap(a, t).total_cmp(&overlap(b, t)))
+                .map(|d| (d.start_s - t.start_s, d.end_s - t.end_s))
+        })
+        .collect();
     // A reported apnea is a false alarm when it overlaps no true pause of at least the threshold
     // less the duration tolerance ([`DURATION_TOLERANCE_S`]).
     let min_true = spec.pipeline.respiration.apnea_min_s - DURATION_TOLERANCE_S;
@@ -223,6 +245,21 @@ fn score(
                 .any(|t| t.duration_s() >= min_true && t.overlaps(d))
         })
         .count();
+    log::debug!(
+        "{} seed {} at {} m: true pauses {:?}; reported apneas {:?}",
+        spec_run.pattern.name(),
+        spec_run.seed,
+        spec_run.distance_m,
+        truth
+            .pauses
+            .iter()
+            .map(|p| (p.start_s, p.end_s))
+            .collect::<Vec<_>>(),
+        detected
+            .iter()
+            .map(|p| (p.start_s, p.end_s))
+            .collect::<Vec<_>>()
+    );
     let verdict = (readings > 0).then(|| PatternScores::from_evidence(sum).best().0);
     let _ = last_t;
     RunResult {
@@ -233,6 +270,7 @@ fn score(
         unscorable_apneas: unscorable,
         unscorable_detected,
         detected_apneas,
+        apnea_timing_errors_s,
         false_alarms,
         scored_s: spec.seconds - warm_up,
         verdict,
@@ -257,6 +295,16 @@ pub struct Summary {
     pub unscorable_detected: usize,
     /// Fraction detected.
     pub apnea_sensitivity: f64,
+    /// Detected apneas whose start and end are both within [`TIMING_TOLERANCE_S`] of the truth.
+    pub apneas_timed_within_tolerance: usize,
+    /// Largest |start error| of a detected apnea, s.
+    pub apnea_start_max_error_s: f64,
+    /// Largest |end error| of a detected apnea, s.
+    pub apnea_end_max_error_s: f64,
+    /// Mean start error (signed: negative = reported early), s.
+    pub apnea_start_mean_error_s: f64,
+    /// Mean end error (signed), s.
+    pub apnea_end_mean_error_s: f64,
     /// False alarms per 10 minutes of scored time.
     pub false_alarms_per_10min: f64,
     /// Confusion matrix of session verdicts, `[true][predicted]` in [`Pattern::ALL`] order.
@@ -274,6 +322,17 @@ pub fn summarize(results: &[RunResult]) -> Summary {
     let det: usize = results.iter().map(|r| r.detected_apneas).sum();
     let fa: usize = results.iter().map(|r| r.false_alarms).sum();
     let scored_min: f64 = results.iter().map(|r| r.scored_s).sum::<f64>() / 60.0;
+    let timing: Vec<(f64, f64)> = results
+        .iter()
+        .flat_map(|r| r.apnea_timing_errors_s.iter().copied())
+        .collect();
+    let mean = |f: fn(&(f64, f64)) -> f64| {
+        if timing.is_empty() {
+            0.0
+        } else {
+            timing.iter().map(f).sum::<f64>() / timing.len() as f64
+        }
+    };
     let mut confusion = [[0usize; 6]; 6];
     for r in results {
         if let Some(v) = r.verdict {
@@ -296,6 +355,14 @@ pub fn summarize(results: &[RunResult]) -> Summary {
         } else {
             det as f64 / apneas as f64
         },
+        apneas_timed_within_tolerance: timing
+            .iter()
+            .filter(|(s, e)| s.abs() <= TIMING_TOLERANCE_S && e.abs() <= TIMING_TOLERANCE_S)
+            .count(),
+        apnea_start_max_error_s: timing.iter().map(|t| t.0.abs()).fold(0.0, f64::max),
+        apnea_end_max_error_s: timing.iter().map(|t| t.1.abs()).fold(0.0, f64::max),
+        apnea_start_mean_error_s: mean(|t| t.0),
+        apnea_end_mean_error_s: mean(|t| t.1),
         false_alarms_per_10min: if scored_min > 0.0 {
             fa as f64 * 10.0 / scored_min
         } else {
@@ -348,7 +415,16 @@ pub fn print_report(results: &[RunResult], s: &Summary) {
         s.unscorable_apneas,
         s.unscorable_detected,
     );
-    println!("session verdicts (rule-based baseline), rows = truth, columns = predicted:");
+    println!(
+        "apnea timing: {} of {} detected within {TIMING_TOLERANCE_S} s at both ends; start error mean {:+.2} s, max |{:.2}| s; end error mean {:+.2} s, max |{:.2}| s",
+        s.apneas_timed_within_tolerance,
+        (s.apnea_sensitivity * s.apneas as f64).round() as usize,
+        s.apnea_start_mean_error_s,
+        s.apnea_start_max_error_s,
+        s.apnea_end_mean_error_s,
+        s.apnea_end_max_error_s,
+    );
+    println!("session verdicts, rows = truth, columns = predicted:");
     print!("{:<14}", "");
     for p in Pattern::ALL {
         print!(" {:>8.8}", p.name());
