@@ -608,6 +608,42 @@ fn a_review_clicked_in_the_browser_is_stored_and_cross_site_posts_are_refused() 
     assert_eq!(s, 303, "{h:?}");
     assert_eq!(count(&cfg), 2);
 
+    // Password guessing: five wrong passwords in a row lock the name; then even the right password
+    // is answered 429 (and no session is given), while another name may still try.
+    let sign_in = |name: &str, password: &str| {
+        let body = format!(
+            "csrf={login_csrf}&name={name}&password={}",
+            password.replace(' ', "+")
+        );
+        http(
+            port,
+            "POST",
+            "/login",
+            &[
+                ("Origin", origin),
+                ("Cookie", &format!("es_login={login_cookie}")),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            &body,
+        )
+    };
+    for k in 1..5 {
+        let (s, _, _) = sign_in("ana", "wrong guess");
+        assert_eq!(s, 401, "wrong password {k}");
+    }
+    let (s, _, html) = sign_in("ana", "wrong guess");
+    assert_eq!(s, 429, "the fifth wrong password locks the name");
+    assert!(html.contains("Too many failed sign-ins"), "{html}");
+    let (s, h, _) = sign_in("ana", PASSWORD);
+    assert_eq!(s, 429, "locked even with the right password");
+    assert!(
+        !h.iter()
+            .any(|(n, v)| n == "set-cookie" && v.contains("es_session=")),
+        "{h:?}"
+    );
+    let (s, _, _) = sign_in("ben", "wrong guess");
+    assert_eq!(s, 401, "another name is not locked");
+
     // The reviews feed site validation: `xray-validate --from-reviews` counts the film under its
     // latest review (ana's second one, normal) beside a labelled folder of 25 + 25 films; if the
     // reviewed film is also one of the labelled ones, it is counted once, under its label.

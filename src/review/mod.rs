@@ -6,6 +6,7 @@ pub mod http;
 pub mod pages;
 pub mod password;
 pub mod server;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

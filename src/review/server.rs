@@ -7,11 +7,14 @@
 //! token matching its cookie), or it is refused `403` and nothing is stored. Sessions are random
 //! 256-bit tokens in an `HttpOnly; SameSite=Strict` cookie that expire after [`SESSION_TTL`]. The
 //! reviewer recorded is the signed-in user. Requests are bounded in size and time, a handful of
-//! connections are served at once, and a bad request gets an error status, never a panic.
+//! connections are served at once, and a bad request gets an error status, never a panic. Five
+//! failed sign-ins in a row lock that name for 5 minutes, doubling up to an hour
+//! ([`super::throttle`]); a locked name is answered `429` even with the right password.
 
 use super::http::{read_request, ReadError, Request, Response};
 use super::pages;
 use super::password::{hex, random_bytes, Credential};
+use super::throttle::SignInThrottle;
 use crate::records::review::Verdict;
 use crate::records::store::{unix_ms_now, Store, StoreError};
 use std::collections::HashMap;
@@ -41,6 +44,8 @@ struct Shared {
     store: Mutex<Store>,
     reviewers: Vec<Credential>,
     sessions: Mutex<HashMap<String, Session>>,
+    /// Failed sign-ins per name (locks a name after several in a row).
+    throttle: Mutex<SignInThrottle>,
     /// `Host` values accepted; empty = any (an unspecified listen address).
     hosts: Vec<String>,
     active: AtomicUsize,
@@ -71,6 +76,7 @@ pub fn serve(
         store: Mutex::new(store),
         reviewers,
         sessions: Mutex::new(HashMap::new()),
+        throttle: Mutex::new(SignInThrottle::default()),
         hosts: allowed_hosts(addr),
         active: AtomicUsize::new(0),
     });
@@ -292,9 +298,28 @@ fn login_page(req: &Request, error: Option<&str>) -> Response {
     )
 }
 
+/// The sign-in page with a lock message, `429`.
+fn locked_page(req: &Request, left: Duration) -> Response {
+    let minutes = left.as_secs().div_ceil(60).max(1);
+    let mut page = login_page(
+        req,
+        Some(&format!(
+            "Too many failed sign-ins for this name: try again in {minutes} minute{}.",
+            if minutes == 1 { "" } else { "s" }
+        )),
+    );
+    page.status = "429 Too Many Requests";
+    page
+}
+
 fn login(shared: &Shared, req: &Request) -> Response {
     let name = req.form("name").unwrap_or_default();
     let password = req.form("password").unwrap_or_default();
+    let throttle = || shared.throttle.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(left) = throttle().locked_for(&name, Instant::now()) {
+        log::warn!("review page: sign-in for {name:?} refused: locked after repeated failures");
+        return locked_page(req, left);
+    }
     let found = shared.reviewers.iter().find(|c| c.name == name);
     // An unknown name costs as long as a wrong password (no telling which names exist).
     let ok = match found {
@@ -308,8 +333,16 @@ fn login(shared: &Shared, req: &Request) -> Response {
     };
     if !ok {
         log::warn!("review page: failed sign-in for {name:?}");
+        if let Some(lock) = throttle().failed(&name, Instant::now()) {
+            log::warn!(
+                "review page: {name:?} locked for {} s after repeated failed sign-ins",
+                lock.as_secs()
+            );
+            return locked_page(req, lock);
+        }
         return login_page(req, Some("Wrong name or password."));
     }
+    throttle().succeeded(&name);
     let (Some(token), Some(csrf)) = (new_token(), new_token()) else {
         return Response::text("500 Internal Server Error", "no random source");
     };
