@@ -4,9 +4,9 @@
 //! Through it the player's pacing is chosen ([`ReplayPace`]) and its status read: a recording has
 //! ended when the player says [`PlayerStatus::Stopped`], not when frames stop coming for a while.
 //! With pacing off librealsense marks every frame as blocking, so each stage inside librealsense
-//! (the playback sensor's dispatcher, the pipeline's frame queue) waits for the next one to take
-//! it instead of dropping it: the file is read as fast as the caller takes frames, and no frame is
-//! lost. Frames come out as realsense-rust [`CompositeFrame`]s, as from a live pipeline.
+//! (the playback sensor's dispatcher, the pipeline's one-frame queue) waits until the next stage
+//! has room instead of dropping a frame: the file is read as fast as the caller takes frames, and
+//! no frame is lost. Frames come out as realsense-rust [`CompositeFrame`]s, as from a live pipeline.
 //!
 //! The pipeline functions are called through `realsense-sys` (librealsense 2.56's C API).
 
@@ -26,8 +26,8 @@ pub const STALL: Duration = Duration::from_secs(30);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplayPace {
     /// By the recorded capture times, as a live camera: a frame that the reader does not take
-    /// before the next one comes is replaced (and near the end of the file, when the player runs
-    /// ahead of its own dispatch, the last frames can be lost without a trace).
+    /// before the next one comes is replaced. (On a busy machine the file's last frame can also
+    /// be lost, with no later frame number to show the gap.)
     RealTime,
     /// As fast as the reader takes the frames: librealsense waits for each frame to be taken
     /// before it reads the next one from the file, so none is dropped.
@@ -167,9 +167,6 @@ impl BagPlayer {
                 call(|e| sys::rs2_create_pipeline(h.context, e))?,
                 "pipeline",
             )?;
-            if call(|e| sys::rs2_config_can_resolve(h.config, h.pipeline, e))? == 0 {
-                return Err("no Z16 depth stream in it".into());
-            }
             let started = call(|e| sys::rs2_pipeline_start_with_config(h.pipeline, h.config, e))?;
             h.started = true;
             let started = non_null(started, "pipeline profile")?;
@@ -208,8 +205,9 @@ impl BagPlayer {
             return Ok(Next::Frame(f));
         }
         if self.status() == PlayerStatus::Stopped {
-            // The player hands every frame it read to the pipeline before it reports that it
-            // stopped: what is still queued is the tail of the recording.
+            // The player flushes the frames it read into the pipeline before it reports that it
+            // stopped: what is still queued is the tail of the recording. (With pacing off every
+            // frame gets there; in real time the last one may have been lost.)
             return Ok(match self.poll()? {
                 Some(f) => Next::Frame(f),
                 None => Next::Ended,
