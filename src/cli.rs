@@ -39,8 +39,8 @@ pub struct DaemonArgs {
     /// (`edge-screen cameras` lists them).
     #[arg(long, value_name = "sim|N|SERIAL")]
     pub camera: Option<String>,
-    /// Run on a RealSense `.bag` recording instead of a camera, in real time (librealsense's
-    /// playback); the run ends with the recording.
+    /// Run on a RealSense `.bag` recording instead of a camera, at `--speed` (real time by
+    /// default; `max` processes every frame); the run ends with the recording.
     #[arg(long, value_name = "FILE.bag", conflicts_with_all = ["camera", "pattern", "rate", "seed", "distance"])]
     pub replay: Option<PathBuf>,
     /// The simulated person (`--camera sim`).
@@ -54,8 +54,8 @@ pub struct DaemonArgs {
     /// Stop after this much stream time, s (default: run until SIGINT/SIGTERM).
     #[arg(long, value_name = "SECS")]
     pub duration: Option<f64>,
-    /// `realtime` (default), `max` (simulated time as fast as possible, every frame processed) or
-    /// a factor such as `4` (four times real time).
+    /// `realtime` (default), `max` (simulated or recorded time as fast as possible, every frame
+    /// processed) or a factor such as `4` (four times real time, latest frame wins).
     #[arg(long, value_name = "realtime|max|FACTOR")]
     pub speed: Option<String>,
     /// Where events go: `-` (standard output) or a file (appended).

@@ -92,7 +92,7 @@ pub struct BagError {
 }
 
 /// Turns an `rs2_error` into a message and frees it.
-fn take_error(e: *mut sys::rs2_error) -> Option<String> {
+pub(super) fn take_error(e: *mut sys::rs2_error) -> Option<String> {
     if e.is_null() {
         return None;
     }

@@ -7,6 +7,8 @@ pub mod bag_writer;
 pub mod hardware;
 mod motion;
 mod noise;
+#[cfg(feature = "realsense")]
+pub mod playback;
 mod raster;
 #[cfg(feature = "realsense")]
 pub mod realsense;
@@ -57,5 +59,12 @@ pub trait FrameSource: Send {
     /// (a recording ends with "end_of_stream", a queue of simulated visitors "end_of_visits").
     fn end_reason(&self) -> &'static str {
         "end_of_stream"
+    }
+
+    /// Frames the source knows it lost before handing them out, so far: gaps in a RealSense
+    /// camera's or recording's frame numbers (frames librealsense dropped). The daemon reports
+    /// them with the frames it dropped itself.
+    fn frames_lost(&self) -> u64 {
+        0
     }
 }

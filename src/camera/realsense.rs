@@ -2,26 +2,32 @@
 //! `realsense-rust` (feature `realsense`).
 //!
 //! [`RealSenseCamera`] is a [`FrameSource`]: a live camera chosen by index or serial number
-//! ([`RealSenseCamera::open`]), or a recording played back in real time by librealsense
-//! ([`RealSenseCamera::replay`]). Frames come out as raw Z16 with the stream's depth unit, after
-//! the post-processing filters of `[camera.filters]`.
+//! ([`RealSenseCamera::open`]), or a recording played back by librealsense
+//! ([`RealSenseCamera::replay`]), either paced by its recorded times or as fast as its frames are
+//! read, every frame kept ([`ReplayPace`]). Frames come out as raw Z16 with the stream's depth
+//! unit, after the post-processing filters of `[camera.filters]`; their times are the recorded
+//! (device) timestamps, never the wall clock.
 //!
 //! Faults are sorted into [`CameraError`]s for the daemon: a frame that does not come within
 //! `frame_timeout_ms` is a time-out; a frame of the wrong format or size is corrupt; a camera that
 //! is silent for [`SILENT_TIMEOUTS`] time-outs and has left the device list (or that librealsense
 //! reports as disconnected) is [`CameraError::Disconnected`], and every later read tries to reopen
-//! it; the end of a recording is [`CameraError::EndOfStream`].
+//! it; the end of a recording (the player reports that it stopped) is
+//! [`CameraError::EndOfStream`]. Gaps in the frame numbers are frames librealsense dropped; they
+//! are counted ([`FrameSource::frames_lost`]).
 
 use super::hardware::{CameraSelector, Emitter, RealSenseSettings};
+pub use super::playback::ReplayPace;
+use super::playback::{BagPlayer, Next};
 use super::{CameraError, FrameSource};
 use crate::types::DepthFrame;
 use realsense_rust::{
     config::Config,
     context::Context,
     device::Device,
-    frame::{DepthFrame as RsDepthFrame, FrameEx},
+    frame::{CompositeFrame, DepthFrame as RsDepthFrame, FrameEx},
     kind::{Rs2CameraInfo, Rs2Exception, Rs2Extension, Rs2Format, Rs2Option, Rs2StreamKind},
-    pipeline::{ActivePipeline, FrameWaitError, InactivePipeline},
+    pipeline::{ActivePipeline, FrameWaitError, InactivePipeline, PipelineProfile},
     processing_blocks::{
         decimation::Decimation as DecimationFilter,
         hole_filling::HoleFillingFilter,
@@ -231,7 +237,29 @@ enum Origin {
         record_to: Option<PathBuf>,
     },
     /// A `.bag` recording.
-    Replay { path: PathBuf },
+    Replay { path: PathBuf, pace: ReplayPace },
+}
+
+/// The started stream: a live pipeline, or a recording's player.
+enum Stream {
+    Live(ActivePipeline),
+    Replay(BagPlayer),
+}
+
+impl Stream {
+    fn profile(&self) -> &PipelineProfile {
+        match self {
+            Stream::Live(p) => p.profile(),
+            Stream::Replay(p) => p.profile(),
+        }
+    }
+}
+
+fn pace_text(pace: ReplayPace) -> &'static str {
+    match pace {
+        ReplayPace::RealTime => "paced by librealsense in real time",
+        ReplayPace::AsFastAsRead => "every frame",
+    }
 }
 
 /// A RealSense camera or a `.bag` recording as a [`FrameSource`].
@@ -239,7 +267,7 @@ pub struct RealSenseCamera {
     ctx: Context,
     origin: Origin,
     settings: RealSenseSettings,
-    pipeline: Option<ActivePipeline>,
+    stream: Option<Stream>,
     filters: Filters,
     describe: String,
     fps: f64,
@@ -253,6 +281,10 @@ pub struct RealSenseCamera {
     last_t_s: f64,
     /// A new stream started (first frame, or after a reconnection): re-anchor its clock.
     reanchor: bool,
+    /// Frame number of the last frame handed out, in this stream.
+    last_seq: Option<u64>,
+    /// Frames missing from the frame numbers (dropped inside librealsense), all streams.
+    lost: u64,
 }
 
 fn start_failed(what: &str, e: impl std::fmt::Display) -> CameraError {
@@ -276,9 +308,15 @@ impl RealSenseCamera {
         Self::started(ctx, origin, settings)
     }
 
-    /// Plays back a `.bag` recording in real time (librealsense paces it by its capture times;
-    /// frames the pipeline cannot take in time are dropped, as with a live camera).
-    pub fn replay(path: &Path, settings: &RealSenseSettings) -> Result<Self, CameraError> {
+    /// Plays back a `.bag` recording once. [`ReplayPace::RealTime`]: librealsense paces it by its
+    /// capture times; frames the reader cannot take in time are dropped, as with a live camera,
+    /// and counted. [`ReplayPace::AsFastAsRead`]: librealsense reads the next frame from the file
+    /// only when the last one was taken; every frame is delivered (the caller may pace them).
+    pub fn replay(
+        path: &Path,
+        settings: &RealSenseSettings,
+        pace: ReplayPace,
+    ) -> Result<Self, CameraError> {
         let shown = path.display();
         match std::fs::metadata(path) {
             Err(e) => return Err(CameraError::Fatal(format!("{shown}: {e}"))),
@@ -292,6 +330,7 @@ impl RealSenseCamera {
         }
         let origin = Origin::Replay {
             path: path.to_path_buf(),
+            pace,
         };
         Self::started(new_context()?, origin, settings)
     }
@@ -307,7 +346,7 @@ impl RealSenseCamera {
             ctx,
             origin,
             settings: settings.clone(),
-            pipeline: None,
+            stream: None,
             describe: String::new(),
             fps: settings.fps as f64,
             silent: 0,
@@ -315,6 +354,8 @@ impl RealSenseCamera {
             t_offset_s: 0.0,
             last_t_s: 0.0,
             reanchor: true,
+            last_seq: None,
+            lost: 0,
         };
         cam.start()?;
         Ok(cam)
@@ -326,58 +367,33 @@ impl RealSenseCamera {
     }
 
     fn start(&mut self) -> Result<(), CameraError> {
-        let s = &self.settings;
-        let mut config = Config::new();
-        let what = match &self.origin {
+        let stream = match &self.origin {
             Origin::Live { serial, record_to } => {
-                let serial_c = std::ffi::CString::new(serial.as_str())
-                    .map_err(|_| start_failed("camera serial", "contains a NUL byte"))?;
-                config
-                    .enable_device_from_serial(&serial_c)
-                    .map_err(|e| start_failed("librealsense", e))?;
-                config
-                    .enable_stream(
-                        Rs2StreamKind::Depth,
-                        None,
-                        s.width_px as usize,
-                        s.height_px as usize,
-                        Rs2Format::Z16,
-                        s.fps as usize,
-                    )
-                    .map_err(|e| start_failed("librealsense", e))?;
-                if let Some(file) = record_to {
-                    config
-                        .enable_record_to_file(file)
-                        .map_err(|e| start_failed(&file.display().to_string(), e))?;
-                }
-                format!("camera {serial}")
+                Stream::Live(self.start_live(serial, record_to.as_deref())?)
             }
-            Origin::Replay { path } => {
-                config
-                    .enable_device_from_file(path, false)
-                    .map_err(|e| start_failed(&path.display().to_string(), e))?;
-                config
-                    .enable_stream(Rs2StreamKind::Depth, None, 0, 0, Rs2Format::Z16, 0)
-                    .map_err(|e| start_failed(&path.display().to_string(), e))?;
-                path.display().to_string()
+            Origin::Replay { path, pace } => {
+                let player = BagPlayer::start(path, *pace).map_err(|e| {
+                    CameraError::Fatal(format!(
+                        "{}: not a playable RealSense recording with a Z16 depth stream: {e}",
+                        path.display()
+                    ))
+                })?;
+                log::debug!(
+                    "replay {}: {:.1} s, librealsense pacing {}",
+                    path.display(),
+                    player.duration_ns() as f64 * 1e-9,
+                    if player.is_real_time() { "on" } else { "off" }
+                );
+                Stream::Replay(player)
             }
         };
-        let pipeline = InactivePipeline::try_from(&self.ctx)
-            .map_err(|e| start_failed("librealsense pipeline", e))?;
-        let mut active = pipeline.start(Some(config)).map_err(|e| match &self.origin {
-            Origin::Live { .. } => CameraError::Fatal(format!(
-                "{what}: cannot stream {}x{} Z16 depth at {} frames/s: {e} (see camera.width_px, height_px, fps)",
-                s.width_px, s.height_px, s.fps
-            )),
-            Origin::Replay { .. } => CameraError::Fatal(format!(
-                "{what}: not a playable RealSense recording with a Z16 depth stream: {e}"
-            )),
-        })?;
-        let device = active.profile().device();
+        let s = &self.settings;
+        let profile = stream.profile();
+        let device = profile.device();
         let dev_name = info(device, Rs2CameraInfo::Name);
         let dev_serial = info(device, Rs2CameraInfo::SerialNumber);
         let (mut w, mut h, mut fps) = (s.width_px, s.height_px, s.fps as f64);
-        for stream in active.profile().streams() {
+        for stream in profile.streams() {
             if stream.kind() == Rs2StreamKind::Depth {
                 fps = stream.framerate() as f64;
                 if let Ok(intr) = stream.intrinsics() {
@@ -387,9 +403,6 @@ impl RealSenseCamera {
             }
         }
         self.fps = fps;
-        if let Origin::Live { .. } = self.origin {
-            Self::apply_options(&mut active, s)?;
-        }
         let mode = format!("{w}x{h}@{fps:.0}");
         self.describe = match &self.origin {
             Origin::Live { record_to, .. } => format!(
@@ -400,16 +413,59 @@ impl RealSenseCamera {
                     .map(|p| format!(", recording to {}", p.display()))
                     .unwrap_or_default()
             ),
-            Origin::Replay { path } => format!(
-                "replay {} ({dev_name} serial {dev_serial}) {mode}, {}",
+            Origin::Replay { path, pace } => format!(
+                "replay {} ({dev_name} serial {dev_serial}) {mode}, {}, {}",
                 path.display(),
-                s.filters
+                s.filters,
+                pace_text(*pace)
             ),
         };
-        self.pipeline = Some(active);
+        self.stream = Some(stream);
         self.silent = 0;
         self.reanchor = true;
+        self.last_seq = None;
         Ok(())
+    }
+
+    /// Starts streaming from the connected camera `serial` (and recording, if asked).
+    fn start_live(
+        &self,
+        serial: &str,
+        record_to: Option<&Path>,
+    ) -> Result<ActivePipeline, CameraError> {
+        let s = &self.settings;
+        let what = format!("camera {serial}");
+        let mut config = Config::new();
+        let serial_c = std::ffi::CString::new(serial)
+            .map_err(|_| start_failed("camera serial", "contains a NUL byte"))?;
+        config
+            .enable_device_from_serial(&serial_c)
+            .map_err(|e| start_failed("librealsense", e))?;
+        config
+            .enable_stream(
+                Rs2StreamKind::Depth,
+                None,
+                s.width_px as usize,
+                s.height_px as usize,
+                Rs2Format::Z16,
+                s.fps as usize,
+            )
+            .map_err(|e| start_failed("librealsense", e))?;
+        if let Some(file) = record_to {
+            config
+                .enable_record_to_file(file)
+                .map_err(|e| start_failed(&file.display().to_string(), e))?;
+        }
+        let pipeline = InactivePipeline::try_from(&self.ctx)
+            .map_err(|e| start_failed("librealsense pipeline", e))?;
+        let mut active = pipeline.start(Some(config)).map_err(|e| {
+            CameraError::Fatal(format!(
+                "{what}: cannot stream {}x{} Z16 depth at {} frames/s: {e} (see camera.width_px, height_px, fps)",
+                s.width_px, s.height_px, s.fps
+            ))
+        })?;
+        Self::apply_options(&mut active, s)?;
+        Ok(active)
     }
 
     /// Writes the configured options to the camera's depth sensor.
@@ -454,7 +510,7 @@ impl RealSenseCamera {
     fn check_gone(&mut self, why: String) -> Result<(), CameraError> {
         if let Origin::Live { serial, .. } = &self.origin {
             if !is_present(&self.ctx, serial) {
-                self.pipeline = None;
+                self.stream = None;
                 return Err(CameraError::Disconnected(format!(
                     "camera {serial} is gone ({why})"
                 )));
@@ -529,72 +585,121 @@ impl RealSenseCamera {
     }
 }
 
-impl FrameSource for RealSenseCamera {
-    fn read_frame(&mut self, frame: &mut DepthFrame) -> Result<(), CameraError> {
-        if self.pipeline.is_none() {
-            match &self.origin {
-                Origin::Live { serial, .. } => {
-                    let serial = serial.clone();
-                    if !is_present(&self.ctx, &serial) {
-                        return Err(CameraError::Disconnected(format!(
-                            "waiting for camera {serial} to return"
-                        )));
-                    }
-                    log::info!("camera {serial} is back; restarting the stream");
-                    self.start().map_err(|e| {
-                        CameraError::Disconnected(format!("camera {serial} is back but: {e}"))
-                    })?;
-                }
-                Origin::Replay { .. } => return Err(CameraError::EndOfStream),
+impl RealSenseCamera {
+    /// The next frame set from a live camera, sorting faults.
+    fn next_live(&mut self) -> Result<CompositeFrame, CameraError> {
+        if self.stream.is_none() {
+            let Origin::Live { serial, .. } = &self.origin else {
+                return Err(CameraError::EndOfStream);
+            };
+            let serial = serial.clone();
+            if !is_present(&self.ctx, &serial) {
+                return Err(CameraError::Disconnected(format!(
+                    "waiting for camera {serial} to return"
+                )));
             }
+            log::info!("camera {serial} is back; restarting the stream");
+            self.start().map_err(|e| {
+                CameraError::Disconnected(format!("camera {serial} is back but: {e}"))
+            })?;
         }
-        let replay = matches!(self.origin, Origin::Replay { .. });
-        let timeout = if replay && self.delivered == 0 {
-            FIRST_REPLAY_FRAME
-        } else {
-            Duration::from_millis(self.settings.frame_timeout_ms as u64)
-        };
-        let Some(pipeline) = self.pipeline.as_mut() else {
+        let timeout = Duration::from_millis(self.settings.frame_timeout_ms as u64);
+        let Some(Stream::Live(pipeline)) = self.stream.as_mut() else {
             return Err(CameraError::EndOfStream);
         };
-        let frames = match pipeline.wait(Some(timeout)) {
-            Ok(f) => f,
+        match pipeline.wait(Some(timeout)) {
+            Ok(f) => {
+                self.silent = 0;
+                Ok(f)
+            }
             Err(FrameWaitError::DidTimeoutBeforeFrameArrival) => {
-                if let Origin::Replay { path } = &self.origin {
-                    if self.delivered == 0 {
-                        return Err(CameraError::Fatal(format!(
-                            "{}: no depth frame within {} s",
-                            path.display(),
-                            FIRST_REPLAY_FRAME.as_secs()
-                        )));
-                    }
-                    // A recording has no pauses: silence means it has ended.
-                    self.pipeline = None;
-                    return Err(CameraError::EndOfStream);
-                }
                 self.silent += 1;
                 if self.silent >= SILENT_TIMEOUTS {
                     self.check_gone(format!("no frame for {} time-outs", self.silent))?;
                 }
-                return Err(CameraError::Timeout(timeout.as_millis() as u32));
+                Err(CameraError::Timeout(timeout.as_millis() as u32))
             }
             Err(FrameWaitError::DidErrorDuringFrameWait(Rs2Exception::CameraDisconnected, m))
             | Err(FrameWaitError::DidErrorDuringFramePoll(Rs2Exception::CameraDisconnected, m)) => {
-                self.pipeline = None;
-                return Err(CameraError::Disconnected(m));
+                self.stream = None;
+                Err(CameraError::Disconnected(m))
             }
             Err(e) => {
                 let why = e.to_string();
                 self.check_gone(why.clone())?;
-                return Err(CameraError::Corrupt(why));
+                Err(CameraError::Corrupt(why))
+            }
+        }
+    }
+
+    /// The next frame set from a recording: silence while the player plays is a time-out (a
+    /// busy machine, or a gap in the recording); the recording has ended when the player has
+    /// stopped and handed over every frame.
+    fn next_recorded(&mut self, path: &Path) -> Result<CompositeFrame, CameraError> {
+        let first = self.delivered == 0;
+        let timeout = if first {
+            FIRST_REPLAY_FRAME
+        } else {
+            Duration::from_millis(self.settings.frame_timeout_ms as u64)
+        };
+        let Some(Stream::Replay(player)) = self.stream.as_mut() else {
+            return Err(CameraError::EndOfStream);
+        };
+        let next = player
+            .next(timeout)
+            .map_err(|e| CameraError::Corrupt(format!("{}: {e}", path.display())))?;
+        match next {
+            Next::Frame(f) => Ok(f),
+            Next::Silent if first => Err(CameraError::Fatal(format!(
+                "{}: no depth frame within {} s",
+                path.display(),
+                FIRST_REPLAY_FRAME.as_secs()
+            ))),
+            Next::Silent => Err(CameraError::Timeout(timeout.as_millis() as u32)),
+            Next::Stalled(why) => {
+                self.stream = None;
+                Err(CameraError::Fatal(format!("{}: {why}", path.display())))
+            }
+            Next::Ended => {
+                log::info!(
+                    "{}: end of the recording; {} frames delivered, {} missing from the frame numbers",
+                    path.display(),
+                    self.delivered,
+                    self.lost
+                );
+                self.stream = None;
+                Err(CameraError::EndOfStream)
+            }
+        }
+    }
+
+    /// Counts the frames missing between the last frame number seen and `seq`.
+    fn note_frame_number(&mut self, seq: u64) {
+        if let Some(last) = self.last_seq {
+            if seq > last + 1 {
+                log::trace!("frames {}..{seq} are missing", last + 1);
+                self.lost += seq - last - 1;
+            }
+        }
+        self.last_seq = Some(seq);
+    }
+}
+
+impl FrameSource for RealSenseCamera {
+    fn read_frame(&mut self, frame: &mut DepthFrame) -> Result<(), CameraError> {
+        let frames = match &self.origin {
+            Origin::Live { .. } => self.next_live()?,
+            Origin::Replay { path, .. } => {
+                let path = path.clone();
+                self.next_recorded(&path)?
             }
         };
-        self.silent = 0;
         let Some(depth) = frames.frames_of_type::<RsDepthFrame>().into_iter().next() else {
             return Err(CameraError::Corrupt(
                 "frame set without a depth frame".into(),
             ));
         };
+        self.note_frame_number(depth.frame_number());
         let depth = self.filters.apply(depth)?;
         self.copy_out(&depth, frame)
     }
@@ -605,5 +710,9 @@ impl FrameSource for RealSenseCamera {
 
     fn describe(&self) -> String {
         self.describe.clone()
+    }
+
+    fn frames_lost(&self) -> u64 {
+        self.lost
     }
 }

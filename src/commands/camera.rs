@@ -8,6 +8,7 @@ use crate::camera::visits::VisitQueue;
 use crate::camera::FrameSource;
 use crate::cli::RecordArgs;
 use crate::config::Settings;
+use crate::daemon::Speed;
 use crate::rsm::{Rsm, RsmParams};
 use std::path::Path;
 
@@ -83,18 +84,29 @@ pub(super) fn realsense(
     }
 }
 
-/// A `.bag` recording, replayed through librealsense.
-pub(super) fn replay(settings: &Settings, path: &Path) -> anyhow::Result<Box<dyn FrameSource>> {
+/// A `.bag` recording, replayed through librealsense: `--speed realtime` as librealsense's player
+/// paces it (today's behaviour, frames it cannot hand over in time are dropped); otherwise
+/// librealsense hands over every frame and the daemon paces them (`--speed F`: F times real time,
+/// latest frame wins, drops counted) or not at all (`--speed max`: every frame processed).
+pub(super) fn replay(
+    settings: &Settings,
+    path: &Path,
+    speed: Speed,
+) -> anyhow::Result<Box<dyn FrameSource>> {
     #[cfg(feature = "realsense")]
     {
-        let cam =
-            crate::camera::realsense::RealSenseCamera::replay(path, &settings.camera.realsense)
-                .map_err(|e| usage(format!("--replay: {e}")))?;
+        use crate::camera::realsense::{RealSenseCamera, ReplayPace};
+        let pace = match speed {
+            Speed::Paced(1.0) | Speed::Live => ReplayPace::RealTime,
+            Speed::Paced(_) | Speed::Max => ReplayPace::AsFastAsRead,
+        };
+        let cam = RealSenseCamera::replay(path, &settings.camera.realsense, pace)
+            .map_err(|e| usage(format!("--replay: {e}")))?;
         Ok(Box::new(cam))
     }
     #[cfg(not(feature = "realsense"))]
     {
-        let _ = settings;
+        let _ = (settings, speed);
         Err(no_realsense(&format!("--replay {}", path.display())))
     }
 }

@@ -23,19 +23,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub(super) fn run(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<()> {
-    let source = open_source(settings, args)?;
+    let speed = parse_speed(args.speed.as_deref())?;
+    let source = open_source(settings, args, speed)?;
     if let Some(d) = args.duration {
         if !(d.is_finite() && d > 0.0) {
             return Err(usage(format!(
                 "--duration {d}: expected a positive number of seconds"
             )));
         }
-    }
-    let speed = parse_speed(args.speed.as_deref())?;
-    if args.replay.is_some() && speed != Speed::Paced(1.0) {
-        return Err(usage(
-            "--speed: a recording replays in real time (librealsense paces it); leave --speed out",
-        ));
     }
     let sink = open_sink(settings)?;
     let cls = classifier(settings)?;
@@ -258,10 +253,15 @@ fn parse_speed(text: Option<&str>) -> anyhow::Result<Speed> {
     }
 }
 
-/// The depth source: a recording, the simulated camera (one person or a queue) or a RealSense.
-fn open_source(settings: &Settings, args: &DaemonArgs) -> anyhow::Result<Box<dyn FrameSource>> {
+/// The depth source: a recording (played at `speed`), the simulated camera (one person or a
+/// queue) or a RealSense.
+fn open_source(
+    settings: &Settings,
+    args: &DaemonArgs,
+    speed: Speed,
+) -> anyhow::Result<Box<dyn FrameSource>> {
     if let Some(path) = &args.replay {
-        return super::camera::replay(settings, path);
+        return super::camera::replay(settings, path, speed);
     }
     match &settings.camera.source {
         CameraSelector::Simulated if !settings.subject.visits.is_empty() => {

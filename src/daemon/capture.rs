@@ -50,6 +50,7 @@ pub(super) fn capture_loop(
                     }
                 }
                 shared.received.fetch_add(1, Relaxed);
+                shared.source_lost.store(source.frames_lost(), Relaxed);
                 shared.last_t_bits.store(buf.timestamp_s.to_bits(), Relaxed);
                 match handoff.put(std::mem::replace(&mut buf, DepthFrame::new(0, 0, 0.001))) {
                     Some(next) => buf = next,
@@ -74,6 +75,7 @@ pub(super) fn capture_loop(
                 backoff = (backoff * 2).min(Duration::from_secs(10));
             }
             Err(CameraError::EndOfStream) => {
+                shared.source_lost.store(source.frames_lost(), Relaxed);
                 shared.set_reason(source.end_reason());
                 break;
             }

@@ -39,7 +39,8 @@ pub enum Speed {
     Live,
     /// Simulated or recorded source paced to `factor` times real time, latest frame wins.
     Paced(f64),
-    /// Simulated time as fast as possible, every frame processed (same results on any machine).
+    /// Simulated or recorded time as fast as possible, every frame processed (same results on
+    /// any machine).
     Max,
 }
 
@@ -90,6 +91,8 @@ pub struct RunSummary {
 #[derive(Debug, Default)]
 struct Shared {
     received: AtomicU64,
+    /// Frames the source lost before handing them out ([`crate::camera::FrameSource::frames_lost`]).
+    source_lost: AtomicU64,
     processed: AtomicU64,
     unusable: AtomicU64,
     timeouts: AtomicU64,
@@ -104,7 +107,7 @@ impl Shared {
         FrameStats {
             received: self.received.load(Relaxed),
             processed: self.processed.load(Relaxed),
-            dropped: handoff.dropped(),
+            dropped: handoff.dropped() + self.source_lost.load(Relaxed),
             unusable: self.unusable.load(Relaxed),
             timeouts: self.timeouts.load(Relaxed),
             corrupt: self.corrupt.load(Relaxed),

@@ -27,6 +27,8 @@ enum Step {
     Corrupt(u32),
     /// The camera is gone for this many reads (the daemon backs off between them).
     Unplugged(u32),
+    /// This many frames lost inside the source (a gap in a RealSense camera's frame numbers).
+    Lost(u32),
 }
 
 struct ScriptedCamera {
@@ -34,6 +36,8 @@ struct ScriptedCamera {
     script: VecDeque<Step>,
     /// Wall-clock time of every read while unplugged.
     unplugged_reads: Arc<Mutex<Vec<Instant>>>,
+    /// Frames lost so far.
+    lost: u64,
 }
 
 impl FrameSource for ScriptedCamera {
@@ -41,6 +45,15 @@ impl FrameSource for ScriptedCamera {
         let Some(step) = self.script.front_mut() else {
             return Err(CameraError::EndOfStream);
         };
+        if let Step::Lost(n) = *step {
+            // The camera made these frames; they never come out.
+            for _ in 0..n {
+                self.inner.read_frame(frame)?;
+            }
+            self.lost += u64::from(n);
+            self.script.pop_front();
+            return self.read_frame(frame);
+        }
         let (left, result) = match step {
             Step::Frames(n) => (n, self.inner.read_frame(frame)),
             Step::Timeouts(n) => (n, Err(CameraError::Timeout(1000))),
@@ -52,6 +65,7 @@ impl FrameSource for ScriptedCamera {
                     Err(CameraError::Disconnected("camera 123456 is gone".into())),
                 )
             }
+            Step::Lost(_) => unreachable!("handled above"),
         };
         *left -= 1;
         if *left == 0 {
@@ -66,6 +80,10 @@ impl FrameSource for ScriptedCamera {
 
     fn describe(&self) -> String {
         "scripted faults around the simulated camera".into()
+    }
+
+    fn frames_lost(&self) -> u64 {
+        self.lost
     }
 }
 
@@ -113,6 +131,7 @@ fn run_script(
         inner,
         script: script.iter().copied().collect(),
         unplugged_reads: Arc::clone(&unplugged),
+        lost: 0,
     };
     let sink = Collect::default();
     let shots = Screenshots::default();
@@ -179,6 +198,21 @@ fn timeouts_and_corrupt_frames_are_counted_not_fatal() {
     // No camera event: a few silent or bad frames are not a lost camera.
     assert!(camera_events(&events).is_empty(), "{events:?}");
     assert!(matches!(events.last(), Some(Event::Stopped { .. })));
+}
+
+#[test]
+fn frames_the_source_lost_are_reported_as_dropped() {
+    // Every frame handed over is processed (full speed); the 7 the source lost are dropped.
+    let script = [Step::Frames(30), Step::Lost(7), Step::Frames(30)];
+    let (summary, events, _, _) = run_script(&script, Speed::Max);
+    assert_eq!(summary.reason, "end_of_stream");
+    assert_eq!(summary.stats.received, 60);
+    assert_eq!(summary.stats.processed, 60);
+    assert_eq!(summary.stats.dropped, 7);
+    let Some(Event::Stopped { stats, .. }) = events.last() else {
+        panic!("no stopped event: {events:?}");
+    };
+    assert_eq!(stats.dropped, 7);
 }
 
 #[test]

@@ -40,7 +40,9 @@ pub struct FrameStats {
     pub received: u64,
     /// Frames run through the pipeline.
     pub processed: u64,
-    /// Frames replaced by a newer one before processing could take them (latest frame wins).
+    /// Frames that never reached processing: replaced by a newer one before processing could
+    /// take them (latest frame wins), or lost before the source handed them out (gaps in a
+    /// RealSense camera's or recording's frame numbers).
     pub dropped: u64,
     /// Processed frames that gave no chest measurement (no person, all invalid, wrong size).
     pub unusable: u64,
