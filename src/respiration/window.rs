@@ -1,6 +1,9 @@
 //! Analysis of one window at the fixed rate: quality, amplitude, breaths, pauses, spectral and
 //! counted rate, and the reading's rate. Used by the live analyser and by offline analysis alike.
 //!
+//! A window with clipped (flat) stretches whose counted and spectral rates disagree loses quality
+//! as a frozen sensor does (three times its flat share): clipping distorts the breaths it cuts.
+//!
 //! Rate rule: no rate (`None`) when the quality is below [`MIN_RATE_QUALITY`]. Otherwise (a count
 //! needs at least [`MIN_BREATHS`] detected breaths) the counted rate when the spectral and counted
 //! rates agree (within 1 breath/min or 5 %), else the spectral rate when one steady rhythm holds
@@ -176,15 +179,20 @@ impl WindowProcessor {
         self.theta = (theta > 0.0).then_some(theta);
         find_pauses(&w.low[..n], hz, t0, theta, PAUSE_MIN_S, &mut self.pauses);
         let count = count_rate_bpm(&self.breaths, self.apnea_min_s);
-        let quality = self.quality.index;
         let counted = count.filter(|_| self.breaths.len() >= MIN_BREATHS);
+        let agree = matches!((peak, counted),
+            (Some(p), Some(c)) if (p.rate_bpm - c).abs() <= (0.05 * p.rate_bpm).max(1.0));
+        if !agree {
+            // Clipping distorts the breaths it cuts: a clipped window is trusted only when its
+            // counted breaths and its spectrum tell the same rate.
+            self.quality.index *= (1.0 - 3.0 * self.quality.flat_fraction).max(0.0);
+        }
+        let quality = self.quality.index;
         let rate_bpm = if quality < MIN_RATE_QUALITY {
             None
         } else {
             match (peak, counted) {
-                (Some(p), Some(c)) if (p.rate_bpm - c).abs() <= (0.05 * p.rate_bpm).max(1.0) => {
-                    Some(c)
-                }
+                (_, Some(c)) if agree => Some(c),
                 (Some(p), _) if p.prominence >= STEADY_PROMINENCE => Some(p.rate_bpm),
                 (_, Some(c)) if interval_cv(&self.breaths, self.apnea_min_s) < MAX_REGULAR_CV => {
                     Some(c)
