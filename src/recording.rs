@@ -15,11 +15,16 @@ pub const MIN_HZ: f64 = 4.0;
 /// Fastest accepted sample rate, Hz.
 pub const MAX_HZ: f64 = 1000.0;
 /// Shortest accepted recording, s.
-pub const MIN_DURATION_S: f64 = 60.0;
+pub const MIN_DURATION_S: f64 = 55.0;
 /// Largest accepted number of samples (about 2.8 h at 1000 Hz); bounds memory on absurd files.
 pub const MAX_SAMPLES: usize = 10_000_000;
 /// Largest accepted file, bytes (bounds memory before parsing).
 pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
+/// Longest stretch without samples that is bridged by interpolation, s (a hole in the time axis
+/// minus one sampling interval): a depth camera that drops a few frames leaves holes of 0.3-0.5 s,
+/// too short to lose a breath (2 s or more) but long enough to end a recording if refused. Longer
+/// holes are refused as [`Problem::Gap`].
+pub const MAX_BRIDGED_GAP_S: f64 = 1.0;
 
 /// What is wrong with a recording.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -61,8 +66,10 @@ pub enum Problem {
     /// The typical sampling interval gives a rate outside 4-1000 Hz.
     #[error("sample rate {0:.2} Hz is outside the supported 4-1000 Hz")]
     RateOutOfRange(f64),
-    /// A hole in the time axis.
-    #[error("gap of {gap_s:.3} s after t = {after_s} s (sampling interval is {dt_s:.4} s)")]
+    /// A hole in the time axis longer than [`MAX_BRIDGED_GAP_S`] can bridge.
+    #[error(
+        "gap of {gap_s:.3} s after t = {after_s} s (sampling interval is {dt_s:.4} s; at most 1 s without samples is bridged)"
+    )]
     Gap {
         /// Time before the gap, s.
         after_s: f64,
@@ -72,7 +79,7 @@ pub enum Problem {
         dt_s: f64,
     },
     /// Shorter than [`MIN_DURATION_S`].
-    #[error("recording is {0:.1} s long; at least 60 s are needed")]
+    #[error("recording is {0:.1} s long; at least 55 s are needed")]
     TooShort(f64),
     /// Every value is the same: no breathing signal.
     #[error("signal is constant ({0}): no breathing movement")]
@@ -110,6 +117,20 @@ pub struct RawRecording {
     pub values: Vec<f64>,
     /// Median sample rate, Hz.
     pub hz: f64,
+    /// Holes in the time axis that the resampler bridges by interpolation.
+    pub gaps: BridgedGaps,
+}
+
+/// Holes in a recording's time axis (dropped samples) short enough to be bridged: longer than three
+/// sampling intervals (and 0.25 s), at most [`MAX_BRIDGED_GAP_S`] without samples.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct BridgedGaps {
+    /// How many holes were bridged.
+    #[serde(rename = "gaps_bridged")]
+    pub count: usize,
+    /// The longest bridged hole, s between the samples either side (0 when none).
+    #[serde(rename = "longest_gap_s")]
+    pub longest_s: f64,
 }
 
 impl RawRecording {
@@ -189,6 +210,31 @@ pub fn parse_csv(text: &str) -> Result<RawRecording, (Option<usize>, Problem)> {
     validate(t_s, values)
 }
 
+/// The holes in `t` (sampling interval `dt`): a hole longer than three sampling intervals (and than
+/// 0.25 s) is a gap, not jitter; one with more than [`MAX_BRIDGED_GAP_S`] without samples is an
+/// error, the others are counted.
+fn bridged_gaps(t: &[f64], dt: f64) -> Result<BridgedGaps, (Option<usize>, Problem)> {
+    let max_dt = (3.0 * dt).max(0.25);
+    let mut gaps = BridgedGaps::default();
+    for w in t.windows(2).filter(|w| w[1] - w[0] > max_dt) {
+        let gap_s = w[1] - w[0];
+        // A microsecond of slack absorbs rounding in the time column.
+        if gap_s - dt > MAX_BRIDGED_GAP_S + 1e-6 {
+            return Err((
+                None,
+                Problem::Gap {
+                    after_s: w[0],
+                    gap_s,
+                    dt_s: dt,
+                },
+            ));
+        }
+        gaps.count += 1;
+        gaps.longest_s = gaps.longest_s.max(gap_s);
+    }
+    Ok(gaps)
+}
+
 /// Replaces `t` by an even grid from its first to its last time when every time lies within
 /// three quarters of a sampling interval of that grid (a time column rounded coarser than the
 /// sampling, e.g. 125 Hz written with 0.01 s resolution); returns whether it did.
@@ -237,19 +283,13 @@ fn validate(t_s: Vec<f64>, values: Vec<f64>) -> Result<RawRecording, (Option<usi
     if !(MIN_HZ * 0.95..=MAX_HZ * 1.05).contains(&hz) {
         return Err((None, Problem::RateOutOfRange(hz)));
     }
-    // A hole longer than three sampling intervals (and than 0.25 s) is a gap, not jitter.
-    let max_dt = (3.0 * dt).max(0.25);
-    if let Some(w) = t_s.windows(2).find(|w| w[1] - w[0] > max_dt) {
-        return Err((
-            None,
-            Problem::Gap {
-                after_s: w[0],
-                gap_s: w[1] - w[0],
-                dt_s: dt,
-            },
-        ));
-    }
-    let rec = RawRecording { t_s, values, hz };
+    let gaps = bridged_gaps(&t_s, dt)?;
+    let rec = RawRecording {
+        t_s,
+        values,
+        hz,
+        gaps,
+    };
     // A microsecond of slack absorbs rounding in the time column.
     if rec.duration_s() < MIN_DURATION_S - 1e-6 {
         return Err((None, Problem::TooShort(rec.duration_s())));
@@ -271,7 +311,8 @@ fn validate(t_s: Vec<f64>, values: Vec<f64>) -> Result<RawRecording, (Option<usi
 /// Faster inputs are reduced to one value per output sample's interval by the interquartile mean
 /// of the samples in it (a box filter that suppresses aliasing of sensor noise and, unlike a plain
 /// mean, ignores short spikes such as ECG bleed or electrical interference that take up less than
-/// a quarter of the interval); slower inputs are linearly interpolated.
+/// a quarter of the interval); slower inputs, and the bridged gaps ([`BridgedGaps`]), are linearly
+/// interpolated.
 pub fn resample(rec: &RawRecording, out_hz: f64) -> Vec<f32> {
     let (t0, t_end) = match (rec.t_s.first(), rec.t_s.last()) {
         (Some(&a), Some(&b)) => (a, b),

@@ -137,7 +137,7 @@ fn bad_files_are_refused_with_the_problem_named() {
                     })
                 ),
             ),
-            "at least 60 s",
+            "at least 55 s",
         ),
         (
             write(

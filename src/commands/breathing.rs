@@ -6,6 +6,7 @@ use crate::breathing::session::BreathingSummary;
 use crate::breathing::PatternClassifier;
 use crate::cli::BreathingArgs;
 use crate::config::Settings;
+use crate::recording::BridgedGaps;
 use anyhow::Context;
 use serde::Serialize;
 use std::path::Path;
@@ -17,6 +18,9 @@ struct FileVerdict<'a> {
     #[serde(flatten)]
     breathing: BreathingSummary,
     polarity_inverted: bool,
+    /// Dropped samples bridged by interpolation (`gaps_bridged`, `longest_gap_s`).
+    #[serde(flatten)]
+    gaps: BridgedGaps,
     source_hz: f64,
     duration_s: f64,
     classifier: &'a str,
@@ -58,6 +62,7 @@ fn one<'c>(
         file: file.display().to_string(),
         breathing: a.breathing,
         polarity_inverted: a.polarity_inverted,
+        gaps: rec.gaps,
         source_hz: rec.hz,
         duration_s: rec.duration_s(),
         classifier: cls.name(),
@@ -74,8 +79,15 @@ fn print_human(v: &FileVerdict<'_>) -> std::io::Result<()> {
         Some(p) => format!("{p} (score {:.2})", b.scores.get(p)),
         None => "insufficient signal".to_string(),
     };
+    let gaps = match v.gaps {
+        BridgedGaps { count: 0, .. } => String::new(),
+        g => format!(
+            ", {} gap(s) bridged (longest {:.2} s)",
+            g.count, g.longest_s
+        ),
+    };
     out!(
-        "{}: {pattern}, rate {rate}, quality {:.2} [screening aid, not a diagnosis]",
+        "{}: {pattern}, rate {rate}, quality {:.2}{gaps} [screening aid, not a diagnosis]",
         v.file,
         b.quality,
     )

@@ -93,7 +93,6 @@ impl Inner {
     fn analyse(&mut self, on: &mut dyn FnMut(Step<'_>)) {
         self.analysed = true;
         let w = self.core.analyze();
-        log::trace!("window at {:.1} s: q={:.2}", w.t_end_s, w.quality);
         on(Step::Window(w));
     }
 }

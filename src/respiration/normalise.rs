@@ -12,7 +12,7 @@ use super::polarity::polarity_score;
 use super::RespirationSettings;
 
 /// Shortest recording analysed, s.
-pub const MIN_RECORDING_S: f64 = 60.0;
+pub const MIN_RECORDING_S: f64 = 55.0;
 /// Lowest and highest fixed rate accepted, Hz (the breathing band needs ≥ 2 Hz sampling; more than
 /// 100 Hz is pointless for breathing and would make the windows needlessly large).
 pub const MIN_RATE_HZ: f64 = 2.0;
@@ -41,7 +41,7 @@ pub enum AnalysisError {
         index: usize,
     },
     /// Shorter than [`MIN_RECORDING_S`].
-    #[error("recording is {seconds:.1} s long; at least 60 s are needed")]
+    #[error("recording is {seconds:.1} s long; at least 55 s are needed")]
     TooShort {
         /// Length, s.
         seconds: f64,

@@ -1,12 +1,16 @@
 //! Analysis of one window at the fixed rate: quality, amplitude, breaths, pauses, spectral and
 //! counted rate, and the reading's rate. Used by the live analyser and by offline analysis alike.
 //!
-//! Rate rule: no rate (`None`) when the quality is below [`MIN_RATE_QUALITY`] or fewer than
-//! [`MIN_BREATHS`] breaths were detected. Otherwise the counted rate when the spectral and counted
-//! rates agree (within 1 breath/min or 5 %), else the counted rate when the breath intervals are
-//! regular (CV below [`MAX_REGULAR_CV`]: no breath was missed or doubled), else the spectral rate
-//! when its peak is prominent
-//! (≥ [`MIN_PROMINENCE`] of the band power), else none (irregular breathing has no single rate).
+//! A window with clipped (flat) stretches whose counted and spectral rates disagree loses quality
+//! as a frozen sensor does (three times its flat share): clipping distorts the breaths it cuts.
+//!
+//! Rate rule: no rate (`None`) when the quality is below [`MIN_RATE_QUALITY`]. Otherwise (a count
+//! needs at least [`MIN_BREATHS`] detected breaths) the counted rate when the spectral and counted
+//! rates agree (within 1 breath/min or 5 %), else the spectral rate when one steady rhythm holds
+//! the band (prominence ≥ [`STEADY_PROMINENCE`]), else the counted rate when the breath intervals
+//! are regular (CV below [`MAX_REGULAR_CV`]: no breath was missed or doubled), else the spectral
+//! rate when its peak is prominent (≥ [`MIN_PROMINENCE`] of the band power), else none (irregular
+//! breathing has no single rate).
 
 use super::apnea::{find_pauses, Pause};
 use super::breaths::{count_rate_bpm, detect_breaths, interval_cv, BreathScratch, DetectedBreath};
@@ -22,6 +26,10 @@ pub const MIN_BREATHS: usize = 4;
 pub const MAX_REGULAR_CV: f32 = 0.2;
 /// Smallest spectral prominence for a spectral rate when the counted rate disagrees.
 pub const MIN_PROMINENCE: f32 = 0.25;
+/// Spectral prominence of one steady rhythm: with three quarters of the band's power in one line,
+/// a count that disagrees has missed or doubled breaths (weak signals at 2-3 m from a camera), so
+/// the spectral rate wins over a regular-looking count.
+pub const STEADY_PROMINENCE: f32 = 0.75;
 /// Shortest motionless interval listed in [`BreathWindow::pauses`], s.
 pub const PAUSE_MIN_S: f64 = 3.0;
 
@@ -147,11 +155,13 @@ impl WindowProcessor {
             .min(w.low.len())
             .min(w.valid.len());
         let t0 = w.t_end_s - n.saturating_sub(1) as f64 / hz;
+        let peak = self.spectral.peak(&w.band[..n]);
         self.quality = assess(
             &w.raw[..n],
             &w.band[..n],
             &w.valid[..n],
             hz,
+            peak.map_or(0.0, |p| p.prominence),
             &mut self.scratch,
         );
         let sigma = self.quality.noise_sigma;
@@ -168,16 +178,22 @@ impl WindowProcessor {
         let theta = (0.15 * amplitude).max(2.5 * sigma);
         self.theta = (theta > 0.0).then_some(theta);
         find_pauses(&w.low[..n], hz, t0, theta, PAUSE_MIN_S, &mut self.pauses);
-        let peak = self.spectral.peak(&w.band[..n]);
         let count = count_rate_bpm(&self.breaths, self.apnea_min_s);
+        let counted = count.filter(|_| self.breaths.len() >= MIN_BREATHS);
+        let agree = matches!((peak, counted),
+            (Some(p), Some(c)) if (p.rate_bpm - c).abs() <= (0.05 * p.rate_bpm).max(1.0));
+        if !agree {
+            // Clipping distorts the breaths it cuts: a clipped window is trusted only when its
+            // counted breaths and its spectrum tell the same rate.
+            self.quality.index *= (1.0 - 3.0 * self.quality.flat_fraction).max(0.0);
+        }
         let quality = self.quality.index;
-        let rate_bpm = if quality < MIN_RATE_QUALITY || self.breaths.len() < MIN_BREATHS {
+        let rate_bpm = if quality < MIN_RATE_QUALITY {
             None
         } else {
-            match (peak, count) {
-                (Some(p), Some(c)) if (p.rate_bpm - c).abs() <= (0.05 * p.rate_bpm).max(1.0) => {
-                    Some(c)
-                }
+            match (peak, counted) {
+                (_, Some(c)) if agree => Some(c),
+                (Some(p), _) if p.prominence >= STEADY_PROMINENCE => Some(p.rate_bpm),
                 (_, Some(c)) if interval_cv(&self.breaths, self.apnea_min_s) < MAX_REGULAR_CV => {
                     Some(c)
                 }
@@ -185,6 +201,17 @@ impl WindowProcessor {
                 _ => None,
             }
         };
+        log::trace!(
+            "window to {:.1} s: quality {quality:.2} (snr {:.2}, flat {:.2}, invalid {:.2}), \
+             rate {rate_bpm:?}, spectral {:?} (prominence {:.2}), counted {count:?} ({} breaths)",
+            w.t_end_s,
+            self.quality.snr,
+            self.quality.flat_fraction,
+            self.quality.invalid_fraction,
+            peak.map(|p| p.rate_bpm),
+            peak.map_or(0.0, |p| p.prominence),
+            self.breaths.len()
+        );
         BreathWindow {
             hz,
             t_end_s: w.t_end_s,

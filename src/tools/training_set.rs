@@ -393,6 +393,7 @@ pub fn augmented_recording(
         t_s: rec.t_s.clone(),
         values: y,
         hz,
+        gaps: Default::default(),
     })
 }
 
