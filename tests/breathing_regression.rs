@@ -161,5 +161,5 @@ fn verdicts_are_those_of_the_batch_path_before_the_rework() {
         differ.len(),
         differ.join("\n")
     );
-    assert_eq!(want.len(), 284);
+    assert_eq!(want.len(), 324);
 }
