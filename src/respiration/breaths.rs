@@ -1,6 +1,12 @@
 //! Breath detection on a band-passed window: peaks and troughs found with hysteresis relative to the
-//! recent breath amplitude, giving breath times and depths, and a rate
-//! from counted breaths.
+//! recent breath amplitude, giving breath times and depths, and a rate from counted breaths.
+//!
+//! Breath-by-breath timing uses each breath's mid-rise time: where the inspiration crosses halfway
+//! between its trough and its peak, linearly interpolated between samples. That is the steepest,
+//! least noise-sensitive point of a breath (a peak's time wanders along a rounded top by a
+//! sample or more), and it is sub-sample. The counted rate is 60 × breaths / time between the
+//! first and the last mid-rise, with intervals that are a whole multiple of the typical one
+//! (a breath the hysteresis missed) counted as that many breaths.
 
 /// One detected breath (trough → peak is the inspiration).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -9,6 +15,9 @@ pub struct DetectedBreath {
     pub peak_s: f64,
     /// Time of the preceding trough (start of inspiration), s.
     pub trough_s: f64,
+    /// Mid-rise time: where the inspiration crosses halfway from trough to peak, interpolated
+    /// between samples, s (the breath's time for intervals and rates).
+    pub mid_s: f64,
     /// Peak minus preceding trough, in the signal's units (mm live).
     pub depth: f32,
 }
@@ -110,18 +119,32 @@ pub fn detect_breaths(
             out.push(DetectedBreath {
                 peak_s: t(pi),
                 trough_s: t(ti),
+                mid_s: t0_s + mid_rise(x, ti, pi, 0.5 * (tv + pv)) / hz,
                 depth: pv - tv,
             });
         }
     }
 }
 
-/// Coefficient of variation of the intervals between consecutive peaks shorter than
+/// The fractional sample index in `trough..=peak` where `x` first rises through `level`
+/// (linear interpolation between the two samples around the crossing).
+fn mid_rise(x: &[f32], trough: usize, peak: usize, level: f32) -> f64 {
+    for i in trough..peak.min(x.len().saturating_sub(1)) {
+        let (a, b) = (x[i], x[i + 1]);
+        if a < level && b >= level {
+            let f = if b > a { (level - a) / (b - a) } else { 0.0 };
+            return i as f64 + f64::from(f.clamp(0.0, 1.0));
+        }
+    }
+    0.5 * (trough + peak) as f64
+}
+
+/// Coefficient of variation of the intervals between consecutive breaths (mid-rise times) shorter than
 /// `max_interval_s` (0 with fewer than 3 such intervals). Low means every breath was found.
 pub fn interval_cv(breaths: &[DetectedBreath], max_interval_s: f64) -> f32 {
     let it = breaths
         .windows(2)
-        .map(|w| w[1].peak_s - w[0].peak_s)
+        .map(|w| w[1].mid_s - w[0].mid_s)
         .filter(|d| *d > 0.0 && *d < max_interval_s);
     let (n, s, s2) = it.fold((0.0, 0.0, 0.0), |a, d| (a.0 + 1.0, a.1 + d, a.2 + d * d));
     if n < 3.0 {
@@ -131,15 +154,62 @@ pub fn interval_cv(breaths: &[DetectedBreath], max_interval_s: f64) -> f32 {
     ((s2 / n - mean * mean).max(0.0).sqrt() / mean) as f32
 }
 
-/// Rate from counted breaths, breaths/min: 60 / mean interval between consecutive peaks, ignoring
-/// intervals of `max_interval_s` or more (pauses). `None` with fewer than 3 usable intervals.
-pub fn count_rate_bpm(breaths: &[DetectedBreath], max_interval_s: f64) -> Option<f32> {
-    let (sum, n) = breaths
-        .windows(2)
-        .map(|w| w[1].peak_s - w[0].peak_s)
-        .filter(|d| *d > 0.0 && *d < max_interval_s)
-        .fold((0.0, 0usize), |a, d| (a.0 + d, a.1 + 1));
-    (n >= 3).then(|| (60.0 * n as f64 / sum) as f32)
+/// Rate from counted breaths, breaths/min: 60 × breaths / time, over the intervals between
+/// consecutive mid-rise times shorter than `max_interval_s` (longer ones are pauses). An interval
+/// of about k times the median interval (k ≥ 2, within ±0.15 of a whole multiple) holds k breaths,
+/// k − 1 of them too shallow for the hysteresis: it counts as k. An interval of 1.5 typical ones
+/// or more in which one of `pauses` (motionless stretches) lies is left out: the rate is that of
+/// breathing between pauses. `None` with fewer than 3 usable intervals.
+pub fn count_rate_bpm(
+    breaths: &[DetectedBreath],
+    max_interval_s: f64,
+    pauses: &[crate::types::ApneaInterval],
+) -> Option<f32> {
+    let usable = |w: &[DetectedBreath]| {
+        let d = w[1].mid_s - w[0].mid_s;
+        (d > 0.0 && d < max_interval_s).then_some(d)
+    };
+    // Median interval, without allocating: a window holds at most a few hundred breaths.
+    let mut buf = [0f64; 256];
+    let mut n = 0;
+    for d in breaths.windows(2).filter_map(usable) {
+        if n < buf.len() {
+            buf[n] = d;
+            n += 1;
+        }
+    }
+    if n < 3 {
+        return None;
+    }
+    let med = {
+        let v = &mut buf[..n];
+        v.sort_by(f64::total_cmp);
+        v[n / 2]
+    };
+    let (mut time, mut count) = (0.0f64, 0.0f64);
+    for w in breaths.windows(2) {
+        let Some(d) = usable(w) else { continue };
+        let ratio = d / med;
+        let k = ratio.round();
+        // A long interval holding a motionless stretch is a pause, not breathing: the rate is the
+        // rate of breathing between pauses (as the simulator's truth defines it). Intervals of
+        // typical length keep their end-expiratory rests (slow breathing has them).
+        if ratio >= 1.5
+            && pauses
+                .iter()
+                .any(|p| p.start_s < w[1].mid_s && w[0].mid_s < p.end_s)
+        {
+            continue;
+        }
+        let breaths_in = if k >= 2.0 && (ratio - k).abs() <= 0.15 {
+            k
+        } else {
+            1.0
+        };
+        time += d;
+        count += breaths_in;
+    }
+    Some((60.0 * count / time) as f32)
 }
 
 #[cfg(test)]
@@ -170,8 +240,61 @@ mod tests {
             assert!(phase.min(4.0 - phase) < 0.3, "peak at {}", b.peak_s);
             assert!(b.depth > 0.7);
         }
-        let rate = count_rate_bpm(&out, 10.0).expect("rate");
+        let rate = count_rate_bpm(&out, 10.0, &[]).expect("rate");
         assert!((rate - 15.0).abs() < 0.2, "{rate}");
+    }
+
+    /// Breaths as mid-rise times only (what the rate uses).
+    fn at(times: &[f64]) -> Vec<DetectedBreath> {
+        times
+            .iter()
+            .map(|&t| DetectedBreath {
+                peak_s: t + 1.0,
+                trough_s: t - 1.0,
+                mid_s: t,
+                depth: 1.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_missed_breath_is_counted_and_pauses_are_not() {
+        // 15 /min (4 s), one breath missed (an 8 s interval), then a 12 s pause, then 4 s again.
+        let mut t = vec![0.0, 4.0, 8.0, 16.0, 20.0, 24.0];
+        t.extend([36.0, 40.0, 44.0]);
+        let rate = count_rate_bpm(&at(&t), 10.0, &[]).expect("rate");
+        // 7 intervals under 10 s covering 32 s hold 8 breaths: 15 /min exactly.
+        assert!((rate - 15.0).abs() < 1e-4, "{rate}");
+        // An interval of 1.5 typical ones is not a whole multiple: counted as one breath.
+        let rate =
+            count_rate_bpm(&at(&[0.0, 4.0, 8.0, 12.0, 18.0, 22.0]), 10.0, &[]).expect("rate");
+        assert!((rate - 60.0 * 5.0 / 22.0).abs() < 1e-4, "{rate}");
+        // An 8 s interval holding a motionless stretch is a short pause, not a missed breath: left out.
+        let still = [crate::types::ApneaInterval {
+            start_s: 9.0,
+            end_s: 15.0,
+        }];
+        let rate = count_rate_bpm(&at(&t), 10.0, &still).expect("rate");
+        assert!((rate - 15.0).abs() < 1e-4, "{rate}");
+    }
+
+    #[test]
+    fn mid_rise_times_are_sub_sample_and_give_the_rate_to_a_hundredth() {
+        // 14.37 /min sampled at 10 Hz for 120 s: peaks land on the 0.1 s grid, mid-rises do not.
+        let hz = 10.0;
+        let f = 14.37 / 60.0;
+        let x: Vec<f32> = (0..1200)
+            .map(|i| (2.0 * PI * f * i as f64 / hz).sin() as f32)
+            .collect();
+        let (mut blocks, mut out) = (BreathScratch::default(), Vec::new());
+        detect_breaths(&x, hz, 0.0, 2.0, 0.05, &mut blocks, &mut out);
+        for b in &out {
+            // sin rises through 0 at t = k / f.
+            let k = (b.mid_s * f).round();
+            assert!((b.mid_s - k / f).abs() < 0.01, "mid-rise at {}", b.mid_s);
+        }
+        let rate = count_rate_bpm(&out, 10.0, &[]).expect("rate");
+        assert!((rate - 14.37).abs() < 0.01, "{rate}");
     }
 
     #[test]
@@ -181,6 +304,6 @@ mod tests {
         let (mut blocks, mut out) = (BreathScratch::default(), Vec::new());
         detect_breaths(&x, 10.0, 0.0, 0.2, 0.5, &mut blocks, &mut out);
         assert!(out.is_empty(), "{}", out.len());
-        assert_eq!(count_rate_bpm(&out, 10.0), None);
+        assert_eq!(count_rate_bpm(&out, 10.0, &[]), None);
     }
 }

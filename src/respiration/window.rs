@@ -178,7 +178,7 @@ impl WindowProcessor {
         let theta = (0.15 * amplitude).max(2.5 * sigma);
         self.theta = (theta > 0.0).then_some(theta);
         find_pauses(&w.low[..n], hz, t0, theta, PAUSE_MIN_S, &mut self.pauses);
-        let count = count_rate_bpm(&self.breaths, self.apnea_min_s);
+        let count = count_rate_bpm(&self.breaths, self.apnea_min_s, &self.pauses);
         let counted = count.filter(|_| self.breaths.len() >= MIN_BREATHS);
         let agree = matches!((peak, counted),
             (Some(p), Some(c)) if (p.rate_bpm - c).abs() <= (0.05 * p.rate_bpm).max(1.0));
