@@ -86,6 +86,47 @@ fn json_has_the_documented_fields_and_a_correct_rate() {
 }
 
 #[test]
+fn each_window_has_its_rate_and_the_breath_to_breath_variability_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // 300 s at 10 Hz: 120 s windows every 10 s, so 19 windows.
+    let (csv, rate) = simulate(dir.path(), "eupnea", "10", "3", "300");
+    let v = classify_with(&csv, "rule_baseline");
+    let windows = v["windows"].as_array().expect("windows");
+    assert!(windows.len() >= 15, "{} windows", windows.len());
+    let mut last = 0.0;
+    for w in windows {
+        let t = w["t_end_s"].as_f64().unwrap();
+        assert!(t > last, "windows in time order: {t} after {last}");
+        last = t;
+        // Every window of clean simulated eupnea gets a rate near the recording's mean rate (the
+        // simulated person's rate drifts a little from window to window).
+        let r = w["rate_bpm"].as_f64().expect("a rate in every window");
+        assert!((r - rate).abs() <= 1.0, "window to {t} s: {r} vs {rate}");
+    }
+    let [lo, hi] = [0, 1].map(|i| v["rate_range_bpm"][i].as_f64().unwrap());
+    assert!(lo <= v["rate_bpm"].as_f64().unwrap() && v["rate_bpm"].as_f64().unwrap() <= hi);
+    // The simulator draws breath periods with a coefficient of variation of a few percent to about
+    // 15 %; the measured one must be in that range, not 0 and not the 30 %+ of missed breaths.
+    let cv = v["breath_interval_cv"].as_f64().expect("variability");
+    assert!(
+        (0.01..=0.2).contains(&cv),
+        "breath-to-breath variation {cv}"
+    );
+    // The human form says the same.
+    let o = run(&[
+        "breathing",
+        "--classifier",
+        "rule_baseline",
+        csv.to_str().unwrap(),
+    ]);
+    let line = stdout(&o);
+    assert!(
+        line.contains("windows ") && line.contains("breath-to-breath variation"),
+        "{line}"
+    );
+}
+
+#[test]
 fn units_offset_and_polarity_do_not_change_the_answer() {
     let dir = tempfile::tempdir().unwrap();
     for (pattern, hz) in [("bradypnea", "100"), ("tachypnea", "7")] {

@@ -11,6 +11,13 @@ use anyhow::Context;
 use serde::Serialize;
 use std::path::Path;
 
+/// One analysed window's rate.
+#[derive(Debug, Serialize)]
+struct WindowRate {
+    t_end_s: f64,
+    rate_bpm: Option<f32>,
+}
+
 /// The `--json` object of one file.
 #[derive(Debug, Serialize)]
 struct FileVerdict<'a> {
@@ -18,6 +25,13 @@ struct FileVerdict<'a> {
     #[serde(flatten)]
     breathing: BreathingSummary,
     polarity_inverted: bool,
+    /// The rate of each analysed window (`t_end_s`, `rate_bpm` or null).
+    windows: Vec<WindowRate>,
+    /// Lowest and highest window rate, breaths/min (null when no window gave one).
+    rate_range_bpm: Option<[f32; 2]>,
+    /// Breath-to-breath variability: median over the windows of the coefficient of variation of
+    /// the intervals between breaths (pauses left out).
+    breath_interval_cv: Option<f32>,
     /// Dropped samples bridged by interpolation (`gaps_bridged`, `longest_gap_s`).
     #[serde(flatten)]
     gaps: BridgedGaps,
@@ -58,10 +72,23 @@ fn one<'c>(
     let samples = crate::recording::resample(&rec, resp.resample_hz);
     let a = crate::pipeline::recording::analyze_series(&samples, resp.resample_hz, resp, cls)
         .with_context(|| file.display().to_string())?;
+    let rates = a.window_rates.iter().filter_map(|w| w.1);
+    let rate_range_bpm = rates
+        .clone()
+        .min_by(f32::total_cmp)
+        .zip(rates.max_by(f32::total_cmp))
+        .map(|(lo, hi)| [lo, hi]);
     Ok(FileVerdict {
         file: file.display().to_string(),
         breathing: a.breathing,
         polarity_inverted: a.polarity_inverted,
+        windows: a
+            .window_rates
+            .iter()
+            .map(|&(t_end_s, rate_bpm)| WindowRate { t_end_s, rate_bpm })
+            .collect(),
+        rate_range_bpm,
+        breath_interval_cv: a.breath_interval_cv,
         gaps: rec.gaps,
         source_hz: rec.hz,
         duration_s: rec.duration_s(),
@@ -86,8 +113,16 @@ fn print_human(v: &FileVerdict<'_>) -> std::io::Result<()> {
             g.count, g.longest_s
         ),
     };
+    let spread = match (v.rate_range_bpm, v.breath_interval_cv) {
+        (Some([lo, hi]), Some(cv)) => format!(
+            " (windows {lo:.1}-{hi:.1}, breath-to-breath variation {:.0} %)",
+            100.0 * cv
+        ),
+        (Some([lo, hi]), None) => format!(" (windows {lo:.1}-{hi:.1})"),
+        _ => String::new(),
+    };
     out!(
-        "{}: {pattern}, rate {rate}, quality {:.2}{gaps} [screening aid, not a diagnosis]",
+        "{}: {pattern}, rate {rate}{spread}, quality {:.2}{gaps} [screening aid, not a diagnosis]",
         v.file,
         b.quality,
     )

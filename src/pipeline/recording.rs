@@ -11,6 +11,7 @@
 
 use crate::breathing::session::{BreathingSummary, SessionVerdict};
 use crate::breathing::{read_window, PatternClassifier};
+use crate::respiration::breaths::interval_cv;
 use crate::respiration::{normalise, AnalysisError, BreathAnalyzer, RespirationSettings};
 use crate::respiration::{Schedule, Step};
 
@@ -25,6 +26,13 @@ pub struct RecordingAnalysis {
     pub breathing: BreathingSummary,
     /// Whether the signal was flipped (inspiration was downward).
     pub polarity_inverted: bool,
+    /// Each analysed window's rate (end of the window s, breaths/min or `None` when the window gave
+    /// none), in time order.
+    pub window_rates: Vec<(f64, Option<f32>)>,
+    /// Breath-to-breath variability: the median over the windows of the coefficient of variation
+    /// of the intervals between consecutive breaths (pauses left out); `None` when no window had
+    /// three intervals.
+    pub breath_interval_cv: Option<f32>,
 }
 
 /// Analyse a uniformly sampled recording (`hz` must equal `settings.resample_hz`; any units, offset
@@ -43,19 +51,33 @@ pub fn analyze_series(
     let lead_in: Vec<f32> = x[..lead].iter().rev().copied().collect();
     analyzer.warm_up(&lead_in);
     let mut verdict = SessionVerdict::new(settings.apnea_min_s);
+    let mut window_rates = Vec::new();
+    let mut cvs = Vec::new();
     let mut on = |step: Step<'_>| {
         if let Step::Window(w) = step {
             let reading = read_window(classifier, &w);
             verdict.add(&reading, &w);
+            window_rates.push((w.t_end_s, w.rate_bpm));
+            let usable = w
+                .breaths
+                .windows(2)
+                .filter(|b| b[1].mid_s - b[0].mid_s < w.apnea_min_s)
+                .count();
+            if usable >= 3 {
+                cvs.push(interval_cv(w.breaths, w.apnea_min_s));
+            }
         }
     };
     for (i, v) in x.iter().enumerate() {
         analyzer.push_fixed(i as f64 / hz, Some(*v), &mut on);
     }
     analyzer.finish(&mut on);
+    cvs.sort_by(f32::total_cmp);
     Ok(RecordingAnalysis {
         breathing: verdict.summary(),
         polarity_inverted: n.polarity_inverted,
+        window_rates,
+        breath_interval_cv: cvs.get(cvs.len() / 2).copied(),
     })
 }
 
