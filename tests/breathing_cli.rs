@@ -308,3 +308,48 @@ fn a_reader_that_stops_early_is_a_normal_end() {
     assert!(o.status.success(), "{:?}: {}", o.status, stderr(&o));
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+#[test]
+fn shallow_breathing_is_a_hypopnea_and_a_pause_an_apnea() {
+    let dir = tempfile::tempdir().unwrap();
+    let truth_pauses = |csv: &std::path::Path| -> usize {
+        let t: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(csv.with_extension("truth.json")).unwrap(),
+        )
+        .unwrap();
+        t["pauses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["end_s"].as_f64().unwrap() - p["start_s"].as_f64().unwrap() >= 10.0)
+            .count()
+    };
+    // Seed 2 draws Cheyne-Stokes with hypopneas (shallow breaths, no full pause) between cycles:
+    // three runs of shallow breathing in 300 s. Before hypopneas were told apart, all three were
+    // reported as apneas; one nadir is still still enough to be one.
+    let (cs, _) = simulate(dir.path(), "cheyne_stokes", "10", "2", "300");
+    assert_eq!(truth_pauses(&cs), 0, "the seed no longer draws hypopneas");
+    let v = classify(&cs);
+    let hypo = v["hypopneas"].as_array().expect("hypopneas").len();
+    let apneas = v["apneas"].as_array().unwrap().len();
+    assert!(
+        hypo >= 2 && apneas <= 1,
+        "hypopneas {hypo}, apneas {apneas}: {v}"
+    );
+    // Central apnea: every pause of 10 s or more an apnea, no hypopnea.
+    let (ca, _) = simulate(dir.path(), "central_apnea", "10", "1", "300");
+    let v = classify(&ca);
+    assert_eq!(
+        v["apneas"].as_array().unwrap().len(),
+        truth_pauses(&ca),
+        "{v}"
+    );
+    assert_eq!(v["hypopneas"].as_array().unwrap().len(), 0, "{v}");
+    // Regular breathing: neither.
+    let (eu, _) = simulate(dir.path(), "eupnea", "10", "1", "300");
+    let v = classify(&eu);
+    assert!(
+        v["apneas"].as_array().unwrap().is_empty() && v["hypopneas"].as_array().unwrap().is_empty(),
+        "{v}"
+    );
+}

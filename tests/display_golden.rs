@@ -163,6 +163,7 @@ fn verdict(pattern: Option<Pattern>, score: f32, apneas: usize) -> BreathingSumm
         rate_bpm: pattern.map(|_| 15.4),
         quality: if pattern.is_some() { 0.86 } else { 0.14 },
         apneas: vec![gap; apneas],
+        hypopneas: Vec::new(),
         windows: 14,
     }
 }

@@ -195,6 +195,7 @@ mod tests {
             samples,
             breaths: &[],
             pauses: &[],
+            hypopneas: &[],
             apnea_min_s: 10.0,
             spectral_rate_bpm: None,
             spectral_prominence: 0.0,

@@ -5,7 +5,8 @@
 //! median window quality is below [`MIN_RATE_QUALITY`] ("insufficient signal"); the rate is the
 //! median of the windows' rates, given only when at least half of the windows have one and the
 //! quality is sufficient; the apneas are the union of the windows' motionless pauses, merged where
-//! they overlap, that last at least the apnea threshold.
+//! they overlap, that last at least the apnea threshold; the hypopneas (runs of shallow breathing)
+//! likewise, less any that overlaps an apnea.
 
 use crate::respiration::window::{BreathWindow, MIN_RATE_QUALITY};
 use crate::types::{ApneaInterval, BreathingReading, Pattern, PatternScores};
@@ -19,6 +20,7 @@ pub struct SessionVerdict {
     rates: Vec<f32>,
     qualities: Vec<f32>,
     pauses: Vec<ApneaInterval>,
+    hypopneas: Vec<ApneaInterval>,
     apnea_min_s: f64,
 }
 
@@ -37,6 +39,9 @@ pub struct BreathingSummary {
     pub quality: f32,
     /// Pauses of at least the apnea threshold, s on the stream's (or recording's) clock.
     pub apneas: Vec<ApneaInterval>,
+    /// Hypopneas: runs of shallow breathing of at least the apnea threshold (see
+    /// [`BreathWindow::hypopneas`]), merged over the windows, none overlapping an apnea.
+    pub hypopneas: Vec<ApneaInterval>,
     /// Number of windows behind the verdict.
     #[serde(skip)]
     pub windows: usize,
@@ -56,6 +61,9 @@ impl SessionVerdict {
         self.add_scores(&reading.scores, reading.rate_bpm, reading.quality);
         for p in window.pauses {
             merge(&mut self.pauses, *p);
+        }
+        for h in window.hypopneas {
+            merge(&mut self.hypopneas, *h);
         }
     }
 
@@ -120,6 +128,14 @@ impl SessionVerdict {
             .filter(|p| p.duration_s() >= self.apnea_min_s)
             .collect();
         apneas.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        let mut hypopneas: Vec<ApneaInterval> = self
+            .hypopneas
+            .iter()
+            .copied()
+            .filter(|h| h.duration_s() >= self.apnea_min_s)
+            .filter(|h| !apneas.iter().any(|a| a.overlaps(h)))
+            .collect();
+        hypopneas.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
         BreathingSummary {
             pattern: sufficient.then(|| scores.best().0),
             insufficient_signal: !sufficient,
@@ -127,6 +143,7 @@ impl SessionVerdict {
             rate_bpm: self.rate_bpm().filter(|_| sufficient),
             quality,
             apneas,
+            hypopneas,
             windows: self.windows,
         }
     }

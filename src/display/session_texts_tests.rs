@@ -14,6 +14,7 @@ fn summary(pattern: Option<Pattern>, rate: Option<f32>, quality: f32) -> Breathi
         rate_bpm: rate,
         quality,
         apneas: vec![],
+        hypopneas: vec![],
         windows: 12,
     }
 }

@@ -58,6 +58,7 @@ fn breathing(eupnea: Option<f32>) -> BreathingSummary {
         rate_bpm: eupnea.map(|_| 14.6),
         quality: if eupnea.is_some() { 0.84 } else { 0.12 },
         apneas: Vec::new(),
+        hypopneas: Vec::new(),
         windows: 14,
     }
 }

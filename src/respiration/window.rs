@@ -30,6 +30,9 @@ pub const MIN_PROMINENCE: f32 = 0.25;
 /// a count that disagrees has missed or doubled breaths (weak signals at 2-3 m from a camera), so
 /// the spectral rate wins over a regular-looking count.
 pub const STEADY_PROMINENCE: f32 = 0.75;
+/// A breath at most this fraction of the window's median breath depth is shallow (hypopnea; the
+/// clinical criterion without oximetry is a drop of 50 % or more for at least 10 s).
+pub const HYPOPNEA_DEPTH: f32 = 0.5;
 /// Shortest motionless interval listed in [`BreathWindow::pauses`], s.
 pub const PAUSE_MIN_S: f64 = 3.0;
 
@@ -49,6 +52,11 @@ pub struct BreathWindow<'a> {
     pub breaths: &'a [DetectedBreath],
     /// Motionless pauses of at least [`PAUSE_MIN_S`] inside the window, oldest first (clipped to it).
     pub pauses: &'a [Pause],
+    /// Hypopneas: runs of at least `apnea_min_s` of shallow breathing (breaths at most
+    /// [`HYPOPNEA_DEPTH`] of the window's median breath, or too shallow to move the chest beyond the
+    /// stillness threshold but still detected as breaths), oldest first. Never overlaps a pause
+    /// of `pauses` that is an apnea.
+    pub hypopneas: &'a [Pause],
     /// Shortest pause that counts as an apnea, s.
     pub apnea_min_s: f64,
     /// Rate of the dominant spectral peak, breaths/min.
@@ -102,6 +110,7 @@ pub struct WindowProcessor {
     spectral: SpectralRate,
     breaths: Vec<DetectedBreath>,
     pauses: Vec<Pause>,
+    hypopneas: Vec<Pause>,
     blocks: BreathScratch,
     scratch: Vec<f32>,
     /// Stillness threshold of the latest window (signal units).
@@ -119,6 +128,7 @@ impl WindowProcessor {
             spectral: SpectralRate::new(max_len, hz),
             breaths: Vec::with_capacity(max_len / 10 + 8),
             pauses: Vec::with_capacity(max_len / 20 + 8),
+            hypopneas: Vec::with_capacity(max_len / 20 + 8),
             blocks: BreathScratch::default(),
             scratch: Vec::with_capacity(max_len),
             theta: None,
@@ -178,6 +188,13 @@ impl WindowProcessor {
         let theta = (0.15 * amplitude).max(2.5 * sigma);
         self.theta = (theta > 0.0).then_some(theta);
         find_pauses(&w.low[..n], hz, t0, theta, PAUSE_MIN_S, &mut self.pauses);
+        find_hypopneas(
+            &self.breaths,
+            &mut self.pauses,
+            self.apnea_min_s,
+            &mut self.scratch,
+            &mut self.hypopneas,
+        );
         let count = count_rate_bpm(&self.breaths, self.apnea_min_s, &self.pauses);
         let counted = count.filter(|_| self.breaths.len() >= MIN_BREATHS);
         let agree = matches!((peak, counted),
@@ -218,6 +235,7 @@ impl WindowProcessor {
             samples: &w.band[..n],
             breaths: &self.breaths,
             pauses: &self.pauses,
+            hypopneas: &self.hypopneas,
             apnea_min_s: self.apnea_min_s,
             spectral_rate_bpm: peak.map(|p| p.rate_bpm),
             spectral_prominence: peak.map_or(0.0, |p| p.prominence),
@@ -226,5 +244,154 @@ impl WindowProcessor {
             quality,
             amplitude,
         }
+    }
+}
+
+/// Hypopneas of one window (see [`BreathWindow::hypopneas`]), into `out` (cleared first):
+/// 1. a "pause" of at least `apnea_min_s` during which breaths were still detected, at least one
+///    per two typical breath intervals, is shallow breathing below the stillness threshold, not an
+///    apnea: it moves from `pauses` to `out`;
+/// 2. a run of consecutive breaths of at most [`HYPOPNEA_DEPTH`] of the median breath depth,
+///    from the first one's trough to the next breath's trough (or the last one's peak plus its
+///    rise), lasting at least `apnea_min_s` and overlapping no apnea.
+///
+/// `scratch` is reused for the median (no allocation once it holds a window's breaths).
+pub fn find_hypopneas(
+    breaths: &[DetectedBreath],
+    pauses: &mut Vec<Pause>,
+    apnea_min_s: f64,
+    scratch: &mut Vec<f32>,
+    out: &mut Vec<Pause>,
+) {
+    out.clear();
+    if breaths.len() < 3 {
+        return;
+    }
+    // Typical interval between breaths (median), for "still breathing" inside a pause.
+    scratch.clear();
+    scratch.extend(breaths.windows(2).map(|w| (w[1].mid_s - w[0].mid_s) as f32));
+    let k = scratch.len() / 2;
+    let interval = f64::from(*scratch.select_nth_unstable_by(k, f32::total_cmp).1);
+    let is_apnea = |p: &Pause| p.duration_s() >= apnea_min_s - 1e-6;
+    pauses.retain(|p| {
+        if !is_apnea(p) || interval <= 0.0 {
+            return true;
+        }
+        let inside = breaths
+            .iter()
+            .filter(|b| b.peak_s > p.start_s && b.peak_s < p.end_s)
+            .count();
+        let shallow = inside >= 2 && inside as f64 >= 0.5 * p.duration_s() / interval;
+        if shallow {
+            out.push(*p);
+        }
+        !shallow
+    });
+    scratch.clear();
+    scratch.extend(breaths.iter().map(|b| b.depth));
+    let k = scratch.len() / 2;
+    let median = *scratch.select_nth_unstable_by(k, f32::total_cmp).1;
+    let limit = HYPOPNEA_DEPTH * median;
+    let mut i = 0;
+    while i < breaths.len() {
+        if breaths[i].depth > limit {
+            i += 1;
+            continue;
+        }
+        let first = i;
+        while i < breaths.len() && breaths[i].depth <= limit {
+            i += 1;
+        }
+        let last = &breaths[i - 1];
+        let end = breaths
+            .get(i)
+            .map_or(last.peak_s + (last.peak_s - last.trough_s), |b| b.trough_s);
+        let run = Pause {
+            start_s: breaths[first].trough_s,
+            end_s: end,
+        };
+        let overlaps_apnea = pauses
+            .iter()
+            .any(|p| is_apnea(p) && p.start_s < run.end_s && run.start_s < p.end_s);
+        if run.duration_s() >= apnea_min_s && !overlaps_apnea {
+            match out
+                .iter_mut()
+                .find(|h| h.start_s <= run.end_s && run.start_s <= h.end_s)
+            {
+                Some(h) => {
+                    h.start_s = h.start_s.min(run.start_s);
+                    h.end_s = h.end_s.max(run.end_s);
+                }
+                None => out.push(run),
+            }
+        }
+    }
+    out.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+}
+
+#[cfg(test)]
+mod hypopnea_tests {
+    use super::*;
+
+    /// Breaths every 4 s from `t0` with the given depths (peak 1 s after the trough).
+    fn breaths(t0: f64, depths: &[f32]) -> Vec<DetectedBreath> {
+        depths
+            .iter()
+            .enumerate()
+            .map(|(i, &depth)| {
+                let t = t0 + 4.0 * i as f64;
+                DetectedBreath {
+                    trough_s: t,
+                    mid_s: t + 0.5,
+                    peak_s: t + 1.0,
+                    depth,
+                }
+            })
+            .collect()
+    }
+
+    fn run(b: &[DetectedBreath], pauses: &mut Vec<Pause>) -> Vec<Pause> {
+        let (mut scratch, mut out) = (Vec::new(), Vec::new());
+        find_hypopneas(b, pauses, 10.0, &mut scratch, &mut out);
+        out
+    }
+
+    #[test]
+    fn a_run_of_shallow_breaths_of_ten_seconds_or_more_is_a_hypopnea() {
+        // 6 normal, 4 at a third (16 s from the first shallow trough to the next trough), 6 normal.
+        let mut d = vec![6.0; 6];
+        d.extend([2.0; 4]);
+        d.extend([6.0; 6]);
+        let b = breaths(0.0, &d);
+        let h = run(&b, &mut Vec::new());
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!((h[0].start_s - 24.0).abs() < 1e-9 && (h[0].end_s - 40.0).abs() < 1e-9);
+        // Two shallow breaths (8 s) are not enough; half-depth breaths are not shallow enough.
+        let mut d = vec![6.0; 6];
+        d.extend([2.0; 2]);
+        d.extend([3.1; 4]);
+        d.extend([6.0; 6]);
+        assert!(run(&breaths(0.0, &d), &mut Vec::new()).is_empty());
+    }
+
+    #[test]
+    fn a_still_stretch_with_breaths_in_it_is_a_hypopnea_and_one_without_stays_an_apnea() {
+        let b = breaths(0.0, &[6.0; 16]);
+        // 20-36 s: breaths keep coming every 4 s (too shallow for stillness, but detected).
+        let mut pauses = vec![Pause {
+            start_s: 20.0,
+            end_s: 36.0,
+        }];
+        let h = run(&b, &mut pauses);
+        assert!(pauses.is_empty() && h.len() == 1, "{pauses:?} {h:?}");
+        // A real apnea: no breath between 20 and 36 s.
+        let mut b2 = breaths(0.0, &[6.0; 5]);
+        b2.extend(breaths(36.0, &[6.0; 5]));
+        let mut pauses = vec![Pause {
+            start_s: 19.0,
+            end_s: 36.0,
+        }];
+        let h = run(&b2, &mut pauses);
+        assert!(h.is_empty() && pauses.len() == 1, "{pauses:?} {h:?}");
     }
 }

@@ -21,6 +21,7 @@ fn breathing(eupnea: f32, apnea: bool) -> BreathingSummary {
         } else {
             Vec::new()
         },
+        hypopneas: Vec::new(),
         windows: 16,
     }
 }

@@ -73,6 +73,7 @@ impl Stream {
             samples: &self.samples[..len],
             breaths: &[],
             pauses: &[],
+            hypopneas: &[],
             apnea_min_s: 10.0,
             spectral_rate_bpm: Some(15.0),
             spectral_prominence: 0.8,
