@@ -179,3 +179,85 @@ fn id_of(m: &util::mosquitto::Message) -> Option<String> {
     let v: serde_json::Value = serde_json::from_slice(&m.payload).ok()?;
     Some(v["id"].as_str()?.to_string())
 }
+
+/// The broker is away while the daemon makes its results and comes back a moment before the daemon
+/// is stopped (SIGTERM), while the uplink waits out its retry delay (seconds by then): the clean
+/// stop retries at once and sends everything, instead of leaving it in the outbox until the next
+/// start.
+#[test]
+fn results_made_while_the_broker_was_away_are_sent_at_a_clean_stop() {
+    let Some(bin) = mosquitto_or_skip("fleet") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut broker = Broker::start(&bin, true);
+    let port = broker.port();
+    let mut sub = Subscriber::start(port, "fleet-test-sub", "edge-screen/+/sessions");
+    broker.stop();
+    let config = util::write(dir.path(), "fast.toml", FAST);
+    let db = dir.path().join("records.db");
+    // At 60x real time: two results in the first ~3 s, then an empty seat until stopped.
+    let queue = "empty:8,eupnea@15:75,empty:8,tachypnea@30:75,empty:6000";
+    let mut child = util::bin()
+        .arg("--config")
+        .arg(&config)
+        .arg("--records")
+        .arg(&db)
+        .args(["--camera", "sim", "--visits", queue, "--speed", "60"])
+        .args(["--device-id", "kiosk-fleet-test", "--events", "-"])
+        .arg("--uplink")
+        .arg(format!("mqtt://127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+    let mut printed = Vec::new();
+    for line in lines.by_ref() {
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+        if v["type"] == "session_result" {
+            printed.push(v["session_id"].as_str().unwrap().to_string());
+            if printed.len() == 2 {
+                break;
+            }
+        }
+    }
+    assert_eq!(printed.len(), 2, "the daemon ended before its two results");
+    // Both results are made and unsent; the broker comes back during the empty seat, and the
+    // daemon is stopped half a second later (its uplink's next retry is seconds away).
+    broker.restart();
+    std::thread::sleep(Duration::from_millis(500));
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let rest: Vec<String> = lines.collect();
+    let status = child.wait().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(status.success(), "{log}");
+    assert!(
+        !rest.iter().any(|l| l.contains("\"session_result\"")),
+        "a third result: {rest:?}"
+    );
+    let want: BTreeSet<String> = printed.iter().cloned().collect();
+    let got_all = sub.wait_until(Instant::now() + Duration::from_secs(30), |msgs| {
+        let ids: BTreeSet<String> = msgs.iter().filter_map(id_of).collect();
+        ids == want
+    });
+    assert!(
+        got_all,
+        "the subscriber lacks results\ndaemon: {log}\nbroker: {}",
+        broker.logs()
+    );
+    let v = util::bin()
+        .arg("--records")
+        .arg(&db)
+        .args(["records", "verify", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(v["pending"], 0, "{v}");
+}

@@ -197,18 +197,28 @@ fn models_in_use(
 /// How long a clean stop waits for the broker to take what is still in the outbox.
 const DRAIN_WAIT: Duration = Duration::from_secs(5);
 
-/// At a clean stop, while the broker is reachable, give the uplink a few seconds to send what is
-/// left; anything it cannot send stays in the outbox for the next start.
+/// At a clean stop, give the uplink a few seconds to send what is left: while it is connected, or,
+/// when it is waiting to retry (the broker was down), after one prompt retry that succeeds.
+/// Anything it cannot send stays in the outbox for the next start.
 fn drain_outbox(path: &std::path::Path, state: &UplinkState) {
     let Ok(store) = Store::open_read_only(path) else {
         return;
     };
     let end = std::time::Instant::now() + DRAIN_WAIT;
-    while std::time::Instant::now() < end && state.connected() {
+    let attempts = state.attempts_ended();
+    if !state.connected() {
+        state.retry_now();
+    }
+    while std::time::Instant::now() < end {
         match store.outbox_stats() {
-            Ok(s) if s.pending > 0 => std::thread::sleep(Duration::from_millis(50)),
+            Ok(s) if s.pending > 0 => {}
             _ => return,
         }
+        // Not connected and an attempt ended since the stop began: the broker is still away.
+        if !state.connected() && state.attempts_ended() > attempts {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
     }
     if let Ok(s) = store.outbox_stats() {
         if s.pending > 0 {

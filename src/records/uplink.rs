@@ -303,6 +303,10 @@ pub struct UplinkState {
     /// 0 = never.
     last_delivered_unix_ms: AtomicI64,
     last_error: Mutex<Option<String>>,
+    /// Set by [`UplinkState::retry_now`]: the uplink cuts its retry delay short.
+    retry_now: AtomicBool,
+    /// Connection attempts that ended (failed, or a connection that dropped).
+    attempts_ended: AtomicU64,
 }
 
 /// A copy of [`UplinkState`] at one moment.
@@ -355,6 +359,17 @@ impl UplinkState {
             last_delivered_unix_ms: self.last_delivered_unix_ms(),
             last_error: self.last_error(),
         }
+    }
+
+    /// Asks the uplink to try the broker again now instead of at the end of its retry delay (a
+    /// clean stop does, to send what is left while it can).
+    pub fn retry_now(&self) {
+        self.retry_now.store(true, Ordering::Relaxed);
+    }
+
+    /// How many connection attempts have ended so far (failed, or a connection that dropped).
+    pub fn attempts_ended(&self) -> u64 {
+        self.attempts_ended.load(Ordering::Relaxed)
     }
 
     fn set_connected(&self, c: bool) {
@@ -441,10 +456,10 @@ impl Uplink {
         }
     }
 
-    /// Sleeps `d`, waking early when asked to stop.
+    /// Sleeps `d`, waking early when asked to stop or to retry now.
     fn sleep(&self, d: Duration) {
         let until = Instant::now() + d;
-        while !self.stopping() {
+        while !self.stopping() && !self.state.retry_now.swap(false, Ordering::Relaxed) {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -477,6 +492,7 @@ impl Uplink {
             let end = self.session(&s, &mut connected);
             store = Some(s);
             self.state.set_connected(false);
+            self.state.attempts_ended.fetch_add(1, Ordering::Relaxed);
             match end {
                 Ok(()) => break,
                 Err(e) if e.is_permanent() => {
