@@ -237,3 +237,80 @@ fn shifting_in_the_seat_and_heavy_depth_dropout() {
         assert_survives(c, &s);
     }
 }
+
+#[test]
+fn a_person_leaves_and_the_next_sits_down() {
+    use edge_screen::camera::visits::{parse_visits, VisitQueue};
+    use edge_screen::camera::FrameSource;
+    use edge_screen::pipeline::{Input, Pipeline};
+    use edge_screen::screening::{ids::Counter, Event};
+    use edge_screen::types::DepthFrame;
+
+    let s = settings();
+    // Six seconds between the two: one more than a person must be away for the session to end.
+    let visits = parse_visits("empty:5,bradypnea:100,empty:6,tachypnea:100,empty:8").unwrap();
+    let mut queue = VisitQueue::new(base_camera(&s), visits, 1, true).expect("queue");
+    let schedule = queue.schedule().to_vec();
+    let classifier = edge_screen::breathing::build_classifier(&s.classifier).expect("classifier");
+    let mut pipeline = Pipeline::new(&s.pipeline, classifier, Box::new(Counter::new("c")));
+    let mut frame = DepthFrame::new(0, 0, 0.001);
+    let mut events = Vec::new();
+    for _ in 0..queue.frame_count() {
+        queue.read_frame(&mut frame).expect("frame");
+        pipeline.push(Input::Frame(&frame), &mut events);
+    }
+    let started: Vec<(f64, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SessionStarted { t_s, session_id } => Some((*t_s, session_id.as_str())),
+            _ => None,
+        })
+        .collect();
+    let results: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SessionResult(r) => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let ended = events
+        .iter()
+        .filter(|e| matches!(e, Event::SessionEnded { .. }))
+        .count();
+    assert_eq!((started.len(), results.len(), ended), (2, 2, 2));
+    println!("\nperson leaving, another sitting down (424x240, 30 fps, 1.1 m)");
+    println!("visit          true_bpm  rate_bpm  error  verdict        started_s  result_s");
+    // Each session's verdict and rate are its own person's, within 1 /min (tachypnea 1.5 /min,
+    // as in tests/sessions.rs), and the session lies within that person's visit.
+    let people = schedule.iter().filter(|v| v.subject.is_some());
+    for ((visit, (t0, id)), r) in people.zip(&started).zip(&results) {
+        let truth = visit.rate_bpm().expect("a person");
+        let pattern = visit.visit.pattern().expect("a person");
+        let b = r.breathing.as_ref().expect("measured");
+        let rate = b.rate_bpm.expect("a rate");
+        println!(
+            "{:<14} {:>8.1} {:>9.1} {:>6.2}  {:<14} {:>9.1} {:>9.1}",
+            pattern.name(),
+            truth,
+            rate,
+            rate - truth,
+            b.pattern.map_or("-", |p| p.name()),
+            t0,
+            r.t_s
+        );
+        assert_eq!(r.session_id, *id);
+        assert_eq!(b.pattern, Some(pattern), "{r:?}");
+        let tol = if pattern == Pattern::Tachypnea {
+            1.5
+        } else {
+            1.0
+        };
+        assert!((rate - truth).abs() <= tol, "{pattern}: {rate} vs {truth}");
+        assert!((t0 - visit.start_s).abs() < 1.5, "started at {t0}");
+        assert!(
+            r.t_s > visit.start_s && r.t_s < visit.end_s,
+            "result at {}",
+            r.t_s
+        );
+    }
+}
