@@ -1,9 +1,10 @@
 //! The conditions of a real kiosk (issue 16 item 3) on the simulated camera: image size, frame
-//! rate, distance, and a person leaving while the next one sits down. Each condition is a full
-//! run RSM → simulated camera → pipeline (every frame processed, the kiosk's own classifier) scored
-//! against the simulator's truth with `tools::eval`; each test prints a table (`--nocapture`) and
-//! asserts the rate error, the pattern verdict and the apnea detection with stated tolerances.
-//! The README's "Conditions" table is these numbers.
+//! rate, distance, seat shifts, missing depth (random dropout, dark clothing), and a person leaving
+//! while the next one sits down. Each condition is a full run RSM → simulated camera → pipeline
+//! (every frame processed, the kiosk's own classifier) scored against the simulator's truth with
+//! `tools::eval`; each test prints a table (`--nocapture`) and asserts the rate error, the pattern
+//! verdict and the apnea detection with stated tolerances. The README's "Conditions" table is
+//! these numbers.
 //!
 //! Where resolution is not the point the runs use 424x240; a condition is two people (a regular
 //! pattern for the rate, central apnea for pauses and a non-regular verdict), one seed, 150 s.
@@ -210,12 +211,11 @@ fn distances_from_half_a_metre_to_two_metres() {
 }
 
 #[test]
-fn shifting_in_the_seat_and_heavy_depth_dropout() {
+fn seat_shifts_depth_dropout_and_dark_clothing() {
     let s = settings();
     // Seat shifts: up to 60 mm sideways and 25 mm in depth every 30-90 s, on top of the RSM's
     // sway and motion artefacts. Dropout: 20% of the pixels invalid in every frame, besides the
-    // scene's holes and stereo shadow (a sensor struggling with dark, matte clothing; the holes
-    // are random, not clustered on the clothing: see the README).
+    // scene's holes and stereo shadow (random, a new draw every frame).
     let shifts = SimCameraSettings {
         seat_shifts: true,
         ..base_camera(&s)
@@ -224,10 +224,18 @@ fn shifting_in_the_seat_and_heavy_depth_dropout() {
         invalid_fraction: 0.2,
         ..base_camera(&s)
     };
+    // Dark clothing: 10% of the torso without depth, in blobs fixed on the clothing. This is
+    // what the chest finding survives; at 15% (this seed) the rate is lost and apneas are
+    // invented, at 30% nobody is found at all (see the README).
+    let dark = SimCameraSettings {
+        clothing_holes: 0.1,
+        ..base_camera(&s)
+    };
     let patterns = [Pattern::Eupnea, Pattern::CentralApnea];
     let conditions = vec![
         run_condition("seat shifts", &s, shifts, 1.1, &patterns, SECONDS),
         run_condition("20% dropout", &s, dropout, 1.1, &patterns, SECONDS),
+        run_condition("dark clothing", &s, dark, 1.1, &patterns, SECONDS),
     ];
     print_table(
         "movement and missing depth (424x240, 30 fps, 1.1 m)",
