@@ -44,6 +44,8 @@ pub(crate) struct Layout {
     pub camera_height_m: f32,
     pub chest_below_axis_m: f32,
     pub baseline_m: f32,
+    /// Fraction of the torso's pixels without depth from dark clothing (0 = none).
+    pub clothing_holes: f32,
 }
 
 /// Value of [`StaticScene::body_mm`] for a pixel that never has depth (stereo shadow, hole).
@@ -169,6 +171,7 @@ impl StaticScene {
         }
         scene.add_stereo_shadow(layout, k);
         scene.add_holes(w, h, seed);
+        scene.add_clothing_holes(layout.clothing_holes, seed);
         scene
     }
 
@@ -186,6 +189,53 @@ impl StaticScene {
                     for s in x.saturating_sub(band)..x {
                         if self.body_mm[base + s] == 0.0 {
                             self.body_mm[base + s] = INVALID;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Dark clothing: blobs (radius 1/16 to 1/8 of the torso's width) without depth on the torso
+    /// until `fraction` of its body pixels have none. Own random stream, so a scene without them
+    /// is unchanged.
+    fn add_clothing_holes(&mut self, fraction: f32, seed: u64) {
+        if fraction <= 0.0 {
+            return;
+        }
+        let (b, w) = (self.torso_box, self.width);
+        let in_box = |x: i64, y: i64| {
+            (i64::from(b.x0)..i64::from(b.x1)).contains(&x)
+                && (i64::from(b.y0)..i64::from(b.y1)).contains(&y)
+        };
+        let torso: Vec<(i64, i64)> = (b.y0..b.y1)
+            .flat_map(|y| (b.x0..b.x1).map(move |x| (i64::from(x), i64::from(y))))
+            .filter(|&(x, y)| self.body_mm.get(y as usize * w + x as usize) > Some(&0.0))
+            .collect();
+        if torso.is_empty() {
+            return;
+        }
+        let target = (fraction * torso.len() as f32).round() as usize;
+        let r_max = (i64::from(b.x1 - b.x0) / 8).max(2);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x636c_6f74_6865);
+        let mut cleared = 0;
+        // Each blob clears at least its centre until the torso is nearly all holes; the bound on
+        // attempts only guards against a pathological scene.
+        for _ in 0..100_000 {
+            if cleared >= target {
+                break;
+            }
+            let (cx, cy) = torso[rng.gen_range(0..torso.len())];
+            let r = rng.gen_range(r_max / 2..=r_max);
+            for y in cy - r..=cy + r {
+                for x in cx - r..=cx + r {
+                    if !in_box(x, y) || (x - cx).pow(2) + (y - cy).pow(2) > r * r {
+                        continue;
+                    }
+                    if let Some(z) = self.body_mm.get_mut(y as usize * w + x as usize) {
+                        if *z > 0.0 {
+                            *z = INVALID;
+                            cleared += 1;
                         }
                     }
                 }
@@ -295,6 +345,7 @@ mod tests {
             camera_height_m: 1.2,
             chest_below_axis_m: 0.05,
             baseline_m: 0.05,
+            clothing_holes: 0.0,
         }
     }
 
@@ -344,5 +395,38 @@ mod tests {
         );
         // A shadow band exists left of the person.
         assert!(s.body_mm.iter().filter(|&&v| v == INVALID).count() > 1000);
+    }
+
+    #[test]
+    fn dark_clothing_clears_the_asked_share_of_the_torso_and_nothing_else() {
+        let l = layout(1.1);
+        let k = Intrinsics::d435_like(l.width, l.height);
+        let plain = StaticScene::render(&l, &k, 5);
+        let dark = StaticScene::render(
+            &Layout {
+                clothing_holes: 0.4,
+                ..l
+            },
+            &k,
+            5,
+        );
+        let b = plain.torso_box;
+        let (mut torso, mut cleared) = (0usize, 0usize);
+        for (i, (p, d)) in plain.body_mm.iter().zip(&dark.body_mm).enumerate() {
+            let (x, y) = ((i % plain.width) as u32, (i / plain.width) as u32);
+            let inside = (b.x0..b.x1).contains(&x) && (b.y0..b.y1).contains(&y);
+            if !inside {
+                assert_eq!(p, d, "pixel ({x}, {y}) outside the torso changed");
+            } else if *p > 0.0 {
+                torso += 1;
+                cleared += usize::from(*d == INVALID);
+            }
+        }
+        let share = cleared as f64 / torso as f64;
+        // The last blob may overshoot the target by at most its own area (< 5% of the torso).
+        assert!(
+            (0.4..0.45).contains(&share),
+            "{cleared} of {torso}: {share:.3}"
+        );
     }
 }

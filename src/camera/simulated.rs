@@ -57,6 +57,9 @@ pub struct SimCameraSettings {
     pub absent: Vec<(f64, f64)>,
     /// Probability (0..=1) that a frame is a fault frame made entirely of zeros.
     pub fault_probability: f32,
+    /// Dark, matte clothing: the fraction (0..=0.8) of the torso's pixels that never have depth,
+    /// as blobs fixed on the clothing (they move with the body), on top of the scene's few holes.
+    pub clothing_holes: f32,
 }
 
 impl Default for SimCameraSettings {
@@ -75,6 +78,7 @@ impl Default for SimCameraSettings {
             seat_shifts: false,
             absent: Vec::new(),
             fault_probability: 0.0,
+            clothing_holes: 0.0,
         }
     }
 }
@@ -133,6 +137,7 @@ impl SimCameraSettings {
         check("camera_height_m", self.camera_height_m.into(), 0.3, 3.0)?;
         check("invalid_fraction", self.invalid_fraction.into(), 0.0, 0.5)?;
         check("fault_probability", self.fault_probability.into(), 0.0, 1.0)?;
+        check("clothing_holes", self.clothing_holes.into(), 0.0, 0.8)?;
         for &(a, b) in &self.absent {
             check("absent.start_s", a, 0.0, f64::MAX)?;
             check("absent.end_s", b, a, f64::MAX)?;
@@ -187,6 +192,7 @@ impl SimCamera {
             camera_height_m: settings.camera_height_m,
             chest_below_axis_m: 0.05,
             baseline_m: BASELINE_M,
+            clothing_holes: settings.clothing_holes,
         };
         let units = Units {
             raw_per_mm: 0.001 / settings.depth_unit_m,

@@ -39,7 +39,7 @@ impl Default for ChestSettings {
     fn default() -> Self {
         Self {
             min_distance_m: 0.3,
-            max_distance_m: 2.0,
+            max_distance_m: 2.5,
             horizontal_fov_deg: 87.0,
             redetect_interval_s: 1.0,
             gate_mm: 100.0,

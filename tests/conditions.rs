@@ -1,0 +1,324 @@
+//! The conditions of a real kiosk (issue 16 item 3) on the simulated camera: image size, frame
+//! rate, distance, seat shifts, missing depth (random dropout, dark clothing), and a person leaving
+//! while the next one sits down. Each condition is a full run RSM → simulated camera → pipeline
+//! (every frame processed, the kiosk's own classifier) scored against the simulator's truth with
+//! `tools::eval`; each test prints a table (`--nocapture`) and asserts the rate error, the pattern
+//! verdict and the apnea detection with stated tolerances. The README's "Conditions" table is
+//! these numbers.
+//!
+//! Where resolution is not the point the runs use 424x240; a condition is two people (a regular
+//! pattern for the rate, central apnea for pauses and a non-regular verdict), one seed, 150 s.
+
+use edge_screen::camera::simulated::SimCameraSettings;
+use edge_screen::config::Settings;
+use edge_screen::tools::eval::{run_all, EvalSpec, RunResult};
+use edge_screen::types::Pattern;
+
+/// Length of each run, s: the 60 s warm-up of the first analysis window, then 90 s scored.
+const SECONDS: f64 = 150.0;
+
+/// Largest mean rate error of a regular pattern's readings, breaths/min (the kiosk's target,
+/// as in `tests/accuracy.rs`).
+const RATE_TOLERANCE_BPM: f32 = 1.0;
+
+/// One condition's results.
+struct Condition {
+    label: String,
+    seconds: f64,
+    results: Vec<RunResult>,
+}
+
+fn settings() -> Settings {
+    Settings::embedded().expect("the embedded configuration loads")
+}
+
+/// The kiosk's camera at 424x240 and 30 fps (change what the condition changes).
+fn base_camera(s: &Settings) -> SimCameraSettings {
+    SimCameraSettings {
+        width: 424,
+        height: 240,
+        fps: 30.0,
+        ..s.camera.sim.clone()
+    }
+}
+
+/// Runs `patterns` under `camera` at `distance_m`, seed 1, with the configured classifier.
+fn run_condition(
+    label: &str,
+    s: &Settings,
+    camera: SimCameraSettings,
+    distance_m: f64,
+    patterns: &[Pattern],
+    seconds: f64,
+) -> Condition {
+    let spec = EvalSpec {
+        patterns: patterns.to_vec(),
+        seeds: 1,
+        distances: vec![distance_m],
+        seconds,
+        camera,
+        pipeline: s.pipeline.clone(),
+        classifier: s.classifier.clone(),
+    };
+    let results = run_all(&spec).unwrap_or_else(|e| panic!("{label}: {e}"));
+    Condition {
+        label: label.to_string(),
+        seconds,
+        results,
+    }
+}
+
+fn mean(v: &[f32]) -> Option<f32> {
+    (!v.is_empty()).then(|| v.iter().sum::<f32>() / v.len() as f32)
+}
+
+fn print_table(title: &str, conditions: &[Condition]) {
+    println!("\n{title}");
+    println!(
+        "{:<14} {:<14} {:>8} {:>9} {:>9} {:>7} {:>3} {:<14}",
+        "condition", "pattern", "true_bpm", "mean_err", "max_err", "apneas", "FA", "verdict"
+    );
+    for c in conditions {
+        for r in &c.results {
+            let fmt = |v: Option<f32>| v.map_or("-".to_string(), |e| format!("{e:.2}"));
+            let max = r.rate_errors_bpm.iter().copied().reduce(f32::max);
+            println!(
+                "{:<14} {:<14} {:>8.1} {:>9} {:>9} {:>3}/{:<3} {:>3} {:<14}",
+                c.label,
+                r.spec.pattern.name(),
+                r.true_rate_bpm,
+                fmt(mean(&r.rate_errors_bpm)),
+                fmt(max),
+                r.detected_apneas,
+                r.true_apneas,
+                r.false_alarms,
+                r.verdict.map_or("-", |p| p.name()),
+            );
+        }
+    }
+}
+
+/// The checks every condition must pass: the regular pattern's rate within
+/// [`RATE_TOLERANCE_BPM`] on average over at least `min_readings` readings, every verdict right,
+/// every scored apnea found and no false alarm. A reading comes every update interval once the
+/// first window is full; at least 80% of them must carry a rate (none is given while the body
+/// moves, e.g. during a seat shift).
+fn assert_survives(c: &Condition, s: &Settings) {
+    let r = &s.pipeline.respiration;
+    let full = ((c.seconds - r.window_s) / r.update_interval_s).floor();
+    let min_readings = (0.8 * full).ceil() as usize;
+    for r in &c.results {
+        let what = format!("{} {}", c.label, r.spec.pattern.name());
+        assert_eq!(r.verdict, Some(r.spec.pattern), "{what}: verdict");
+        if r.spec.pattern.is_regular() {
+            assert!(
+                r.rate_errors_bpm.len() >= min_readings,
+                "{what}: only {} rate readings",
+                r.rate_errors_bpm.len()
+            );
+            let m = mean(&r.rate_errors_bpm).unwrap_or(f32::INFINITY);
+            assert!(m <= RATE_TOLERANCE_BPM, "{what}: mean rate error {m:.2}");
+        } else {
+            assert!(r.true_apneas >= 1, "{what}: no apnea in the scored span");
+            assert_eq!(r.detected_apneas, r.true_apneas, "{what}: apneas detected");
+        }
+        assert_eq!(r.false_alarms, 0, "{what}: false apnea alarms");
+    }
+}
+
+#[test]
+fn image_sizes_from_424x240_to_1280x720() {
+    let s = settings();
+    let mut conditions = Vec::new();
+    for (w, h) in [(424, 240), (640, 480), (848, 480), (1280, 720)] {
+        let camera = SimCameraSettings {
+            width: w,
+            height: h,
+            ..base_camera(&s)
+        };
+        // 1280x720 costs five 424x240 runs: 130 s gives its first five full-window readings.
+        let seconds = if w == 1280 { 130.0 } else { SECONDS };
+        conditions.push(run_condition(
+            &format!("{w}x{h}"),
+            &s,
+            camera,
+            1.1,
+            &[Pattern::Eupnea, Pattern::CentralApnea],
+            seconds,
+        ));
+    }
+    print_table("image size (1.1 m, 30 fps)", &conditions);
+    for c in &conditions {
+        assert_survives(c, &s);
+    }
+}
+
+#[test]
+fn frame_rates_from_6_to_60_fps() {
+    let s = settings();
+    let conditions: Vec<Condition> = [6.0, 15.0, 30.0, 60.0]
+        .into_iter()
+        .map(|fps| {
+            let camera = SimCameraSettings {
+                fps,
+                ..base_camera(&s)
+            };
+            run_condition(
+                &format!("{fps} fps"),
+                &s,
+                camera,
+                1.1,
+                &[Pattern::Eupnea, Pattern::CentralApnea],
+                SECONDS,
+            )
+        })
+        .collect();
+    print_table("frame rate (424x240, 1.1 m)", &conditions);
+    for c in &conditions {
+        assert_survives(c, &s);
+    }
+}
+
+#[test]
+fn distances_from_half_a_metre_to_two_metres() {
+    let s = settings();
+    // At 2 m the chest is a quarter of the pixels it is at 1 m; at 424x240 that is too few (mean
+    // rate error 1.4 /min and two false apnea alarms, see the README), so 2 m runs at the kiosk's
+    // 848x480.
+    let conditions: Vec<Condition> = [0.5, 1.0, 1.5, 2.0]
+        .into_iter()
+        .map(|d| {
+            let (width, height) = if d >= 2.0 { (848, 480) } else { (424, 240) };
+            let camera = SimCameraSettings {
+                width,
+                height,
+                ..base_camera(&s)
+            };
+            run_condition(
+                &format!("{d} m {width}x{height}"),
+                &s,
+                camera,
+                d,
+                &[Pattern::Eupnea, Pattern::CentralApnea],
+                SECONDS,
+            )
+        })
+        .collect();
+    print_table("distance (30 fps)", &conditions);
+    for c in &conditions {
+        assert_survives(c, &s);
+    }
+}
+
+#[test]
+fn seat_shifts_depth_dropout_and_dark_clothing() {
+    let s = settings();
+    // Seat shifts: up to 60 mm sideways and 25 mm in depth every 30-90 s, on top of the RSM's
+    // sway and motion artefacts. Dropout: 20% of the pixels invalid in every frame, besides the
+    // scene's holes and stereo shadow (random, a new draw every frame).
+    let shifts = SimCameraSettings {
+        seat_shifts: true,
+        ..base_camera(&s)
+    };
+    let dropout = SimCameraSettings {
+        invalid_fraction: 0.2,
+        ..base_camera(&s)
+    };
+    // Dark clothing: 10% of the torso without depth, in blobs fixed on the clothing. This is
+    // what the chest finding survives; at 15% (this seed) the rate is lost and apneas are
+    // invented, at 30% nobody is found at all (see the README).
+    let dark = SimCameraSettings {
+        clothing_holes: 0.1,
+        ..base_camera(&s)
+    };
+    let patterns = [Pattern::Eupnea, Pattern::CentralApnea];
+    let conditions = vec![
+        run_condition("seat shifts", &s, shifts, 1.1, &patterns, SECONDS),
+        run_condition("20% dropout", &s, dropout, 1.1, &patterns, SECONDS),
+        run_condition("dark clothing", &s, dark, 1.1, &patterns, SECONDS),
+    ];
+    print_table(
+        "movement and missing depth (424x240, 30 fps, 1.1 m)",
+        &conditions,
+    );
+    for c in &conditions {
+        assert_survives(c, &s);
+    }
+}
+
+#[test]
+fn a_person_leaves_and_the_next_sits_down() {
+    use edge_screen::camera::visits::{parse_visits, VisitQueue};
+    use edge_screen::camera::FrameSource;
+    use edge_screen::pipeline::{Input, Pipeline};
+    use edge_screen::screening::{ids::Counter, Event};
+    use edge_screen::types::DepthFrame;
+
+    let s = settings();
+    // Six seconds between the two: one more than a person must be away for the session to end.
+    let visits = parse_visits("empty:5,bradypnea:100,empty:6,tachypnea:100,empty:8").unwrap();
+    let mut queue = VisitQueue::new(base_camera(&s), visits, 1, true).expect("queue");
+    let schedule = queue.schedule().to_vec();
+    let classifier = edge_screen::breathing::build_classifier(&s.classifier).expect("classifier");
+    let mut pipeline = Pipeline::new(&s.pipeline, classifier, Box::new(Counter::new("c")));
+    let mut frame = DepthFrame::new(0, 0, 0.001);
+    let mut events = Vec::new();
+    for _ in 0..queue.frame_count() {
+        queue.read_frame(&mut frame).expect("frame");
+        pipeline.push(Input::Frame(&frame), &mut events);
+    }
+    let started: Vec<(f64, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SessionStarted { t_s, session_id } => Some((*t_s, session_id.as_str())),
+            _ => None,
+        })
+        .collect();
+    let results: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SessionResult(r) => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect();
+    let ended = events
+        .iter()
+        .filter(|e| matches!(e, Event::SessionEnded { .. }))
+        .count();
+    assert_eq!((started.len(), results.len(), ended), (2, 2, 2));
+    println!("\nperson leaving, another sitting down (424x240, 30 fps, 1.1 m)");
+    println!("visit          true_bpm  rate_bpm  error  verdict        started_s  result_s");
+    // Each session's verdict and rate are its own person's, within 1 /min (tachypnea 1.5 /min,
+    // as in tests/sessions.rs), and the session lies within that person's visit.
+    let people = schedule.iter().filter(|v| v.subject.is_some());
+    for ((visit, (t0, id)), r) in people.zip(&started).zip(&results) {
+        let truth = visit.rate_bpm().expect("a person");
+        let pattern = visit.visit.pattern().expect("a person");
+        let b = r.breathing.as_ref().expect("measured");
+        let rate = b.rate_bpm.expect("a rate");
+        println!(
+            "{:<14} {:>8.1} {:>9.1} {:>6.2}  {:<14} {:>9.1} {:>9.1}",
+            pattern.name(),
+            truth,
+            rate,
+            rate - truth,
+            b.pattern.map_or("-", |p| p.name()),
+            t0,
+            r.t_s
+        );
+        assert_eq!(r.session_id, *id);
+        assert_eq!(b.pattern, Some(pattern), "{r:?}");
+        let tol = if pattern == Pattern::Tachypnea {
+            1.5
+        } else {
+            1.0
+        };
+        assert!((rate - truth).abs() <= tol, "{pattern}: {rate} vs {truth}");
+        assert!((t0 - visit.start_s).abs() < 1.5, "started at {t0}");
+        assert!(
+            r.t_s > visit.start_s && r.t_s < visit.end_s,
+            "result at {}",
+            r.t_s
+        );
+    }
+}
