@@ -53,9 +53,8 @@ pub struct BreathWindow<'a> {
     /// Motionless pauses of at least [`PAUSE_MIN_S`] inside the window, oldest first (clipped to it).
     pub pauses: &'a [Pause],
     /// Hypopneas: runs of at least `apnea_min_s` of shallow breathing (breaths at most
-    /// [`HYPOPNEA_DEPTH`] of the window's median breath, or too shallow to move the chest beyond the
-    /// stillness threshold but still detected as breaths), oldest first. Never overlaps a pause
-    /// of `pauses` that is an apnea.
+    /// [`HYPOPNEA_DEPTH`] of the window's median breath), oldest first. Never overlaps a pause of
+    /// `pauses` that is an apnea.
     pub hypopneas: &'a [Pause],
     /// Shortest pause that counts as an apnea, s.
     pub apnea_min_s: f64,
@@ -190,7 +189,7 @@ impl WindowProcessor {
         find_pauses(&w.low[..n], hz, t0, theta, PAUSE_MIN_S, &mut self.pauses);
         find_hypopneas(
             &self.breaths,
-            &mut self.pauses,
+            &self.pauses,
             self.apnea_min_s,
             &mut self.scratch,
             &mut self.hypopneas,
@@ -247,18 +246,19 @@ impl WindowProcessor {
     }
 }
 
-/// Hypopneas of one window (see [`BreathWindow::hypopneas`]), into `out` (cleared first):
-/// 1. a "pause" of at least `apnea_min_s` during which breaths were still detected, at least one
-///    per two typical breath intervals, is shallow breathing below the stillness threshold, not an
-///    apnea: it moves from `pauses` to `out`;
-/// 2. a run of consecutive breaths of at most [`HYPOPNEA_DEPTH`] of the median breath depth,
-///    from the first one's trough to the next breath's trough (or the last one's peak plus its
-///    rise), lasting at least `apnea_min_s` and overlapping no apnea.
+/// Hypopneas of one window (see [`BreathWindow::hypopneas`]), into `out` (cleared first): runs of
+/// consecutive breaths of at most [`HYPOPNEA_DEPTH`] of the median breath depth, from the first
+/// one's trough to the next breath's trough (or the last one's peak plus its rise), lasting at
+/// least `apnea_min_s` and overlapping no apnea. A still-looking stretch stays an apnea even when
+/// small oscillations are detected in it: at 6 fps a true central apnea showed "breaths" of a
+/// fifth of the median depth at the breathing pace, as shallow as a Cheyne-Stokes nadir's, so
+/// depth and pace cannot tell them apart and a missed apnea costs more than a hypopnea reported
+/// as an apnea.
 ///
 /// `scratch` is reused for the median (no allocation once it holds a window's breaths).
 pub fn find_hypopneas(
     breaths: &[DetectedBreath],
-    pauses: &mut Vec<Pause>,
+    pauses: &[Pause],
     apnea_min_s: f64,
     scratch: &mut Vec<f32>,
     out: &mut Vec<Pause>,
@@ -267,26 +267,7 @@ pub fn find_hypopneas(
     if breaths.len() < 3 {
         return;
     }
-    // Typical interval between breaths (median), for "still breathing" inside a pause.
-    scratch.clear();
-    scratch.extend(breaths.windows(2).map(|w| (w[1].mid_s - w[0].mid_s) as f32));
-    let k = scratch.len() / 2;
-    let interval = f64::from(*scratch.select_nth_unstable_by(k, f32::total_cmp).1);
     let is_apnea = |p: &Pause| p.duration_s() >= apnea_min_s - 1e-6;
-    pauses.retain(|p| {
-        if !is_apnea(p) || interval <= 0.0 {
-            return true;
-        }
-        let inside = breaths
-            .iter()
-            .filter(|b| b.peak_s > p.start_s && b.peak_s < p.end_s)
-            .count();
-        let shallow = inside >= 2 && inside as f64 >= 0.5 * p.duration_s() / interval;
-        if shallow {
-            out.push(*p);
-        }
-        !shallow
-    });
     scratch.clear();
     scratch.extend(breaths.iter().map(|b| b.depth));
     let k = scratch.len() / 2;
@@ -350,7 +331,7 @@ mod hypopnea_tests {
             .collect()
     }
 
-    fn run(b: &[DetectedBreath], pauses: &mut Vec<Pause>) -> Vec<Pause> {
+    fn run(b: &[DetectedBreath], pauses: &mut [Pause]) -> Vec<Pause> {
         let (mut scratch, mut out) = (Vec::new(), Vec::new());
         find_hypopneas(b, pauses, 10.0, &mut scratch, &mut out);
         out
@@ -363,7 +344,7 @@ mod hypopnea_tests {
         d.extend([2.0; 4]);
         d.extend([6.0; 6]);
         let b = breaths(0.0, &d);
-        let h = run(&b, &mut Vec::new());
+        let h = run(&b, &mut []);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!((h[0].start_s - 24.0).abs() < 1e-9 && (h[0].end_s - 40.0).abs() < 1e-9);
         // Two shallow breaths (8 s) are not enough; half-depth breaths are not shallow enough.
@@ -371,27 +352,25 @@ mod hypopnea_tests {
         d.extend([2.0; 2]);
         d.extend([3.1; 4]);
         d.extend([6.0; 6]);
-        assert!(run(&breaths(0.0, &d), &mut Vec::new()).is_empty());
+        assert!(run(&breaths(0.0, &d), &mut []).is_empty());
     }
 
     #[test]
-    fn a_still_stretch_with_breaths_in_it_is_a_hypopnea_and_one_without_stays_an_apnea() {
-        let b = breaths(0.0, &[6.0; 16]);
-        // 20-36 s: breaths keep coming every 4 s (too shallow for stillness, but detected).
-        let mut pauses = vec![Pause {
-            start_s: 20.0,
-            end_s: 36.0,
+    fn a_shallow_run_overlapping_an_apnea_is_not_a_hypopnea() {
+        let mut d = vec![6.0; 6];
+        d.extend([2.0; 4]);
+        d.extend([6.0; 6]);
+        let b = breaths(0.0, &d);
+        let apnea = vec![Pause {
+            start_s: 30.0,
+            end_s: 41.0,
         }];
-        let h = run(&b, &mut pauses);
-        assert!(pauses.is_empty() && h.len() == 1, "{pauses:?} {h:?}");
-        // A real apnea: no breath between 20 and 36 s.
-        let mut b2 = breaths(0.0, &[6.0; 5]);
-        b2.extend(breaths(36.0, &[6.0; 5]));
-        let mut pauses = vec![Pause {
-            start_s: 19.0,
-            end_s: 36.0,
+        assert!(run(&b, &mut apnea.clone()).is_empty());
+        // A pause shorter than an apnea does not hide it.
+        let short = vec![Pause {
+            start_s: 30.0,
+            end_s: 35.0,
         }];
-        let h = run(&b2, &mut pauses);
-        assert!(h.is_empty() && pauses.len() == 1, "{pauses:?} {h:?}");
+        assert_eq!(run(&b, &mut short.clone()).len(), 1);
     }
 }
