@@ -7,7 +7,8 @@ mod util;
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
+use std::path::Path;
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use util::mosquitto::{mosquitto_or_skip, Broker, Subscriber};
@@ -54,19 +55,7 @@ fn fleet_run(outage: Outage) {
         queue.push_str(",eupnea@15:75,empty:8,tachypnea@30:75,empty:8");
     }
     // 60x real time: a result every ~1.4 s, ~14 s in all.
-    let mut child = util::bin()
-        .arg("--config")
-        .arg(&config)
-        .arg("--records")
-        .arg(&db)
-        .args(["--camera", "sim", "--visits", &queue, "--speed", "60"])
-        .args(["--device-id", "kiosk-fleet-test", "--events", "-"])
-        .arg("--uplink")
-        .arg(format!("mqtt://127.0.0.1:{port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = daemon(&config, &db, &queue, port);
     let out = Arc::new(Mutex::new(String::new()));
     let reader = {
         let out = Arc::clone(&out);
@@ -164,15 +153,38 @@ fn fleet_run(outage: Outage) {
         sub.received.len()
     );
     // Everything was acknowledged: nothing is left in the outbox.
+    let v = verify(&db);
+    assert_eq!(v["pending"], 0, "{v}");
+    assert_eq!(v["delivered"], printed.len(), "{v}");
+}
+
+/// The daemon on the simulated camera at 60x real time, a queue of `visits`, events on standard
+/// output, the uplink to the broker on `port`.
+fn daemon(config: &Path, db: &Path, visits: &str, port: u16) -> Child {
+    util::bin()
+        .arg("--config")
+        .arg(config)
+        .arg("--records")
+        .arg(db)
+        .args(["--camera", "sim", "--visits", visits, "--speed", "60"])
+        .args(["--device-id", "kiosk-fleet-test", "--events", "-"])
+        .arg("--uplink")
+        .arg(format!("mqtt://127.0.0.1:{port}"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// `records verify --json` of the store at `db`.
+fn verify(db: &Path) -> serde_json::Value {
     let v = util::bin()
         .arg("--records")
-        .arg(&db)
+        .arg(db)
         .args(["records", "verify", "--json"])
         .output()
         .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
-    assert_eq!(v["pending"], 0, "{v}");
-    assert_eq!(v["delivered"], printed.len(), "{v}");
+    serde_json::from_slice(&v.stdout).unwrap()
 }
 
 fn id_of(m: &util::mosquitto::Message) -> Option<String> {
@@ -198,19 +210,7 @@ fn results_made_while_the_broker_was_away_are_sent_at_a_clean_stop() {
     let db = dir.path().join("records.db");
     // At 60x real time: two results in the first ~3 s, then an empty seat until stopped.
     let queue = "empty:8,eupnea@15:75,empty:8,tachypnea@30:75,empty:6000";
-    let mut child = util::bin()
-        .arg("--config")
-        .arg(&config)
-        .arg("--records")
-        .arg(&db)
-        .args(["--camera", "sim", "--visits", queue, "--speed", "60"])
-        .args(["--device-id", "kiosk-fleet-test", "--events", "-"])
-        .arg("--uplink")
-        .arg(format!("mqtt://127.0.0.1:{port}"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = daemon(&config, &db, queue, port);
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
     let mut printed = Vec::new();
@@ -252,12 +252,6 @@ fn results_made_while_the_broker_was_away_are_sent_at_a_clean_stop() {
         "the subscriber lacks results\ndaemon: {log}\nbroker: {}",
         broker.logs()
     );
-    let v = util::bin()
-        .arg("--records")
-        .arg(&db)
-        .args(["records", "verify", "--json"])
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    let v = verify(&db);
     assert_eq!(v["pending"], 0, "{v}");
 }

@@ -58,14 +58,7 @@ pub fn analyze_series(
             let reading = read_window(classifier, &w);
             verdict.add(&reading, &w);
             window_rates.push((w.t_end_s, w.rate_bpm));
-            let usable = w
-                .breaths
-                .windows(2)
-                .filter(|b| b[1].mid_s - b[0].mid_s < w.apnea_min_s)
-                .count();
-            if usable >= 3 {
-                cvs.push(interval_cv(w.breaths, w.apnea_min_s));
-            }
+            cvs.extend(interval_cv(w.breaths, w.apnea_min_s));
         }
     };
     for (i, v) in x.iter().enumerate() {

@@ -140,18 +140,18 @@ fn mid_rise(x: &[f32], trough: usize, peak: usize, level: f32) -> f64 {
 }
 
 /// Coefficient of variation of the intervals between consecutive breaths (mid-rise times) shorter than
-/// `max_interval_s` (0 with fewer than 3 such intervals). Low means every breath was found.
-pub fn interval_cv(breaths: &[DetectedBreath], max_interval_s: f64) -> f32 {
+/// `max_interval_s` (`None` with fewer than 3 such intervals). Low means every breath was found.
+pub fn interval_cv(breaths: &[DetectedBreath], max_interval_s: f64) -> Option<f32> {
     let it = breaths
         .windows(2)
         .map(|w| w[1].mid_s - w[0].mid_s)
         .filter(|d| *d > 0.0 && *d < max_interval_s);
     let (n, s, s2) = it.fold((0.0, 0.0, 0.0), |a, d| (a.0 + 1.0, a.1 + d, a.2 + d * d));
     if n < 3.0 {
-        return 0.0;
+        return None;
     }
     let mean = s / n;
-    ((s2 / n - mean * mean).max(0.0).sqrt() / mean) as f32
+    Some(((s2 / n - mean * mean).max(0.0).sqrt() / mean) as f32)
 }
 
 /// Rate from counted breaths, breaths/min: 60 × breaths / time, over the intervals between

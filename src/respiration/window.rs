@@ -210,7 +210,10 @@ impl WindowProcessor {
             match (peak, counted) {
                 (_, Some(c)) if agree => Some(c),
                 (Some(p), _) if p.prominence >= STEADY_PROMINENCE => Some(p.rate_bpm),
-                (_, Some(c)) if interval_cv(&self.breaths, self.apnea_min_s) < MAX_REGULAR_CV => {
+                (_, Some(c))
+                    if interval_cv(&self.breaths, self.apnea_min_s)
+                        .map_or(true, |cv| cv < MAX_REGULAR_CV) =>
+                {
                     Some(c)
                 }
                 (Some(p), _) if p.prominence >= MIN_PROMINENCE => Some(p.rate_bpm),
@@ -331,7 +334,7 @@ mod hypopnea_tests {
             .collect()
     }
 
-    fn run(b: &[DetectedBreath], pauses: &mut [Pause]) -> Vec<Pause> {
+    fn run(b: &[DetectedBreath], pauses: &[Pause]) -> Vec<Pause> {
         let (mut scratch, mut out) = (Vec::new(), Vec::new());
         find_hypopneas(b, pauses, 10.0, &mut scratch, &mut out);
         out
@@ -344,7 +347,7 @@ mod hypopnea_tests {
         d.extend([2.0; 4]);
         d.extend([6.0; 6]);
         let b = breaths(0.0, &d);
-        let h = run(&b, &mut []);
+        let h = run(&b, &[]);
         assert_eq!(h.len(), 1, "{h:?}");
         assert!((h[0].start_s - 24.0).abs() < 1e-9 && (h[0].end_s - 40.0).abs() < 1e-9);
         // Two shallow breaths (8 s) are not enough; half-depth breaths are not shallow enough.
@@ -352,7 +355,7 @@ mod hypopnea_tests {
         d.extend([2.0; 2]);
         d.extend([3.1; 4]);
         d.extend([6.0; 6]);
-        assert!(run(&breaths(0.0, &d), &mut []).is_empty());
+        assert!(run(&breaths(0.0, &d), &[]).is_empty());
     }
 
     #[test]
@@ -361,16 +364,16 @@ mod hypopnea_tests {
         d.extend([2.0; 4]);
         d.extend([6.0; 6]);
         let b = breaths(0.0, &d);
-        let apnea = vec![Pause {
+        let apnea = [Pause {
             start_s: 30.0,
             end_s: 41.0,
         }];
-        assert!(run(&b, &mut apnea.clone()).is_empty());
+        assert!(run(&b, &apnea).is_empty());
         // A pause shorter than an apnea does not hide it.
-        let short = vec![Pause {
+        let short = [Pause {
             start_s: 30.0,
             end_s: 35.0,
         }];
-        assert_eq!(run(&b, &mut short.clone()).len(), 1);
+        assert_eq!(run(&b, &short).len(), 1);
     }
 }
