@@ -53,6 +53,33 @@ pub struct RsmParams {
     pub cycle_s: f32,
     /// Cheyne-Stokes: `true` for hypopnoeas (shallow breathing) instead of apneas between cycles.
     pub hypopnea: bool,
+    /// Sighs (one breath 1.6-2.4 times as deep, then 1.5-4 s of stillness, never an apnea) per
+    /// minute of breathing, for the regular patterns and the breathing stretches of central apnea;
+    /// 0 for none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sighs_per_min: f32,
+    /// Cheyne-Stokes: where the largest breath falls in the crescendo-decrescendo run, as a share of
+    /// the run (0.5 is symmetric). `None`: symmetric.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cs_peak: Option<f32>,
+    /// Cheyne-Stokes: depth of the smallest breaths of a run, as a share of the largest. `None`: 0.12.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cs_floor: Option<f32>,
+    /// Cheyne-Stokes hypopnoea variant: the shallow breaths are drawn between half this share of
+    /// the largest breath and this share. `None`: 0.12.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hypopnea_depth: Option<f32>,
+    /// Biot's: each cluster's depth is the mean depth times a factor drawn in `1 ± this`. `None`: 0.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_depth_spread: Option<f32>,
+    /// Central apnea: the 1-3 breaths after each pause are this many times as deep (a recovery
+    /// after the apnea). `None`: no recovery breaths.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_depth: Option<f32>,
+}
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
 }
 
 /// Allowed mean breathing rate for `pattern`, breaths/min (inclusive). Used to validate `--rate`.
@@ -101,6 +128,12 @@ impl RsmParams {
             group,
             cycle_s: 70.0,
             hypopnea: false,
+            sighs_per_min: 0.0,
+            cs_peak: None,
+            cs_floor: None,
+            hypopnea_depth: None,
+            cluster_depth_spread: None,
+            recovery_depth: None,
         }
     }
 
@@ -167,6 +200,58 @@ impl RsmParams {
         p
     }
 
+    /// Widens a drawn subject toward the edges of its pattern's clinical definition, for training
+    /// sets: the classifier must learn the definitions, not the shapes [`RsmParams::draw`] happens
+    /// to favour. Consumes `rng` only (the drawn values stay as they are where nothing is widened).
+    ///
+    /// * eupnea, tachypnea, bradypnea: sighs (0.3-2 per minute) in half the subjects;
+    /// * Biot's: clusters of 1 to 3-8 breaths whose depth differs 10-50 % from cluster to cluster
+    ///   (ataxic), pauses from 2.5-6 s up to 12-30 s;
+    /// * Cheyne-Stokes: the run's largest breath 30-70 % of the way through it, its smallest 5-30 %
+    ///   as deep; hypopnoeas (10-22 % depth) instead of apneas in a third; cycles of 40-110 s;
+    /// * central apnea: 1-3 recovery breaths 1.2-1.6 times as deep after each pause in half the
+    ///   subjects; sighs in a quarter; pauses up to 40 s; 15-90 s of breathing between them.
+    pub fn widen<R: Rng + ?Sized>(&mut self, rng: &mut R) {
+        match self.pattern {
+            Pattern::Eupnea | Pattern::Tachypnea | Pattern::Bradypnea => {
+                if rng.gen_bool(0.5) {
+                    self.sighs_per_min = rng.gen_range(0.3..2.0);
+                }
+            }
+            Pattern::Biots => {
+                self.cluster_depth_spread = Some(rng.gen_range(0.1..0.5));
+                self.group = [1.0, rng.gen_range(3.0..8.99_f32).floor()];
+                self.pause_s = [rng.gen_range(2.5..6.0), rng.gen_range(12.0..30.0)];
+            }
+            Pattern::CheyneStokes => {
+                self.cs_peak = Some(rng.gen_range(0.3..0.7));
+                self.cs_floor = Some(rng.gen_range(0.05..0.3));
+                self.cycle_s = rng.gen_range(40.0..110.0);
+                self.hypopnea = rng.gen_bool(1.0 / 3.0);
+                self.hypopnea_depth = Some(rng.gen_range(0.1..0.22));
+                let lo = rng.gen_range(10.5..16.0);
+                self.pause_s = [
+                    lo,
+                    (lo + rng.gen_range(2.0..15.0))
+                        .min(0.45 * self.cycle_s)
+                        .max(lo),
+                ];
+            }
+            Pattern::CentralApnea => {
+                if rng.gen_bool(0.5) {
+                    self.recovery_depth = Some(rng.gen_range(1.2..1.6));
+                }
+                if rng.gen_bool(0.25) {
+                    self.sighs_per_min = rng.gen_range(0.3..1.5);
+                }
+                let lo = rng.gen_range(11.0..18.0);
+                self.pause_s = [lo, rng.gen_range(lo + 1.0..40.0)];
+                let g = rng.gen_range(15.0..45.0);
+                self.group = [g, g + rng.gen_range(5.0..45.0)];
+            }
+        }
+    }
+
     /// Checks every field against its allowed range; the error names the field and the range.
     pub fn validate(&self) -> Result<(), RsmError> {
         let (rlo, rhi) = rate_range(self.pattern);
@@ -184,6 +269,19 @@ impl RsmParams {
         check("cardiac_mm", self.cardiac_mm, 0.0, 2.0)?;
         check("heart_rate_bpm", self.heart_rate_bpm, 30.0, 200.0)?;
         check("cycle_s", self.cycle_s, 40.0, 120.0)?;
+        check("sighs_per_min", self.sighs_per_min, 0.0, 6.0)?;
+        let optional = [
+            ("cs_peak", self.cs_peak, 0.2, 0.8),
+            ("cs_floor", self.cs_floor, 0.0, 0.5),
+            ("hypopnea_depth", self.hypopnea_depth, 0.02, 0.5),
+            ("cluster_depth_spread", self.cluster_depth_spread, 0.0, 0.8),
+            ("recovery_depth", self.recovery_depth, 1.0, 3.0),
+        ];
+        for (name, value, lo, hi) in optional {
+            if let Some(v) = value {
+                check(name, v, lo, hi)?;
+            }
+        }
         match self.pattern {
             Pattern::Biots => {
                 check("pause_s[0]", self.pause_s[0], 1.0, 60.0)?;
@@ -243,6 +341,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn widened_params_validate_and_reach_the_definitions_edges() {
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut sighs = 0;
+        let mut skewed = 0;
+        let mut single_breath_clusters = 0;
+        for _ in 0..200 {
+            for p in Pattern::ALL {
+                let mut d = RsmParams::draw(p, &mut rng);
+                d.widen(&mut rng);
+                d.validate().map_err(|e| format!("{p}: {e}")).unwrap();
+                sighs += usize::from(d.sighs_per_min > 0.0);
+                skewed += usize::from(d.cs_peak.is_some_and(|c| !(0.4..=0.6).contains(&c)));
+                single_breath_clusters += usize::from(p == Pattern::Biots && d.group[0] == 1.0);
+            }
+        }
+        // Half of 600 regular subjects and a quarter of 200 central-apnea ones: about 350.
+        assert!((280..=420).contains(&sighs), "{sighs}");
+        // cs_peak is uniform in 0.3-0.7: half of 200 lie outside 0.4-0.6.
+        assert!((70..=130).contains(&skewed), "{skewed}");
+        assert_eq!(single_breath_clusters, 200);
     }
 
     #[test]

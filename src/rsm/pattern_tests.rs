@@ -229,3 +229,102 @@ fn cheyne_stokes_hypopnea_variant_has_shallow_breathing_instead_of_apnea() {
         "{shallow} shallow breaths"
     );
 }
+
+#[test]
+fn sighs_are_deep_single_breaths_followed_by_stillness_never_an_apnea() {
+    let mut params = RsmParams::typical(Pattern::Bradypnea);
+    params.sighs_per_min = 1.5;
+    let mut rsm = Rsm::new(params.clone(), 4);
+    rsm.chest_mm(600.0);
+    let t = rsm.truth();
+    let deep: Vec<_> = t
+        .breaths
+        .iter()
+        .filter(|b| b.depth_mm > 1.45 * params.depth_mm)
+        .collect();
+    // 1.5 per minute for 10 min, binomial over about 80 breaths: 15 expected.
+    assert!((6..=26).contains(&deep.len()), "{} sighs", deep.len());
+    assert!(t.apneas.is_empty(), "{:?}", t.apneas);
+    assert_eq!(t.pauses.len(), deep.len());
+    for (q, b) in t.pauses.iter().zip(&deep) {
+        assert!((1.5..4.0).contains(&q.duration_s()), "{q:?}");
+        assert!((q.start_s - (b.onset_s + b.duration_s)).abs() < 1e-9);
+    }
+}
+
+#[test]
+fn central_apnea_recovery_breaths_are_deeper_and_follow_each_pause() {
+    let mut params = RsmParams::typical(Pattern::CentralApnea);
+    params.recovery_depth = Some(1.5);
+    params.depth_cv = 0.0;
+    params.period_cv = 0.0;
+    let mut rsm = Rsm::new(params.clone(), 9);
+    rsm.chest_mm(900.0);
+    let t = rsm.truth();
+    assert!(t.apneas.len() >= 5, "{} apneas", t.apneas.len());
+    for a in &t.apneas {
+        let after: Vec<_> = t.breaths.iter().filter(|b| b.onset_s >= a.end_s).collect();
+        if after.len() < 4 {
+            continue;
+        }
+        let deep = after
+            .iter()
+            .take_while(|b| b.depth_mm > 1.3 * params.depth_mm)
+            .count();
+        assert!((1..=3).contains(&deep), "{deep} recovery breaths after {a:?}");
+        assert!((after[deep].depth_mm - params.depth_mm).abs() < 0.01);
+    }
+}
+
+#[test]
+fn cheyne_stokes_runs_peak_where_cs_peak_says_and_reach_the_floor() {
+    for (peak, lo, hi) in [(0.3, 0.2, 0.42), (0.7, 0.58, 0.8)] {
+        let mut params = RsmParams::typical(Pattern::CheyneStokes);
+        params.cs_peak = Some(peak);
+        params.cs_floor = Some(0.25);
+        params.depth_cv = 0.0;
+        let mut rsm = Rsm::new(params.clone(), 3);
+        rsm.chest_mm(600.0);
+        let t = rsm.truth();
+        let starts = &t.cycle_starts_s;
+        assert!(starts.len() >= 6);
+        for w in starts.windows(2) {
+            let run: Vec<_> = t
+                .breaths
+                .iter()
+                .filter(|b| b.onset_s >= w[0] && b.onset_s < w[1])
+                .collect();
+            let (imax, _) = run
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.depth_mm.total_cmp(&b.1.depth_mm))
+                .expect("a run has breaths");
+            let at = (imax as f64 + 0.5) / run.len() as f64;
+            assert!((lo..=hi).contains(&at), "peak {peak}: largest breath at {at}");
+            let smallest = run.iter().map(|b| b.depth_mm).fold(f32::MAX, f32::min);
+            // The first and last breaths sit half a breath from the envelope's zero.
+            assert!(
+                smallest >= 0.25 * params.depth_mm && smallest < 0.45 * params.depth_mm,
+                "smallest {smallest}"
+            );
+        }
+    }
+}
+
+#[test]
+fn biots_cluster_depths_spread_as_set() {
+    let mut params = RsmParams::typical(Pattern::Biots);
+    params.cluster_depth_spread = Some(0.5);
+    params.depth_cv = 0.0;
+    params.group = [1.0, 6.0];
+    let mut rsm = Rsm::new(params.clone(), 5);
+    rsm.chest_mm(900.0);
+    let t = rsm.truth();
+    let d0 = params.depth_mm;
+    let (min, max) = t
+        .breaths
+        .iter()
+        .fold((f32::MAX, 0.0f32), |(a, b), x| (a.min(x.depth_mm), b.max(x.depth_mm)));
+    assert!(min >= 0.5 * d0 - 1e-3 && max <= 1.5 * d0 + 1e-3, "{min}..{max}");
+    assert!(min < 0.7 * d0 && max > 1.3 * d0, "{min}..{max}");
+}

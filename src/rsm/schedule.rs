@@ -53,6 +53,8 @@ enum State {
     },
     Central {
         breathe_until: f64,
+        /// Recovery breaths still to come after the last pause.
+        recovery_left: u32,
     },
 }
 
@@ -90,6 +92,7 @@ impl Schedule {
                 let first = rng.gen_range(0.3..1.0) * params.group[1].max(1.0) as f64;
                 State::Central {
                     breathe_until: next_onset + first,
+                    recovery_left: 0,
                 }
             }
             _ => State::Regular,
@@ -136,17 +139,45 @@ impl Schedule {
         (lo.ln() + self.rng.gen::<f64>() * (hi.ln() - lo.ln())).exp()
     }
 
+    /// With [`RsmParams::sighs_per_min`] set, whether this breath is a sigh: its depth factor and the
+    /// stillness after it, s. Consumes no randomness when sighs are off.
+    fn sigh(&mut self) -> Option<(f64, f64)> {
+        let per_min = self.p.sighs_per_min as f64;
+        if per_min <= 0.0 || !per_min.is_finite() {
+            return None;
+        }
+        let chance = (per_min / self.p.rate_bpm.max(1.0) as f64).min(1.0);
+        if self.rng.gen::<f64>() < chance {
+            Some((self.rng.gen_range(1.6..2.4), self.rng.gen_range(1.5..4.0)))
+        } else {
+            None
+        }
+    }
+
     /// Generates the next breath.
     pub fn next_step(&mut self) -> Step {
         let d0 = self.p.depth_mm as f64;
         let mut state = std::mem::replace(&mut self.state, State::Regular);
         let (period, depth, pause, cycle_start) = match &mut state {
-            State::Regular => (self.period(1.0, 1.0), self.depth(d0, 1.0), 0.0, false),
+            State::Regular => {
+                let (period, depth) = (self.period(1.0, 1.0), self.depth(d0, 1.0));
+                match self.sigh() {
+                    Some((factor, still)) => (period, depth * factor, still, false),
+                    None => (period, depth, 0.0, false),
+                }
+            }
             State::Biots { left, depth } => {
                 if *left == 0 {
                     let (lo, hi) = (self.p.group[0] as u32, (self.p.group[1] as u32).max(1));
                     *left = self.rng.gen_range(lo.clamp(1, hi)..=hi);
-                    *depth = d0 * self.rng.gen_range(0.9..1.1);
+                    *depth = d0
+                        * match self.p.cluster_depth_spread {
+                            None => self.rng.gen_range(0.9..1.1),
+                            Some(s) => {
+                                let s = (s as f64).clamp(0.0, 0.9);
+                                self.rng.gen_range(1.0 - s..=1.0 + s)
+                            }
+                        };
                 }
                 *left -= 1;
                 let pause = if *left == 0 { self.pause() } else { 0.0 };
@@ -160,18 +191,32 @@ impl Schedule {
                 pause,
                 hypo_left,
             } => self.cs_step(k, n, period, pause, hypo_left),
-            State::Central { breathe_until } => {
+            State::Central {
+                breathe_until,
+                recovery_left,
+            } => {
                 let period = self.period(1.0, 1.0);
-                // No recovery overshoot after a pause: central apnea has no waxing/waning.
-                let depth = self.depth(d0, 1.0);
+                // No waxing/waning: at most a few deeper recovery breaths right after a pause
+                // (`recovery_depth`), and sighs.
+                let mut depth = self.depth(d0, 1.0);
                 let mut pause = 0.0;
-                if self.next_onset + period >= *breathe_until {
+                if *recovery_left > 0 {
+                    *recovery_left -= 1;
+                    depth *= self.p.recovery_depth.unwrap_or(1.0) as f64;
+                } else if let Some((factor, still)) = self.sigh() {
+                    depth *= factor;
+                    pause = still;
+                }
+                if self.next_onset + period + pause >= *breathe_until {
                     pause = self.pause();
                     // Written so that unvalidated (NaN, reversed) ranges cannot panic.
                     let lo = self.p.group[0].max(1.0) as f64;
                     let hi = (self.p.group[1] as f64).max(lo);
                     let g = lo + self.rng.gen::<f64>() * (hi - lo);
                     *breathe_until = self.next_onset + period + pause + g;
+                    if self.p.recovery_depth.is_some() {
+                        *recovery_left = self.rng.gen_range(1..=3);
+                    }
                 }
                 (period, depth, pause, false)
             }
@@ -217,7 +262,14 @@ impl Schedule {
         let d0 = self.p.depth_mm as f64;
         if *hypo_left > 0 {
             *hypo_left -= 1;
-            let depth = d0 * self.rng.gen_range(0.06..0.12);
+            let depth = d0
+                * match self.p.hypopnea_depth {
+                    None => self.rng.gen_range(0.06..0.12),
+                    Some(h) => {
+                        let h = (h as f64).clamp(0.02, 0.5);
+                        self.rng.gen_range(0.5 * h..h)
+                    }
+                };
             return (*period * 1.3, depth, 0.0, false);
         }
         let mut start = false;
@@ -232,9 +284,10 @@ impl Schedule {
             *k = 0;
             start = true;
         }
-        let e = (std::f64::consts::PI * (*k as f64 + 0.5) / *n as f64).sin();
+        let e = envelope(*k, *n, self.p.cs_peak);
         let p = self.period(1.1 - 0.2 * e, 0.5);
-        let depth = self.depth(d0 * (0.12 + 0.88 * e), 0.5);
+        let floor = self.p.cs_floor.map_or(0.12, |f| (f as f64).clamp(0.0, 0.9));
+        let depth = self.depth(d0 * (floor + (1.0 - floor) * e), 0.5);
         *k += 1;
         let mut after = 0.0;
         if *k >= *n {
@@ -245,5 +298,25 @@ impl Schedule {
             }
         }
         (p, depth, after, start)
+    }
+}
+
+/// Cheyne-Stokes envelope (0..=1) of breath `k` of `n`: a half sine, rising until the share `peak`
+/// of the run (`None`: the middle) and falling after it.
+fn envelope(k: u32, n: u32, peak: Option<f32>) -> f64 {
+    use std::f64::consts::{FRAC_PI_2, PI};
+    let x = k as f64 + 0.5;
+    let n = (n as f64).max(1.0);
+    match peak {
+        None => (PI * x / n).sin(),
+        Some(p) => {
+            let top = (p as f64).clamp(0.05, 0.95) * n;
+            let phase = if x < top {
+                x / top
+            } else {
+                1.0 + (x - top) / (n - top)
+            };
+            (FRAC_PI_2 * phase).sin().max(0.0)
+        }
     }
 }

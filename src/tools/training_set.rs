@@ -49,8 +49,9 @@ use std::sync::{Arc, Mutex};
 /// 2: wider breath-to-breath variability, slow depth changes, flattened troughs, ECG bleed,
 /// interference bursts, clipping and 100-500 Hz recordings. 3: the `apnea_seen` column.
 /// 4: regular patterns widened in two thirds (CV up to 0.3), bursts in a third, a quarter of the
-/// recordings 60-119 s long.
-pub const DATA_VERSION: u32 = 4;
+/// recordings 60-119 s long. 5: two thirds of the sessions widened toward the edges of their
+/// pattern's definition ([`crate::rsm::RsmParams::widen`]).
+pub const DATA_VERSION: u32 = 5;
 
 /// Which split a set is (it changes every subject seed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -216,7 +217,9 @@ fn camera_session(
 /// variability is widened for a regular pattern (eupnea, tachypnea, bradypnea) in two thirds of
 /// the sessions: real recordings vary more from breath to breath (period and depth CV up to 0.3)
 /// than the RSM's typical draw, and irregular but continuous breathing must not look like Biot's.
-/// Patterns defined by their pauses keep their own variability.
+/// Two thirds of all sessions are then widened toward the edges of their pattern's definition
+/// ([`crate::rsm::RsmParams::widen`]: sighs, ataxic Biot's clusters, skewed Cheyne-Stokes runs,
+/// recovery breaths after central apneas).
 fn session_params(
     pattern: Pattern,
     seed: u64,
@@ -230,8 +233,11 @@ fn session_params(
     if regular && rng.gen_bool(2.0 / 3.0) {
         params.period_cv = rng.gen_range(0.04..0.3);
         params.depth_cv = rng.gen_range(0.04..0.3);
-        params.validate().map_err(|e| e.to_string())?;
     }
+    if rng.gen_bool(2.0 / 3.0) {
+        params.widen(rng);
+    }
+    params.validate().map_err(|e| e.to_string())?;
     Ok(params)
 }
 
