@@ -154,6 +154,32 @@ pub fn interval_cv(breaths: &[DetectedBreath], max_interval_s: f64) -> Option<f3
     Some(((s2 / n - mean * mean).max(0.0).sqrt() / mean) as f32)
 }
 
+/// Whether the breaths come in clusters: runs of breaths at one pace separated by longer gaps (as
+/// in Biot's breathing). Over the intervals between consecutive mid-rise times shorter than
+/// `max_interval_s`: at least 6 of them, at least half within ±20 % of their median, and at least
+/// two of more than twice the median. A spectrum then peaks at the clusters' repetition, not at the
+/// breathing pace.
+pub fn clustered(breaths: &[DetectedBreath], max_interval_s: f64) -> bool {
+    let mut buf = [0f64; 256];
+    let mut n = 0;
+    for w in breaths.windows(2) {
+        let d = w[1].mid_s - w[0].mid_s;
+        if d > 0.0 && d < max_interval_s && n < buf.len() {
+            buf[n] = d;
+            n += 1;
+        }
+    }
+    if n < 6 {
+        return false;
+    }
+    let v = &mut buf[..n];
+    v.sort_by(f64::total_cmp);
+    let med = v[n / 2];
+    let near = v.iter().filter(|d| (**d - med).abs() <= 0.2 * med).count();
+    let long = v.iter().filter(|d| **d > 2.0 * med).count();
+    2 * near >= n && long >= 2
+}
+
 /// Rate from counted breaths, breaths/min: 60 × breaths / time, over the intervals between
 /// consecutive mid-rise times shorter than `max_interval_s` (longer ones are pauses). An interval
 /// of about k times the median interval (k ≥ 2, within ±0.15 of a whole multiple) holds k breaths,
@@ -305,5 +331,25 @@ mod tests {
         detect_breaths(&x, 10.0, 0.0, 0.2, 0.5, &mut blocks, &mut out);
         assert!(out.is_empty(), "{}", out.len());
         assert_eq!(count_rate_bpm(&out, 10.0, &[]), None);
+    }
+
+    #[test]
+    fn clusters_of_breaths_are_told_from_regular_and_irregular_breathing() {
+        // Three clusters of four breaths 2.2 s apart, 8-9 s between clusters.
+        let mut t = Vec::new();
+        for c in 0..3 {
+            for k in 0..4 {
+                t.push(c as f64 * 15.0 + k as f64 * 2.2);
+            }
+        }
+        assert!(clustered(&at(&t), 10.0));
+        // Regular breathing: no long intervals.
+        let regular: Vec<f64> = (0..12).map(|k| k as f64 * 4.0).collect();
+        assert!(!clustered(&at(&regular), 10.0));
+        // Irregular breathing: few intervals near the median.
+        let irregular = [0.0, 2.0, 5.5, 7.0, 11.0, 12.5, 17.5, 19.0, 24.0];
+        assert!(!clustered(&at(&irregular), 10.0));
+        // Too few intervals.
+        assert!(!clustered(&at(&t[..5]), 10.0));
     }
 }

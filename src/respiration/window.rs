@@ -6,14 +6,18 @@
 //!
 //! Rate rule: no rate (`None`) when the quality is below [`MIN_RATE_QUALITY`]. Otherwise (a count
 //! needs at least [`MIN_BREATHS`] detected breaths) the counted rate when the spectral and counted
-//! rates agree (within 1 breath/min or 5 %), else the spectral rate when one steady rhythm holds
+//! rates agree (within 1 breath/min or 5 %), else the counted rate when the breaths come in
+//! clusters (see [`clustered`]) and it is at least 1.8 times the spectral one (the spectrum then
+//! peaks at the clusters' repetition), else the spectral rate when one steady rhythm holds
 //! the band (prominence ≥ [`STEADY_PROMINENCE`]), else the counted rate when the breath intervals
 //! are regular (CV below [`MAX_REGULAR_CV`]: no breath was missed or doubled), else the spectral
 //! rate when its peak is prominent (≥ [`MIN_PROMINENCE`] of the band power), else none (irregular
 //! breathing has no single rate).
 
 use super::apnea::{find_pauses, Pause};
-use super::breaths::{count_rate_bpm, detect_breaths, interval_cv, BreathScratch, DetectedBreath};
+use super::breaths::{
+    clustered, count_rate_bpm, detect_breaths, interval_cv, BreathScratch, DetectedBreath,
+};
 use super::quality::{assess, Quality};
 use super::spectrum::SpectralRate;
 
@@ -209,6 +213,12 @@ impl WindowProcessor {
         } else {
             match (peak, counted) {
                 (_, Some(c)) if agree => Some(c),
+                // Breaths in clusters: the spectrum peaks at the clusters' repetition.
+                (Some(p), Some(c))
+                    if c >= 1.8 * p.rate_bpm && clustered(&self.breaths, self.apnea_min_s) =>
+                {
+                    Some(c)
+                }
                 (Some(p), _) if p.prominence >= STEADY_PROMINENCE => Some(p.rate_bpm),
                 (_, Some(c))
                     if interval_cv(&self.breaths, self.apnea_min_s)

@@ -271,7 +271,10 @@ fn central_apnea_recovery_breaths_are_deeper_and_follow_each_pause() {
             .iter()
             .take_while(|b| b.depth_mm > 1.3 * params.depth_mm)
             .count();
-        assert!((1..=3).contains(&deep), "{deep} recovery breaths after {a:?}");
+        assert!(
+            (1..=3).contains(&deep),
+            "{deep} recovery breaths after {a:?}"
+        );
         assert!((after[deep].depth_mm - params.depth_mm).abs() < 0.01);
     }
 }
@@ -300,7 +303,10 @@ fn cheyne_stokes_runs_peak_where_cs_peak_says_and_reach_the_floor() {
                 .max_by(|a, b| a.1.depth_mm.total_cmp(&b.1.depth_mm))
                 .expect("a run has breaths");
             let at = (imax as f64 + 0.5) / run.len() as f64;
-            assert!((lo..=hi).contains(&at), "peak {peak}: largest breath at {at}");
+            assert!(
+                (lo..=hi).contains(&at),
+                "peak {peak}: largest breath at {at}"
+            );
             let smallest = run.iter().map(|b| b.depth_mm).fold(f32::MAX, f32::min);
             // The first and last breaths sit half a breath from the envelope's zero.
             assert!(
@@ -321,10 +327,12 @@ fn biots_cluster_depths_spread_as_set() {
     rsm.chest_mm(900.0);
     let t = rsm.truth();
     let d0 = params.depth_mm;
-    let (min, max) = t
-        .breaths
-        .iter()
-        .fold((f32::MAX, 0.0f32), |(a, b), x| (a.min(x.depth_mm), b.max(x.depth_mm)));
-    assert!(min >= 0.5 * d0 - 1e-3 && max <= 1.5 * d0 + 1e-3, "{min}..{max}");
+    let (min, max) = t.breaths.iter().fold((f32::MAX, 0.0f32), |(a, b), x| {
+        (a.min(x.depth_mm), b.max(x.depth_mm))
+    });
+    assert!(
+        min >= 0.5 * d0 - 1e-3 && max <= 1.5 * d0 + 1e-3,
+        "{min}..{max}"
+    );
     assert!(min < 0.7 * d0 && max > 1.3 * d0, "{min}..{max}");
 }
