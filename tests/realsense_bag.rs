@@ -105,12 +105,12 @@ fn recorded_breathing_replays_through_librealsense_with_its_rate_and_pattern() {
     let filtered = write(dir.path(), "filtered.toml", FILTERED);
     // (name, pattern, rate, seed): patterns whose rate and pattern a 50 s recording settles (the
     // analysis needs 30 s of signal before its first reading); central apnea at the subject's own
-    // rate, with its pause.
+    // rate, with its pause (seed 7: 22.0-34.2 s, so the recording holds its start and its end).
     let cases = [
         ("eupnea", "eupnea", Some("14"), "3"),
         ("tachypnea", "tachypnea", Some("28"), "5"),
         ("bradypnea", "bradypnea", Some("8"), "8"),
-        ("central_apnea", "central_apnea", None, "4"),
+        ("central_apnea", "central_apnea", None, "7"),
     ];
     // Recording takes real time: run the cases side by side. Besides the full-speed replay that
     // every case gets, bradypnea is replayed in real time, tachypnea at 4 times real time and
@@ -211,9 +211,64 @@ fn recorded_breathing_replays_through_librealsense_with_its_rate_and_pattern() {
         let apneas = ev.iter().filter(|e| e["type"] == "apnea_started").count();
         if truth_pattern == "central_apnea" {
             assert!(apneas >= 1, "{name}: no apnea event");
+            check_apnea_timing(name, &fx.truth, ev, last_t);
         } else {
             assert_eq!(apneas, 0, "{name}: apnea events in regular breathing");
         }
+    }
+}
+
+/// Every pause of 10 s or more in the recording's truth that ended at least 2 s before its last
+/// frame has an `apnea_ended` event whose start and end are within 1.5 s of the truth's (the
+/// monitor's tolerance), every one that lasted 10 s before the last frame an `apnea_started` with
+/// its start within 1.5 s, and no apnea event lies outside the truth's pauses.
+fn check_apnea_timing(
+    name: &str,
+    truth: &serde_json::Value,
+    ev: &[serde_json::Value],
+    last_t: f64,
+) {
+    const TOL_S: f64 = 1.5;
+    let want: Vec<(f64, f64)> = truth["apneas"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{name}: no apneas in the truth file"))
+        .iter()
+        .map(|a| (a[0].as_f64().unwrap(), a[1].as_f64().unwrap()))
+        .collect();
+    let got: Vec<(f64, f64)> = ev
+        .iter()
+        .filter(|e| e["type"] == "apnea_ended")
+        .map(|e| (e["start_s"].as_f64().unwrap(), e["end_s"].as_f64().unwrap()))
+        .collect();
+    let complete: Vec<&(f64, f64)> = want.iter().filter(|w| w.1 <= last_t - 2.0).collect();
+    assert!(
+        !complete.is_empty(),
+        "{name}: no complete apnea in {want:?}"
+    );
+    for w in complete {
+        let hit = got
+            .iter()
+            .find(|g| (g.0 - w.0).abs() <= TOL_S && (g.1 - w.1).abs() <= TOL_S);
+        println!("{name}: truth apnea {w:.1?}, event {hit:.1?}");
+        assert!(hit.is_some(), "{name}: truth apnea {w:?}, events {got:?}");
+    }
+    // A pause that lasted 10 s before the last frame was announced, with its start.
+    let started: Vec<f64> = ev
+        .iter()
+        .filter(|e| e["type"] == "apnea_started")
+        .map(|e| e["start_s"].as_f64().unwrap())
+        .collect();
+    for w in want.iter().filter(|w| w.0 + 10.0 <= last_t) {
+        assert!(
+            started.iter().any(|s| (s - w.0).abs() <= TOL_S),
+            "{name}: truth apnea {w:?}, apnea_started at {started:?}"
+        );
+    }
+    for g in &got {
+        assert!(
+            want.iter().any(|w| g.0 < w.1 && w.0 < g.1),
+            "{name}: apnea event {g:?} outside the truth's {want:?}"
+        );
     }
 }
 

@@ -199,6 +199,15 @@ fn record_sim(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("{}: {e}", a.out.display()))?;
     let frames = bag.finish()?;
     let distance = settings.camera.sim.subject_distance_m;
+    // Pauses of 10 s or more that began inside the recording, [start, end] in stream seconds
+    // (clipped to its end), for replay tests to time apnea events against.
+    let apneas: Vec<[f64; 2]> = source
+        .truth()
+        .apneas
+        .iter()
+        .filter(|p| p.start_s < a.seconds)
+        .map(|p| [p.start_s, p.end_s.min(a.seconds)])
+        .collect();
     let truth = serde_json::json!({
         "file": a.out,
         "source": "simulated camera",
@@ -212,6 +221,7 @@ fn record_sim(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
         "height_px": c.height_px,
         "fps": c.fps,
         "depth_unit_m": c.depth_unit_m,
+        "apneas": apneas,
     });
     let truth_path = truth_file(&a.out);
     std::fs::write(&truth_path, serde_json::to_string_pretty(&truth)? + "\n")

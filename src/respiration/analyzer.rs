@@ -81,9 +81,8 @@ impl Inner {
         };
         self.count += 1;
         let theta = self.core.processor.theta;
-        if let Some(change) = self.tracker.push(t_s, low, theta) {
-            on(Step::Apnea(change));
-        }
+        self.tracker
+            .push(t_s, low, theta, &mut |change| on(Step::Apnea(change)));
         let Schedule { first, every } = self.schedule;
         if self.count >= first && (self.count - first) % every == 0 {
             self.analyse(on);

@@ -76,6 +76,10 @@ pub enum ApneaChange {
     Ended(ApneaInterval),
 }
 
+/// Longest stretch of samples the tracker holds back while its threshold is unknown, s: longer
+/// than the analysis warm-up (30 s by default).
+pub const BACKLOG_S: f64 = 60.0;
+
 /// Streaming version of [`find_pauses`] for live use: holds the last `STILL_WINDOW_S` of samples in a
 /// preallocated ring and an ongoing-apnea state.
 #[derive(Debug, Clone)]
@@ -84,6 +88,11 @@ pub struct ApneaTracker {
     apnea_min_s: f64,
     ring: VecDeque<(f64, f32)>,
     cap: usize,
+    /// Samples held while the threshold is unknown (the analysis warm-up), at most
+    /// [`BACKLOG_S`] of them; replayed when it becomes known, so that a pause that began during
+    /// the warm-up is timed from its true start.
+    backlog: VecDeque<(f64, f32)>,
+    backlog_cap: usize,
     run_start_s: Option<f64>,
     last_still_s: f64,
     in_apnea: bool,
@@ -93,11 +102,14 @@ impl ApneaTracker {
     /// A tracker for samples at `hz` reporting pauses of at least `apnea_min_s`.
     pub fn new(hz: f64, apnea_min_s: f64) -> Self {
         let cap = 2 * ((STILL_WINDOW_S * hz / 2.0).round() as usize).max(1) + 1;
+        let backlog_cap = ((BACKLOG_S * hz).round() as usize).clamp(1, 1 << 16);
         Self {
             hz,
             apnea_min_s,
             ring: VecDeque::with_capacity(cap),
             cap,
+            backlog: VecDeque::with_capacity(backlog_cap),
+            backlog_cap,
             run_start_s: None,
             last_still_s: 0.0,
             in_apnea: false,
@@ -109,19 +121,44 @@ impl ApneaTracker {
         self.run_start_s.filter(|_| self.in_apnea)
     }
 
-    /// Forget everything (an ongoing apnea is dropped without an end event).
+    /// Forget everything (an ongoing apnea is dropped without an end event). Keeps its buffers.
     pub fn reset(&mut self) {
-        *self = Self::new(self.hz, self.apnea_min_s);
+        self.ring.clear();
+        self.backlog.clear();
+        self.run_start_s = None;
+        self.last_still_s = 0.0;
+        self.in_apnea = false;
     }
 
     /// Feed one low-passed sample; `theta` is the stillness threshold (`None` until the amplitude is
-    /// known, which suspends detection). Returns a change of the apnea state, if any.
-    pub fn push(&mut self, t_s: f64, x: f32, theta: Option<f32>) -> Option<ApneaChange> {
+    /// known). Changes of the apnea state go to `on`, oldest first. While `theta` is `None` the
+    /// samples are held (up to [`BACKLOG_S`]); the first sample with a threshold replays them first,
+    /// so a pause that began during the warm-up keeps its true start, and one that also ended there
+    /// is reported (started and ended) at once.
+    pub fn push(&mut self, t_s: f64, x: f32, theta: Option<f32>, on: &mut dyn FnMut(ApneaChange)) {
+        let Some(theta) = theta else {
+            if self.backlog.len() == self.backlog_cap {
+                self.backlog.pop_front();
+            }
+            self.backlog.push_back((t_s, x));
+            return;
+        };
+        while let Some((t, v)) = self.backlog.pop_front() {
+            if let Some(c) = self.step(t, v, theta) {
+                on(c);
+            }
+        }
+        if let Some(c) = self.step(t_s, x, theta) {
+            on(c);
+        }
+    }
+
+    /// One sample with a known threshold.
+    fn step(&mut self, t_s: f64, x: f32, theta: f32) -> Option<ApneaChange> {
         if self.ring.len() == self.cap {
             self.ring.pop_front();
         }
         self.ring.push_back((t_s, x));
-        let theta = theta?;
         if self.ring.len() < self.cap {
             return None;
         }
@@ -193,9 +230,7 @@ mod tests {
         let mut ev = Vec::new();
         for (i, &v) in signal(hz).iter().enumerate() {
             let t = i as f64 / hz;
-            if let Some(c) = tr.push(t, v, Some(0.4)) {
-                ev.push((t, c));
-            }
+            tr.push(t, v, Some(0.4), &mut |c| ev.push((t, c)));
         }
         assert_eq!(ev.len(), 2, "{ev:?}");
         match ev[0] {
@@ -208,5 +243,46 @@ mod tests {
             ApneaChange::Ended(a) => assert!((a.end_s - 55.0).abs() < 0.8, "{a:?}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_pause_during_the_warm_up_keeps_its_true_start_and_end() {
+        let hz = 10.0;
+        let x = signal(hz);
+        // The threshold becomes known at 45 s (inside the 40-55 s pause), and at 60 s (after it).
+        for known_at in [45.0, 60.0] {
+            let mut tr = ApneaTracker::new(hz, 10.0);
+            let mut ev = Vec::new();
+            for (i, &v) in x.iter().enumerate() {
+                let t = i as f64 / hz;
+                let theta = (t >= known_at).then_some(0.4);
+                tr.push(t, v, theta, &mut |c| ev.push((t, c)));
+            }
+            assert_eq!(ev.len(), 2, "known at {known_at}: {ev:?}");
+            match ev[0] {
+                (t, ApneaChange::Started { start_s }) => {
+                    assert!((start_s - 40.0).abs() < 0.8, "{start_s}");
+                    // Reported when it is known: at 50 s (10 s in) or at once at 60 s.
+                    let when = (start_s + 10.0).max(known_at);
+                    assert!((t - when).abs() < 0.2, "known at {known_at}: at {t}");
+                }
+                other => panic!("{other:?}"),
+            }
+            match ev[1].1 {
+                ApneaChange::Ended(a) => assert!(
+                    (a.start_s - 40.0).abs() < 0.8 && (a.end_s - 55.0).abs() < 0.8,
+                    "{a:?}"
+                ),
+                other => panic!("{other:?}"),
+            }
+        }
+        // A backlog longer than BACKLOG_S keeps only its newest part: no panic, no stale pause.
+        let mut tr = ApneaTracker::new(hz, 10.0);
+        let mut n = 0;
+        for i in 0..(3.0 * BACKLOG_S * hz) as usize {
+            tr.push(i as f64 / hz, 0.0, None, &mut |_| n += 1);
+        }
+        assert_eq!(n, 0);
+        assert!(tr.backlog.len() <= tr.backlog_cap);
     }
 }
