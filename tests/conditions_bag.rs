@@ -97,9 +97,8 @@ fn roi_on_replay(bag: &Path, boxes: &Boxes) -> (usize, usize, usize, usize) {
             with += 1;
             let inside = roi_inside(roi, torso);
             on += usize::from(inside);
-            let touches = second.is_some_and(|b| {
-                roi.x0 < b.x1 && b.x0 < roi.x1 && roi.y0 < b.y1 && b.y0 < roi.y1
-            });
+            let touches = second
+                .is_some_and(|b| roi.x0 < b.x1 && b.x0 < roi.x1 && roi.y0 < b.y1 && b.y0 < roi.y1);
             stray += usize::from(touches && !inside);
         }
     }
@@ -141,7 +140,12 @@ fn condition_recordings_replay_with_their_rate_pattern_and_chest() {
             },
         ),
     ];
-    type Outcome = (String, f32, Vec<serde_json::Value>, (usize, usize, usize, usize));
+    type Outcome = (
+        String,
+        f32,
+        Vec<serde_json::Value>,
+        (usize, usize, usize, usize),
+    );
     let results: Vec<Outcome> = std::thread::scope(|s| {
         let handles: Vec<_> = cases
             .into_iter()
@@ -180,8 +184,8 @@ fn condition_recordings_replay_with_their_rate_pattern_and_chest() {
         let processed = stopped["processed"].as_u64().unwrap_or(0);
         let last = ev
             .iter()
-            .filter(|e| e["type"] == "breathing")
-            .last()
+            .rev()
+            .find(|e| e["type"] == "breathing")
             .unwrap_or_else(|| panic!("{name}: no breathing reading"));
         let rate = last["rate_bpm"].as_f64().unwrap_or(f64::NAN);
         let truth = f64::from(*truth);
@@ -200,9 +204,15 @@ fn condition_recordings_replay_with_their_rate_pattern_and_chest() {
         );
         assert_eq!(last["pattern"], "eupnea", "{name}: {last}");
         assert_eq!(apneas, 0, "{name}: apnea events");
-        assert!(*with as u64 >= frames * 9 / 10, "{name}: ROI in {with} frames");
+        assert!(
+            *with as u64 >= frames * 9 / 10,
+            "{name}: ROI in {with} frames"
+        );
         let share = *on as f64 / *with as f64;
-        assert!(share >= ROI_ON_TORSO_SHARE, "{name}: ROI on the torso in {share:.3}");
+        assert!(
+            share >= ROI_ON_TORSO_SHARE,
+            "{name}: ROI on the torso in {share:.3}"
+        );
         assert_eq!(*stray, 0, "{name}: ROI on the second person");
     }
 }

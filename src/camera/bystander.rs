@@ -268,7 +268,7 @@ impl BystanderLayer {
         let shift = f.dx - self.margin as i64;
         let lo = (span.start as i64 + shift).clamp(0, w as i64) as usize;
         let hi = (span.end as i64 + shift).clamp(0, w as i64) as usize;
-        for x in lo..hi {
+        for (x, o) in out.iter_mut().enumerate().take(hi).skip(lo) {
             let src = base + (x as i64 - shift) as usize;
             let (Some(&zb), Some(&sb), Some(&wb)) = (
                 self.depth.get(src),
@@ -294,7 +294,7 @@ impl BystanderLayer {
             if zb == INVALID_Q {
                 // Own shadow: only where the wall or floor showed.
                 if main_q == NONE_Q {
-                    out[x] = 0;
+                    *o = 0;
                 }
                 continue;
             }
@@ -305,7 +305,7 @@ impl BystanderLayer {
                 m => z < m,
             };
             if nearer {
-                out[x] = pixel(z, sb, g, d, dropout);
+                *o = pixel(z, sb, g, d, dropout);
             }
         }
     }
@@ -357,7 +357,7 @@ mod tests {
         }
         // ±500 mm walking plus up to ±40 mm sway.
         assert!(
-            hi > 480.0 && hi <= 540.0 && lo < -480.0 && lo >= -540.0,
+            hi > 480.0 && hi <= 540.0 && (-540.0..-480.0).contains(&lo),
             "{lo} {hi}"
         );
         // 0.1 m/s: a quarter period (0 → 0.5 m) takes 5 s.
