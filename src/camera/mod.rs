@@ -4,6 +4,7 @@
 
 #[cfg(feature = "realsense")]
 pub mod bag_writer;
+mod bystander;
 pub mod hardware;
 mod motion;
 mod noise;
@@ -15,6 +16,7 @@ pub mod realsense;
 pub mod record;
 mod scene;
 pub mod simulated;
+mod speech;
 pub mod visits;
 
 use crate::types::DepthFrame;

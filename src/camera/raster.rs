@@ -12,9 +12,9 @@ use crate::types::Roi;
 /// Fixed-point scale: layer values are raw depth units times this.
 const Q: f32 = 16.0;
 /// Body layer value where there is no body (the background shows).
-const NONE_Q: i32 = 0;
+pub(crate) const NONE_Q: i32 = 0;
 /// Body or background value that can never give a valid pixel.
-const INVALID_Q: i32 = -(1 << 28);
+pub(crate) const INVALID_Q: i32 = -(1 << 28);
 
 /// Integer layers, `width * height` values each, row-major.
 #[derive(Debug, Clone)]
@@ -48,7 +48,7 @@ pub(crate) struct Units {
 }
 
 impl Units {
-    fn depth_q(&self, z_mm: f32) -> i32 {
+    pub(crate) fn depth_q(&self, z_mm: f32) -> i32 {
         let raw = z_mm * self.raw_per_mm;
         if (self.min_mm..=self.max_mm).contains(&z_mm) && raw < 65_535.0 {
             (raw * Q).round() as i32
@@ -59,7 +59,7 @@ impl Units {
 
     /// Sigma in layer units, scaled so that `(sigma_q * g) >> 5` is the noise for a table draw
     /// `g` in steps of 1/32 sigma.
-    fn sigma_q(&self, z_mm: f32) -> i32 {
+    pub(crate) fn sigma_q(&self, z_mm: f32) -> i32 {
         let s = self.sigma_per_mm2 * z_mm * z_mm * self.raw_per_mm * Q;
         s.round().clamp(0.0, 1.0e6) as i32
     }
@@ -138,7 +138,7 @@ pub(crate) struct BodyRow<'a> {
 /// dropped. Wrapping arithmetic (values are bounded far below overflow; this keeps the dev
 /// profile's overflow checks out of the hot loop).
 #[inline]
-fn pixel(base_q: i32, sigma_q: i32, g: i8, d: i8, dropout: i16) -> u16 {
+pub(crate) fn pixel(base_q: i32, sigma_q: i32, g: i8, d: i8, dropout: i16) -> u16 {
     let noise = sigma_q.wrapping_mul(i32::from(g)) >> 5;
     let raw = base_q.wrapping_add(noise).wrapping_add(8) >> 4;
     // `raw` in 1..=65535, as one unsigned comparison.

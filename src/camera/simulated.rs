@@ -16,7 +16,10 @@ use crate::types::{DepthFrame, Roi};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub use super::bystander::Bystander;
+use super::bystander::{BystanderFrame, BystanderLayer, MainRow};
 use super::motion::ShiftEvents;
+use super::speech::Speech;
 
 /// Stereo baseline of a D435, metres.
 const BASELINE_M: f32 = 0.05;
@@ -60,6 +63,15 @@ pub struct SimCameraSettings {
     /// Dark, matte clothing: the fraction (0..=0.8) of the torso's pixels that never have depth,
     /// as blobs fixed on the clothing (they move with the body), on top of the scene's few holes.
     pub clothing_holes: f32,
+    /// A second person standing behind or beside the seated one (`None` = nobody else).
+    pub bystander: Option<Bystander>,
+    /// Intervals `(start_s, end_s)` during which the person talks: speech vibration and speech
+    /// breathing on the chest (see `speech.rs` for the model), seconds.
+    pub talking: Vec<(f64, f64)>,
+    /// Times at which the person coughs (a sharp chest jerk, see `speech.rs`), seconds.
+    pub coughs: Vec<f64>,
+    /// Strength of a cough: how far the chest drops below rest, mm (1..=30).
+    pub cough_mm: f32,
 }
 
 impl Default for SimCameraSettings {
@@ -79,6 +91,10 @@ impl Default for SimCameraSettings {
             absent: Vec::new(),
             fault_probability: 0.0,
             clothing_holes: 0.0,
+            bystander: None,
+            talking: Vec::new(),
+            coughs: Vec::new(),
+            cough_mm: 10.0,
         }
     }
 }
@@ -142,7 +158,32 @@ impl SimCameraSettings {
             check("absent.start_s", a, 0.0, f64::MAX)?;
             check("absent.end_s", b, a, f64::MAX)?;
         }
-        Ok(())
+        self.validate_people()
+    }
+
+    /// The second person, talking and coughing.
+    fn validate_people(&self) -> Result<(), SimSettingError> {
+        if let Some(p) = &self.bystander {
+            let wall = f64::from(self.background_distance_m);
+            check("bystander.distance_m", p.distance_m.into(), 0.5, wall - 0.2)?;
+            check("bystander.offset_m", p.offset_m.into(), -3.0, 3.0)?;
+            check("bystander.walk_m", p.walk_m.into(), 0.0, 2.0)?;
+            check(
+                "bystander.walk_speed_m_s",
+                p.walk_speed_m_s.into(),
+                0.02,
+                1.5,
+            )?;
+            check("bystander.rate_bpm", p.rate_bpm.into(), 4.0, 60.0)?;
+        }
+        for &(a, b) in &self.talking {
+            check("talking.start_s", a, 0.0, 1.0e7)?;
+            check("talking.end_s", b, a, 1.0e7)?;
+        }
+        for &c in &self.coughs {
+            check("coughs", c, 0.0, 1.0e7)?;
+        }
+        check("cough_mm", self.cough_mm.into(), 1.0, 30.0)
     }
 }
 
@@ -176,6 +217,9 @@ pub struct SimCamera {
     seq: u64,
     shift_px: (i64, i64),
     last: FrameTruth,
+    bystander: Option<BystanderLayer>,
+    bystander_at: BystanderFrame,
+    speech: Speech,
 }
 
 impl SimCamera {
@@ -201,6 +245,18 @@ impl SimCamera {
             max_mm: MAX_Z_MM,
         };
         let scene = Layers::new(&StaticScene::render(&layout, &k, seed), &units);
+        let bystander = settings.bystander.as_ref().map(|p| {
+            BystanderLayer::new(
+                p,
+                &k,
+                (settings.width, settings.height),
+                settings.camera_height_m,
+                settings.background_distance_m,
+                BASELINE_M,
+                &units,
+            )
+        });
+        let speech = Speech::new(&settings.talking, &settings.coughs, settings.cough_mm, seed);
         let noise = NoiseTable::new(settings.width as usize, seed);
         let dropout_threshold = noise.abs_threshold(settings.invalid_fraction);
         Ok(Self {
@@ -216,6 +272,9 @@ impl SimCamera {
             seq: 0,
             shift_px: (0, 0),
             last: FrameTruth::default(),
+            bystander,
+            bystander_at: BystanderFrame::default(),
+            speech,
         })
     }
 
@@ -248,6 +307,13 @@ impl SimCamera {
         }
     }
 
+    /// The second person's torso (shoulder line to waist) in the latest frame, pixels, clipped
+    /// to the image; `None` without a second person or when they are out of view.
+    pub fn bystander_box(&self) -> Option<Roi> {
+        let l = self.bystander.as_ref()?;
+        l.torso_box(&self.bystander_at, self.settings.height)
+    }
+
     fn present_at(&self, t: f64) -> bool {
         !self.settings.absent.iter().any(|&(a, b)| a <= t && t < b)
     }
@@ -259,6 +325,8 @@ impl SimCamera {
         if !self.settings.sway {
             motion = BodyMotion::default();
         }
+        let speech = self.speech.at(t);
+        motion.forward_mm += speech.forward_mm;
         let extra = self.shifts.at(t);
         motion.forward_mm += extra.forward_mm;
         motion.lateral_mm += extra.lateral_mm;
@@ -279,11 +347,14 @@ impl SimCamera {
         let q_per_mm = 16.0 * 0.001 / self.settings.depth_unit_m;
         let px = FrameParams {
             away_q: (-motion.forward_mm * q_per_mm).round() as i32,
-            chest_q: (chest * q_per_mm).round() as i32,
+            chest_q: ((chest + speech.chest_mm) * q_per_mm).round() as i32,
             dropout: self.dropout_threshold,
         };
         let frame_key = splitmix64(self.seed ^ self.seq.wrapping_mul(0x2545_f491_4f6c_dd1d));
-        let l = &self.scene;
+        if let Some(b) = &self.bystander {
+            self.bystander_at = b.frame(t);
+        }
+        let (l, second, at) = (&self.scene, &self.bystander, self.bystander_at);
         for (y, out) in data.chunks_exact_mut(w).enumerate() {
             let key = frame_key.wrapping_add(2 * y as u64);
             let row = y * w..(y + 1) * w;
@@ -305,7 +376,15 @@ impl SimCamera {
                     dx,
                 })
             });
+            let main = body.as_ref().map(|b| MainRow {
+                depth: b.depth,
+                dx: b.dx,
+                away_q: px.away_q,
+            });
             px.render_row(out, &rows, body);
+            if let Some(b) = second {
+                b.overlay_row(out, y, &rows, main, &at, px.dropout);
+            }
         }
     }
 }

@@ -192,6 +192,11 @@ impl Pipeline {
         self.t_s
     }
 
+    /// The chest ROI the tracker uses now, pixels (`None` while no chest is tracked).
+    pub fn chest_roi(&self) -> Option<crate::types::Roi> {
+        self.tracker.roi()
+    }
+
     fn frame(&mut self, frame: &DepthFrame, out: &mut Vec<Event>) {
         let sample = self.tracker.process(frame);
         let t_s = frame.timestamp_s;

@@ -3,7 +3,8 @@
 //! 1. Sample the frame on a coarse grid (about 212 columns) and histogram the valid depths of its
 //!    central columns; the nearest bin cluster holding enough cells is the person.
 //! 2. Keep the cells within a depth band around that distance (body mask) and, row by row, measure
-//!    the run of body cells through the body's centre column: the row-width profile.
+//!    the run of body cells through the body's centre column (the median column of the body
+//!    cells within 0.28 m of the image centre, where the kiosk's seat is): the row-width profile.
 //! 3. The shoulder line is the first row whose run is at least 0.30 m wide (head and neck are
 //!    narrower); the chest ROI is 0.09-0.29 m below it, 0.16 m wide around the torso centre.
 //!
@@ -27,6 +28,13 @@ const ROI_BOTTOM_M: f32 = 0.29;
 const ROI_HALF_W_M: f32 = 0.08;
 /// Depth clusters tried as the person, nearest first.
 const CANDIDATES: usize = 3;
+/// Half-width of the seat: the body's centre is looked for this far either side of the image
+/// centre, metres (a seated torso is ±0.20 m wide, ±0.29 m with the arms; seat shifts move it
+/// ±0.06 m).
+const SEAT_HALF_W_M: f32 = 0.28;
+/// Farthest a row's run of body cells reaches from the centre column, metres (a torso with
+/// its arms is ±0.29 m).
+const RUN_HALF_W_M: f32 = 0.32;
 /// Gaps (grid cells) bridged when following a row's run of body cells.
 const MAX_GAP: usize = 2;
 
@@ -100,8 +108,8 @@ impl Detector {
         if !(cell_m.is_finite() && cell_m > 1e-5) {
             return None;
         }
-        let centre = self.centre_column(person_mm)?;
-        self.row_runs(person_mm, centre);
+        let centre = self.centre_column(person_mm, cell_m)?;
+        self.row_runs(person_mm, centre, cell_m);
         let shoulder = self.shoulder_row(cell_m)?;
         let roi = self.place_roi(shoulder, cell_m)?;
         let median_raw = roi_median(frame, roi, person_mm, unit_mm)?;
@@ -174,9 +182,15 @@ impl Detector {
         })
     }
 
-    /// Median column of the body cells in the central columns.
-    fn centre_column(&mut self, person_mm: f32) -> Option<usize> {
-        let (c0, c1) = (self.gw / 5, self.gw - self.gw / 5);
+    /// Median column of the body cells in the central columns within [`SEAT_HALF_W_M`] of the
+    /// image centre (cells of `cell_m` metres): the kiosk's seat is in front of the camera, and
+    /// a second person standing beside the seated one at about the same distance (in the body
+    /// mask too) must not pull the centre toward them.
+    fn centre_column(&mut self, person_mm: f32, cell_m: f32) -> Option<usize> {
+        let half = (SEAT_HALF_W_M / cell_m).ceil() as usize;
+        let mid = self.gw / 2;
+        let c0 = (self.gw / 5).max(mid.saturating_sub(half));
+        let c1 = (self.gw - self.gw / 5).min(mid + half + 1);
         let mut total = 0u32;
         for gx in 0..self.gw {
             let n = if (c0..c1).contains(&gx) {
@@ -198,8 +212,10 @@ impl Detector {
         })
     }
 
-    /// Per row, the run of body cells through (or within 4 cells of) the centre column.
-    fn row_runs(&mut self, person_mm: f32, centre: usize) {
+    /// Per row, the run of body cells through (or within 4 cells of) the centre column, cut at
+    /// [`RUN_HALF_W_M`] either side of it (cells of `cell_m` metres).
+    fn row_runs(&mut self, person_mm: f32, centre: usize, cell_m: f32) {
+        let reach = (RUN_HALF_W_M / cell_m).ceil() as usize;
         for gy in 0..self.gh {
             let seed = (0..=4usize)
                 .flat_map(|d| [centre.checked_sub(d), Some(centre + d)])
@@ -219,7 +235,9 @@ impl Detector {
                 {
                     r = n;
                 }
-                (l, r)
+                // No wider than a torso with arms either side of the centre: a second person
+                // touching the seated one in the image is cut off.
+                (l.max(centre.saturating_sub(reach)), r.min(centre + reach))
             });
             if let Some(slot) = self.runs.get_mut(gy) {
                 *slot = run;

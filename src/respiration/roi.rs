@@ -219,6 +219,11 @@ impl ChestTracker {
         &self.settings
     }
 
+    /// The chest ROI being tracked, pixels (`None` before a chest was found or once lost).
+    pub fn roi(&self) -> Option<Roi> {
+        self.track.map(|tr| tr.roi)
+    }
+
     /// Measure the chest in `frame`. Never panics; allocates only on the first frame or when the
     /// frame size changes (which also restarts tracking).
     pub fn process(&mut self, frame: &DepthFrame) -> ChestSample {

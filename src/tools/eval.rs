@@ -65,6 +65,32 @@ pub struct RunResult {
     pub verdict: Option<Pattern>,
     /// Readings emitted.
     pub readings: usize,
+    /// Frames after which the pipeline tracked a chest ROI.
+    pub roi_frames: usize,
+    /// Of those, frames whose ROI lay inside the seated person's torso box (shoulder line to
+    /// waist, see [`SimCamera::torso_box`]), within [`ROI_SLACK_PX`].
+    pub roi_on_torso: usize,
+    /// Of those, frames whose ROI overlapped the second person's torso box (if there is one)
+    /// and did not lie inside the seated person's.
+    pub roi_on_bystander: usize,
+}
+
+/// How far (pixels) an ROI may reach past the torso box and still count as on the torso: the
+/// box is at the body's rounded position, the ROI is placed on a coarse grid.
+pub const ROI_SLACK_PX: u32 = 3;
+
+/// Whether `roi` lies inside `torso` give or take [`ROI_SLACK_PX`].
+pub fn roi_inside(roi: crate::types::Roi, torso: crate::types::Roi) -> bool {
+    let s = ROI_SLACK_PX;
+    roi.x0 + s >= torso.x0
+        && roi.y0 + s >= torso.y0
+        && roi.x1 <= torso.x1 + s
+        && roi.y1 <= torso.y1 + s
+}
+
+/// Whether two boxes share any pixel.
+fn overlaps(a: crate::types::Roi, b: crate::types::Roi) -> bool {
+    a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1
 }
 
 /// Evaluation settings.
@@ -142,12 +168,32 @@ pub fn run_one(run: &RunSpec, spec: &EvalSpec) -> Result<RunResult, String> {
     let mut frame = DepthFrame::new(0, 0, 0.001);
     let mut events = Vec::new();
     let n_frames = (spec.seconds * camera.fps()).round() as u64;
+    let mut rois = RoiCounts::default();
     for _ in 0..n_frames {
         camera.read_frame(&mut frame).map_err(|e| e.to_string())?;
         pipeline.push(Input::Frame(&frame), &mut events);
+        if let Some(roi) = pipeline.chest_roi() {
+            rois.frames += 1;
+            let on_torso = roi_inside(roi, camera.torso_box());
+            rois.on_torso += usize::from(on_torso);
+            // A person behind is hidden where the seated torso is: only an ROI off that torso
+            // and on the second person's counts.
+            let stray = camera.bystander_box().is_some_and(|b| overlaps(roi, b));
+            rois.on_bystander += usize::from(stray && !on_torso);
+        }
     }
     let truth = camera.truth().clone();
-    Ok(score(run.clone(), true_rate_bpm, &events, &truth, spec))
+    let mut r = score(run.clone(), true_rate_bpm, &events, &truth, spec);
+    (r.roi_frames, r.roi_on_torso, r.roi_on_bystander) =
+        (rois.frames, rois.on_torso, rois.on_bystander);
+    Ok(r)
+}
+
+#[derive(Default)]
+struct RoiCounts {
+    frames: usize,
+    on_torso: usize,
+    on_bystander: usize,
 }
 
 fn score(
@@ -275,6 +321,9 @@ fn score(
         scored_s: spec.seconds - warm_up,
         verdict,
         readings,
+        roi_frames: 0,
+        roi_on_torso: 0,
+        roi_on_bystander: 0,
     }
 }
 
