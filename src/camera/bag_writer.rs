@@ -179,7 +179,9 @@ pub struct BagWriter {
 unsafe impl Send for BagWriter {}
 
 impl BagWriter {
-    /// Creates `file` (overwriting it) for a Z16 depth stream of `width` x `height` at `fps`.
+    /// Creates `file` (overwriting it) for a Z16 depth stream of `width` x `height` at `fps`
+    /// whose stream profile carries `intrinsics` (what a replay's frames then carry; `None`: a
+    /// D435-like 87 degrees horizontal field of view, centred).
     pub fn create(
         file: &Path,
         width: u32,
@@ -187,6 +189,7 @@ impl BagWriter {
         fps: u32,
         depth_unit_m: f32,
         device: &BagDevice,
+        intrinsics: Option<crate::types::Intrinsics>,
     ) -> Result<Self, BagError> {
         let fail = |message: String| BagError {
             file: file.to_path_buf(),
@@ -251,8 +254,11 @@ impl BagWriter {
             if let Some(m) = take_error(e) {
                 return Err(fail(format!("software sensor: {m}")));
             }
-            // D435-like intrinsics: 87 degrees horizontal field of view.
-            let fx = width as f32 / (2.0 * (87f32.to_radians() / 2.0).tan());
+            let k = intrinsics
+                .filter(crate::types::Intrinsics::is_usable)
+                .unwrap_or_else(|| {
+                    crate::types::Intrinsics::from_horizontal_fov(width, height, 87.0)
+                });
             let stream = VideoStream {
                 kind: sys::rs2_stream_RS2_STREAM_DEPTH,
                 index: 0,
@@ -265,10 +271,10 @@ impl BagWriter {
                 intrinsics: sys::rs2_intrinsics {
                     width: width as c_int,
                     height: height as c_int,
-                    ppx: width as f32 / 2.0,
-                    ppy: height as f32 / 2.0,
-                    fx,
-                    fy: fx,
+                    ppx: k.cx,
+                    ppy: k.cy,
+                    fx: k.fx,
+                    fy: k.fy,
                     model: sys::rs2_distortion_RS2_DISTORTION_BROWN_CONRADY,
                     coeffs: [0.0; 5],
                 },
