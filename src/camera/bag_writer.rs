@@ -439,4 +439,69 @@ mod tests {
         // SAFETY: p came from boxed_pixels and is freed once.
         unsafe { free_pixels(p) };
     }
+
+    #[test]
+    fn a_replay_gives_its_frames_the_intrinsics_the_writer_stored() {
+        use crate::camera::hardware::{
+            Emitter, FilterSettings, HoleFilling, RealSenseSettings, VisualPreset,
+        };
+        use crate::camera::realsense::{RealSenseCamera, ReplayPace};
+        use crate::camera::FrameSource;
+        use crate::types::{DepthFrame, Intrinsics};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("k.bag");
+        let (w, h) = (64u32, 48u32);
+        // Off-centre, non-square: nothing a default could produce.
+        let k = Intrinsics {
+            fx: 50.5,
+            fy: 51.25,
+            cx: 30.0,
+            cy: 24.75,
+        };
+        let device = BagDevice {
+            name: "test".into(),
+            serial: "K1".into(),
+            firmware: "0".into(),
+        };
+        let mut bag = BagWriter::create(&file, w, h, 30, 0.001, &device, Some(k)).expect("bag");
+        let mut f = DepthFrame::new(w, h, 0.001);
+        f.data.fill(1000);
+        for i in 0..6 {
+            f.seq = i;
+            f.timestamp_s = i as f64 / 30.0;
+            bag.write(&f).expect("frame written");
+        }
+        assert_eq!(bag.finish().expect("closed"), 6);
+        let settings = RealSenseSettings {
+            width_px: w,
+            height_px: h,
+            fps: 30,
+            depth_unit_m: 0.001,
+            emitter: Emitter::Keep,
+            visual_preset: VisualPreset::Keep,
+            frame_timeout_ms: 2000,
+            filters: FilterSettings {
+                decimation: 1,
+                spatial: false,
+                temporal: false,
+                hole_filling: HoleFilling::Off,
+            },
+        };
+        let mut replay =
+            RealSenseCamera::replay(&file, &settings, ReplayPace::AsFastAsRead).expect("replay");
+        let mut out = DepthFrame::new(0, 0, 0.001);
+        replay.read_frame(&mut out).expect("a frame");
+        assert_eq!((out.width, out.height), (w, h));
+        let got = out
+            .intrinsics
+            .expect("the replayed frame carries intrinsics");
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-4;
+        assert!(
+            close(got.fx, k.fx)
+                && close(got.fy, k.fy)
+                && close(got.cx, k.cx)
+                && close(got.cy, k.cy),
+            "{got:?} vs {k:?}"
+        );
+    }
 }

@@ -55,6 +55,9 @@ pub struct ChestSettings {
     pub absent_after_frames: u32,
     /// Consecutive failed detections after which the ROI is dropped.
     pub lost_after_frames: u32,
+    /// Measure the chest's displacement along the normal of its surface (a fitted plane); `false`
+    /// measures the mean depth of the ROI, as before the plane (for comparison).
+    pub along_normal: bool,
 }
 
 impl Default for ChestSettings {
@@ -70,6 +73,7 @@ impl Default for ChestSettings {
             present_after_frames: 5,
             absent_after_frames: 30,
             lost_after_frames: 10,
+            along_normal: true,
         }
     }
 }
@@ -478,7 +482,9 @@ impl ChestTracker {
     /// [`PLANE_REFIT_INTERVAL_S`]; a track without a plane takes the first trustworthy one
     /// (keeping the displacement continuous).
     fn update_reference(&mut self, frame: &DepthFrame, g: &Gated, k: &Intrinsics, t: f64) {
-        let Some(tr) = self.track else { return };
+        let Some(tr) = self.track.filter(|_| self.settings.along_normal) else {
+            return;
+        };
         let dt = t - tr.updated_s;
         if (0.0..PLANE_REFIT_INTERVAL_S).contains(&dt) {
             return;
@@ -544,7 +550,11 @@ impl ChestTracker {
             roi: d.roi,
             mean_raw: new.mean_raw,
             offset_mm: 0.0,
-            reference: self.reference_for(frame, d.roi, &new, k),
+            reference: if self.settings.along_normal {
+                self.reference_for(frame, d.roi, &new, k)
+            } else {
+                None
+            },
             updated_s: frame.timestamp_s,
         };
         let continued = match (self.track, old, self.last_disp_mm) {
