@@ -27,6 +27,47 @@ pub struct DepthFrame {
     pub seq: u64,
     /// Raw Z16 depth values, `width * height` of them, row-major.
     pub data: Vec<u16>,
+    /// The pinhole intrinsics of this frame's pixels, where the source knows them (a RealSense
+    /// stream profile, a `.bag` recording's stream, the simulated camera); `None` otherwise, and
+    /// consumers fall back to a pinhole from a configured field of view
+    /// ([`Intrinsics::from_horizontal_fov`]).
+    pub intrinsics: Option<Intrinsics>,
+}
+
+/// Pinhole camera intrinsics in pixels, as librealsense gives them (distortion ignored: D4xx depth
+/// streams have none). A pixel (u, v) at depth z deprojects to `((u - cx) z / fx, (v - cy) z / fy, z)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Intrinsics {
+    /// Focal length along x, pixels.
+    pub fx: f32,
+    /// Focal length along y, pixels.
+    pub fy: f32,
+    /// Principal point, column (pixels from the left edge of the first column's centre).
+    pub cx: f32,
+    /// Principal point, row.
+    pub cy: f32,
+}
+
+impl Intrinsics {
+    /// A centred pinhole with square pixels and the given horizontal field of view (degrees) for a
+    /// `width x height` image: the fallback when a source gives no intrinsics.
+    pub fn from_horizontal_fov(width: u32, height: u32, fov_deg: f32) -> Self {
+        let fx = 0.5 * width as f32 / (0.5 * fov_deg.to_radians()).tan();
+        Self {
+            fx,
+            fy: fx,
+            cx: 0.5 * (width as f32 - 1.0),
+            cy: 0.5 * (height as f32 - 1.0),
+        }
+    }
+
+    /// Whether the values can be used to deproject: finite, positive focal lengths.
+    pub fn is_usable(&self) -> bool {
+        let finite = [self.fx, self.fy, self.cx, self.cy]
+            .iter()
+            .all(|v| v.is_finite());
+        finite && self.fx > 1e-3 && self.fy > 1e-3
+    }
 }
 
 impl DepthFrame {
@@ -39,6 +80,7 @@ impl DepthFrame {
             timestamp_s: 0.0,
             seq: 0,
             data: vec![0; width as usize * height as usize],
+            intrinsics: None,
         }
     }
 

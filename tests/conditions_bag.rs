@@ -54,7 +54,8 @@ fn record(bag: &Path, camera: SimCameraSettings) -> (f32, Boxes) {
         serial: "SIM3".into(),
         firmware: "test".into(),
     };
-    let mut writer = BagWriter::create(bag, w, h, fps, 0.001, &device).expect("bag");
+    let mut writer =
+        BagWriter::create(bag, w, h, fps, 0.001, &device, Some(cam.intrinsics())).expect("bag");
     let mut frame = DepthFrame::new(0, 0, 0.001);
     let mut boxes = Vec::new();
     for _ in 0..(SECONDS * f64::from(fps)) as usize {

@@ -179,7 +179,9 @@ pub struct BagWriter {
 unsafe impl Send for BagWriter {}
 
 impl BagWriter {
-    /// Creates `file` (overwriting it) for a Z16 depth stream of `width` x `height` at `fps`.
+    /// Creates `file` (overwriting it) for a Z16 depth stream of `width` x `height` at `fps`
+    /// whose stream profile carries `intrinsics` (what a replay's frames then carry; `None`: a
+    /// D435-like 87 degrees horizontal field of view, centred).
     pub fn create(
         file: &Path,
         width: u32,
@@ -187,6 +189,7 @@ impl BagWriter {
         fps: u32,
         depth_unit_m: f32,
         device: &BagDevice,
+        intrinsics: Option<crate::types::Intrinsics>,
     ) -> Result<Self, BagError> {
         let fail = |message: String| BagError {
             file: file.to_path_buf(),
@@ -251,8 +254,11 @@ impl BagWriter {
             if let Some(m) = take_error(e) {
                 return Err(fail(format!("software sensor: {m}")));
             }
-            // D435-like intrinsics: 87 degrees horizontal field of view.
-            let fx = width as f32 / (2.0 * (87f32.to_radians() / 2.0).tan());
+            let k = intrinsics
+                .filter(crate::types::Intrinsics::is_usable)
+                .unwrap_or_else(|| {
+                    crate::types::Intrinsics::from_horizontal_fov(width, height, 87.0)
+                });
             let stream = VideoStream {
                 kind: sys::rs2_stream_RS2_STREAM_DEPTH,
                 index: 0,
@@ -265,10 +271,10 @@ impl BagWriter {
                 intrinsics: sys::rs2_intrinsics {
                     width: width as c_int,
                     height: height as c_int,
-                    ppx: width as f32 / 2.0,
-                    ppy: height as f32 / 2.0,
-                    fx,
-                    fy: fx,
+                    ppx: k.cx,
+                    ppy: k.cy,
+                    fx: k.fx,
+                    fy: k.fy,
                     model: sys::rs2_distortion_RS2_DISTORTION_BROWN_CONRADY,
                     coeffs: [0.0; 5],
                 },
@@ -432,5 +438,70 @@ mod tests {
         assert_eq!(back, &data[..]);
         // SAFETY: p came from boxed_pixels and is freed once.
         unsafe { free_pixels(p) };
+    }
+
+    #[test]
+    fn a_replay_gives_its_frames_the_intrinsics_the_writer_stored() {
+        use crate::camera::hardware::{
+            Emitter, FilterSettings, HoleFilling, RealSenseSettings, VisualPreset,
+        };
+        use crate::camera::realsense::{RealSenseCamera, ReplayPace};
+        use crate::camera::FrameSource;
+        use crate::types::{DepthFrame, Intrinsics};
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("k.bag");
+        let (w, h) = (64u32, 48u32);
+        // Off-centre, non-square: nothing a default could produce.
+        let k = Intrinsics {
+            fx: 50.5,
+            fy: 51.25,
+            cx: 30.0,
+            cy: 24.75,
+        };
+        let device = BagDevice {
+            name: "test".into(),
+            serial: "K1".into(),
+            firmware: "0".into(),
+        };
+        let mut bag = BagWriter::create(&file, w, h, 30, 0.001, &device, Some(k)).expect("bag");
+        let mut f = DepthFrame::new(w, h, 0.001);
+        f.data.fill(1000);
+        for i in 0..6 {
+            f.seq = i;
+            f.timestamp_s = i as f64 / 30.0;
+            bag.write(&f).expect("frame written");
+        }
+        assert_eq!(bag.finish().expect("closed"), 6);
+        let settings = RealSenseSettings {
+            width_px: w,
+            height_px: h,
+            fps: 30,
+            depth_unit_m: 0.001,
+            emitter: Emitter::Keep,
+            visual_preset: VisualPreset::Keep,
+            frame_timeout_ms: 2000,
+            filters: FilterSettings {
+                decimation: 1,
+                spatial: false,
+                temporal: false,
+                hole_filling: HoleFilling::Off,
+            },
+        };
+        let mut replay =
+            RealSenseCamera::replay(&file, &settings, ReplayPace::AsFastAsRead).expect("replay");
+        let mut out = DepthFrame::new(0, 0, 0.001);
+        replay.read_frame(&mut out).expect("a frame");
+        assert_eq!((out.width, out.height), (w, h));
+        let got = out
+            .intrinsics
+            .expect("the replayed frame carries intrinsics");
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-4;
+        assert!(
+            close(got.fx, k.fx)
+                && close(got.fy, k.fy)
+                && close(got.cx, k.cx)
+                && close(got.cy, k.cy),
+            "{got:?} vs {k:?}"
+        );
     }
 }

@@ -36,6 +36,19 @@ impl ShiftEvents {
         }
     }
 
+    /// The shifts that begin before `until_s`, as (start, end) of their movement, s: the same
+    /// sequence [`ShiftEvents::at`] follows, drawn afresh from `seed` (empty when not `enabled`).
+    /// For scoring: a pause during which the body moved is no pause to a depth camera.
+    pub fn intervals(seed: u64, enabled: bool, until_s: f64) -> Vec<(f64, f64)> {
+        let mut ev = Self::new(seed, enabled);
+        let mut out = Vec::new();
+        while ev.enabled && ev.start_s < until_s && out.len() < 100_000 {
+            out.push((ev.start_s, ev.start_s + RAMP_S));
+            ev.at(ev.start_s + RAMP_S);
+        }
+        out
+    }
+
     /// Offset of the body at `t_s` (forward, lateral, vertical, mm). `t_s` must not decrease.
     pub fn at(&mut self, t_s: f64) -> BodyMotion {
         if !self.enabled {
@@ -95,6 +108,27 @@ mod tests {
             // At most 120 mm over 1 s with smoothstep: peak speed 1.5 * 120 mm/s = 6 mm/frame.
             assert!((m.lateral_mm - prev.lateral_mm).abs() < 6.1);
             prev = m;
+        }
+    }
+
+    #[test]
+    fn intervals_are_where_the_body_moves() {
+        assert!(ShiftEvents::intervals(5, false, 600.0).is_empty());
+        let iv = ShiftEvents::intervals(5, true, 600.0);
+        // One every 31-91 s over 600 s, the first within 30-90 s.
+        assert!((6..=20).contains(&iv.len()), "{iv:?}");
+        let mut ev = ShiftEvents::new(5, true);
+        let mut t = 0.0;
+        let mut last = ev.at(0.0);
+        while t < 600.0 {
+            t += 0.05;
+            let m = ev.at(t);
+            let moved = (m.forward_mm - last.forward_mm).abs() > 1e-6
+                || (m.lateral_mm - last.lateral_mm).abs() > 1e-6
+                || (m.vertical_mm - last.vertical_mm).abs() > 1e-6;
+            let inside = iv.iter().any(|(a, b)| t >= *a && t <= *b + 0.05);
+            assert!(!moved || inside, "moved at {t} outside {iv:?}");
+            last = m;
         }
     }
 }

@@ -23,7 +23,8 @@ pub(crate) struct Layers {
     pub body: Vec<i32>,
     /// Body depth-noise sigma (raw units x 16), see `Units::sigma_q`.
     pub body_sigma: Vec<i32>,
-    /// Breathing weight, 0..=256 for 0..=1.
+    /// Breathing weight, 256 for 1 (0..=1 facing the camera; up to 4 on a turned chest, whose
+    /// depth moves more than the chest does along its normal).
     pub weight: Vec<i16>,
     /// Background depth (raw units x 16), or [`INVALID_Q`] out of range.
     pub background: Vec<i32>,
@@ -96,7 +97,7 @@ impl Layers {
             weight: scene
                 .weight
                 .iter()
-                .map(|&w| (w.clamp(0.0, 1.0) * 256.0).round() as i16)
+                .map(|&w| (w.clamp(0.0, 4.0) * 256.0).round() as i16)
                 .collect(),
             background: scene.background_mm.iter().map(|&z| u.depth_q(z)).collect(),
             background_sigma: scene.background_mm.iter().map(|&z| u.sigma_q(z)).collect(),

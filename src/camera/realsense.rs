@@ -579,10 +579,25 @@ impl RealSenseCamera {
         }
         out.timestamp_s = t;
         out.seq = f.frame_number();
+        out.intrinsics = frame_intrinsics(f, w, h);
         self.last_t_s = t;
         self.delivered += 1;
         Ok(())
     }
+}
+
+/// The pinhole intrinsics of a (filtered) depth frame's stream profile, when librealsense has
+/// them for exactly this `w` x `h` image (the decimation filter's output profile has its own,
+/// scaled ones); `None` sends the chest tracker to its field-of-view pinhole.
+fn frame_intrinsics(f: &RsDepthFrame, w: usize, h: usize) -> Option<crate::types::Intrinsics> {
+    let k = f.stream_profile().intrinsics().ok()?;
+    let k2 = crate::types::Intrinsics {
+        fx: k.fx(),
+        fy: k.fy(),
+        cx: k.ppx(),
+        cy: k.ppy(),
+    };
+    (k.width() == w && k.height() == h && k2.is_usable()).then_some(k2)
 }
 
 impl RealSenseCamera {

@@ -46,6 +46,8 @@ pub(crate) struct Layout {
     pub baseline_m: f32,
     /// Fraction of the torso's pixels without depth from dark clothing (0 = none).
     pub clothing_holes: f32,
+    /// How the person is turned relative to the camera (zero: facing it squarely).
+    pub pose: Pose,
 }
 
 /// Value of [`StaticScene::body_mm`] for a pixel that never has depth (stereo shadow, hole).
@@ -154,7 +156,7 @@ impl StaticScene {
             body_mm: vec![0.0; w * h],
             weight: vec![0.0; w * h],
             background_mm: vec![0.0; w * h],
-            torso_box: torso_box(layout, k),
+            torso_box: posed_torso_box(layout, k),
             width: w,
         };
         for v in 0..h {
@@ -163,7 +165,7 @@ impl StaticScene {
                 let rx = (u as f32 - k.cx) / k.fx;
                 let i = v * w + u;
                 scene.background_mm[i] = 1000.0 * background_depth(layout, ry);
-                if let Some((z, wt)) = cast_body(layout, rx, ry) {
+                if let Some((z, wt)) = cast_posed(layout, rx, ry) {
                     scene.body_mm[i] = 1000.0 * z;
                     scene.weight[i] = wt;
                 }
@@ -332,6 +334,131 @@ fn torso_box(layout: &Layout, k: &Intrinsics) -> Roi {
     }
 }
 
+/// The seated person's body turned relative to the camera, degrees, about the front of the chest
+/// at mid-sternum: `yaw_deg` about the vertical axis (positive: the person's left side, on the
+/// image's right, comes toward the camera), then `pitch_deg` about the horizontal axis (positive:
+/// the torso leans back, as a camera mounted above the chest and looking down sees it). The
+/// floor, the wall and the thighs stay where they are.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct Pose {
+    pub yaw_deg: f32,
+    pub pitch_deg: f32,
+}
+
+impl Pose {
+    /// Whether the body is turned at all (a zero pose renders exactly as before poses existed).
+    pub(crate) fn is_turned(&self) -> bool {
+        self.yaw_deg != 0.0 || self.pitch_deg != 0.0
+    }
+
+    /// Rotation from body to camera axes, row-major.
+    fn rotation(&self) -> [[f32; 3]; 3] {
+        let (sy, cy) = self.yaw_deg.to_radians().sin_cos();
+        let (sp, cp) = self.pitch_deg.to_radians().sin_cos();
+        // R_yaw(about y) * R_pitch(about x); the body's y axis (down) goes to (0, cp, -sp)
+        // before the yaw, so the lower torso comes closer when leaning back.
+        [
+            [cy, -sy * sp, sy * cp],
+            [0.0, cp, sp],
+            [-sy, -cy * sp, cy * cp],
+        ]
+    }
+}
+
+fn mul(r: &[[f32; 3]; 3], v: [f32; 3]) -> [f32; 3] {
+    r.map(|row| row[0] * v[0] + row[1] * v[1] + row[2] * v[2])
+}
+
+fn mul_transposed(r: &[[f32; 3]; 3], v: [f32; 3]) -> [f32; 3] {
+    [0, 1, 2].map(|c| r[0][c] * v[0] + r[1][c] * v[1] + r[2][c] * v[2])
+}
+
+/// [`cast_body`] for the layout's pose: unchanged for a zero pose. A turned body is found by
+/// marching the ray (4 mm steps) through the body's depth range and bisecting the entry; its
+/// breathing weight is scaled by `1 / (n . d)` (n the chest's unit normal, d the ray with unit
+/// z), the depth change a pixel sees when the chest moves 1 mm along its normal.
+fn cast_posed(layout: &Layout, rx: f32, ry: f32) -> Option<(f32, f32)> {
+    if !layout.pose.is_turned() {
+        return cast_body(layout, rx, ry);
+    }
+    const STEP_M: f32 = 0.004;
+    const BODY_DEPTH_M: f32 = 0.2;
+    let r = layout.pose.rotation();
+    let d = [rx, ry, 1.0];
+    let a = mul_transposed(&r, d);
+    let b = mul_transposed(&r, [0.0, layout.chest_below_axis_m, layout.subject_m]);
+    let inside = |t: f32| {
+        let p = [t * a[0] - b[0], t * a[1] - b[1], t * a[2] - b[2]];
+        body_surface(p[0], p[1]).filter(|&(off, _)| p[2] >= off)
+    };
+    let hit = (a[2] > 0.05).then(|| {
+        let t_front = b[2] / a[2];
+        let steps = (BODY_DEPTH_M / a[2] / STEP_M).ceil() as usize;
+        let (mut out, mut t) = (t_front, t_front);
+        for _ in 0..=steps {
+            if inside(t).is_some() {
+                let mut t_in = t;
+                for _ in 0..12 {
+                    let mid = 0.5 * (out + t_in);
+                    if inside(mid).is_some() {
+                        t_in = mid;
+                    } else {
+                        out = mid;
+                    }
+                }
+                return inside(t_in).map(|(_, w)| (t_in, w));
+            }
+            out = t;
+            t += STEP_M;
+        }
+        None
+    });
+    let hit = hit.flatten().map(|(z, w)| {
+        let n = mul(&r, [0.0, 0.0, 1.0]);
+        let facing = n[0] * d[0] + n[1] * d[1] + n[2] * d[2];
+        let gain = if facing > 0.25 { 1.0 / facing } else { 4.0 };
+        (z, w * gain)
+    });
+    match (hit, cast_lap(layout, rx, ry)) {
+        (Some((zb, wt)), Some(zl)) => Some(if zl < zb { (zl, 0.0) } else { (zb, wt) }),
+        (None, Some(zl)) => Some((zl, 0.0)),
+        (h, None) => h,
+    }
+}
+
+/// [`torso_box`] for the layout's pose: unchanged for a zero pose, else the box around the
+/// torso's outline (shoulder line, mid-chest and waist, both sides and the centre line) turned.
+fn posed_torso_box(layout: &Layout, k: &Intrinsics) -> Roi {
+    if !layout.pose.is_turned() {
+        return torso_box(layout, k);
+    }
+    let r = layout.pose.rotation();
+    let (mut u0, mut v0, mut u1, mut v1) = (f32::MAX, f32::MAX, f32::MIN, f32::MIN);
+    for y in [SHOULDER_Y, 0.0, WAIST_Y] {
+        let hw = torso_half_width(y).unwrap_or(TORSO_HALF_W);
+        for x in [-hw, 0.0, hw] {
+            let off = body_surface(x, y).map_or(TORSO_DEPTH, |(o, _)| o);
+            let p = mul(&r, [x, y, off]);
+            let (px, py, pz) = (
+                p[0],
+                p[1] + layout.chest_below_axis_m,
+                p[2] + layout.subject_m,
+            );
+            if pz > 0.05 {
+                let (u, v) = (k.cx + k.fx * px / pz, k.cy + k.fy * py / pz);
+                (u0, u1, v0, v1) = (u0.min(u), u1.max(u), v0.min(v), v1.max(v));
+            }
+        }
+    }
+    let to = |v: f32, max: u32| v.clamp(0.0, max as f32) as u32;
+    Roi {
+        x0: to(u0, layout.width),
+        y0: to(v0, layout.height),
+        x1: to(u1, layout.width),
+        y1: to(v1, layout.height),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +473,7 @@ mod tests {
             chest_below_axis_m: 0.05,
             baseline_m: 0.05,
             clothing_holes: 0.0,
+            pose: Pose::default(),
         }
     }
 
@@ -428,5 +556,69 @@ mod tests {
             (0.4..0.45).contains(&share),
             "{cleared} of {torso}: {share:.3}"
         );
+    }
+
+    #[test]
+    fn a_turned_chest_faces_its_yaw_and_breathes_along_its_normal() {
+        use crate::respiration::plane::{deproject, fit_plane};
+        let k = Intrinsics::d435_like(848, 480);
+        let tk = crate::types::Intrinsics {
+            fx: k.fx,
+            fy: k.fy,
+            cx: k.cx,
+            cy: k.cy,
+        };
+        for (yaw, pitch) in [(30.0f32, 0.0f32), (50.0, 0.0), (-30.0, 15.0)] {
+            let l = Layout {
+                pose: Pose {
+                    yaw_deg: yaw,
+                    pitch_deg: pitch,
+                },
+                ..layout(1.1)
+            };
+            let s = StaticScene::render(&l, &k, 2);
+            // Mid-sternum is on the axes of rotation: it projects where it did facing the camera.
+            let (u0, v0) = (
+                k.cx.round() as i64,
+                (k.cy + k.fy * 0.05 / 1.1).round() as i64,
+            );
+            let at = |u: i64, v: i64| (v * 848 + u) as usize;
+            let mut points = Vec::new();
+            for v in v0 - 20..=v0 + 20 {
+                for u in u0 - 20..=u0 + 20 {
+                    let z = s.body_mm[at(u, v)];
+                    if z > 0.0 {
+                        points.push(deproject(&tk, u as f64, v as f64, f64::from(z)));
+                    }
+                }
+            }
+            let fit = fit_plane(points).expect("a plane");
+            let r = Pose {
+                yaw_deg: yaw,
+                pitch_deg: pitch,
+            }
+            .rotation();
+            let n = mul(&r, [0.0, 0.0, 1.0]);
+            let expect = nalgebra::Vector3::new(f64::from(n[0]), f64::from(n[1]), f64::from(n[2]));
+            let off = fit.normal.dot(&expect).clamp(-1.0, 1.0).acos().to_degrees();
+            // The weight at mid-sternum: its breathing weight over the cosine between the chest's
+            // normal and the pixel's ray.
+            let ray = [0.0, (v0 as f32 - k.cy) / k.fy, 1.0];
+            let facing = n[0] * ray[0] + n[1] * ray[1] + n[2] * ray[2];
+            let (_, w_body) = body_surface(0.0, 0.0).unwrap_or((0.0, 0.0));
+            let w = s.weight[at(u0, v0)];
+            let z = s.body_mm[at(u0, v0)];
+            println!("yaw {yaw} pitch {pitch}: normal off by {off:.2} deg, weight {w:.3}, depth {z:.1} mm");
+            assert!(
+                off < 2.0,
+                "yaw {yaw} pitch {pitch}: normal off by {off:.2} deg"
+            );
+            assert!(
+                (w - w_body / facing).abs() < 0.03,
+                "weight {w} vs {}",
+                w_body / facing
+            );
+            assert!((z - 1100.0).abs() < 3.0, "mid-sternum depth {z}");
+        }
     }
 }

@@ -9,7 +9,7 @@
 
 use super::noise::{splitmix64, NoiseTable};
 use super::raster::{BodyRow, FrameParams, Layers, RowInputs, Units};
-use super::scene::{Intrinsics, Layout, StaticScene};
+use super::scene::{Intrinsics, Layout, Pose, StaticScene};
 use super::{CameraError, FrameSource};
 use crate::rsm::{BodyMotion, GroundTruth, Rsm};
 use crate::types::{DepthFrame, Roi};
@@ -72,6 +72,13 @@ pub struct SimCameraSettings {
     pub coughs: Vec<f64>,
     /// Strength of a cough: how far the chest drops below rest, mm (1..=30).
     pub cough_mm: f32,
+    /// The torso turned about the vertical axis, degrees (-60..=60; positive: the person's left
+    /// side, on the image's right, comes toward the camera), about the front of the chest. The
+    /// breathing moves the chest along its turned normal.
+    pub torso_yaw_deg: f32,
+    /// The torso leaning back, degrees (-30..=30), as a camera above the chest looking down sees
+    /// it (negative: leaning toward the camera), applied after the yaw.
+    pub torso_pitch_deg: f32,
 }
 
 impl Default for SimCameraSettings {
@@ -95,6 +102,8 @@ impl Default for SimCameraSettings {
             talking: Vec::new(),
             coughs: Vec::new(),
             cough_mm: 10.0,
+            torso_yaw_deg: 0.0,
+            torso_pitch_deg: 0.0,
         }
     }
 }
@@ -154,6 +163,8 @@ impl SimCameraSettings {
         check("invalid_fraction", self.invalid_fraction.into(), 0.0, 0.5)?;
         check("fault_probability", self.fault_probability.into(), 0.0, 1.0)?;
         check("clothing_holes", self.clothing_holes.into(), 0.0, 0.8)?;
+        check("torso_yaw_deg", self.torso_yaw_deg.into(), -60.0, 60.0)?;
+        check("torso_pitch_deg", self.torso_pitch_deg.into(), -30.0, 30.0)?;
         for &(a, b) in &self.absent {
             check("absent.start_s", a, 0.0, f64::MAX)?;
             check("absent.end_s", b, a, f64::MAX)?;
@@ -237,6 +248,10 @@ impl SimCamera {
             chest_below_axis_m: 0.05,
             baseline_m: BASELINE_M,
             clothing_holes: settings.clothing_holes,
+            pose: Pose {
+                yaw_deg: settings.torso_yaw_deg,
+                pitch_deg: settings.torso_pitch_deg,
+            },
         };
         let units = Units {
             raw_per_mm: 0.001 / settings.depth_unit_m,
@@ -288,6 +303,16 @@ impl SimCamera {
         &self.settings
     }
 
+    /// The camera's pinhole intrinsics (a D435-like 87 degrees, centred), as its frames carry them.
+    pub fn intrinsics(&self) -> crate::types::Intrinsics {
+        crate::types::Intrinsics {
+            fx: self.k.fx,
+            fy: self.k.fy,
+            cx: self.k.cx,
+            cy: self.k.cy,
+        }
+    }
+
     /// What the latest frame showed.
     pub fn last_frame_truth(&self) -> FrameTruth {
         self.last
@@ -305,6 +330,12 @@ impl SimCamera {
             x1: mv(b.x1, self.shift_px.0, w),
             y1: mv(b.y1, self.shift_px.1, h),
         }
+    }
+
+    /// The camera's own seat shifts ([`SimCameraSettings::seat_shifts`]) that begin before
+    /// `until_s`, as (start, end) of their movement, s (empty when they are off).
+    pub fn seat_shift_intervals(&self, until_s: f64) -> Vec<(f64, f64)> {
+        ShiftEvents::intervals(self.seed, self.settings.seat_shifts, until_s)
     }
 
     /// The second person's torso (shoulder line to waist) in the latest frame, pixels, clipped
@@ -400,6 +431,7 @@ impl FrameSource for SimCamera {
         }
         let t = self.seq as f64 / self.settings.fps;
         frame.depth_unit_m = self.settings.depth_unit_m;
+        frame.intrinsics = Some(self.intrinsics());
         frame.timestamp_s = t;
         frame.seq = self.seq;
         let p = self.settings.fault_probability;

@@ -240,3 +240,42 @@ fn lateral_shift_moves_the_torso_box() {
         "torso never moved more than {max_dx} px in 300 s"
     );
 }
+
+#[test]
+fn turned_torso_settings_are_checked_and_frames_carry_intrinsics() {
+    let rsm = || Rsm::new(RsmParams::typical(Pattern::Eupnea), 1);
+    for (yaw, pitch, name) in [
+        (61.0, 0.0, "torso_yaw_deg"),
+        (-61.0, 0.0, "torso_yaw_deg"),
+        (f32::NAN, 0.0, "torso_yaw_deg"),
+        (0.0, 31.0, "torso_pitch_deg"),
+    ] {
+        let s = SimCameraSettings {
+            torso_yaw_deg: yaw,
+            torso_pitch_deg: pitch,
+            ..still()
+        };
+        match SimCamera::new(s, rsm(), 1) {
+            Err(e) => assert_eq!(e.name, name),
+            Ok(_) => panic!("yaw {yaw} pitch {pitch} accepted"),
+        }
+    }
+    let s = SimCameraSettings {
+        torso_yaw_deg: 50.0,
+        torso_pitch_deg: -20.0,
+        ..still()
+    };
+    let mut cam = SimCamera::new(s, rsm(), 1).expect("50 degrees is allowed");
+    let mut f = DepthFrame::new(0, 0, 0.001);
+    cam.read_frame(&mut f).expect("frame");
+    let k = f
+        .intrinsics
+        .expect("the simulated camera knows its intrinsics");
+    assert_eq!(k, cam.intrinsics());
+    // 87 degrees across 848 px, centred.
+    assert!((k.fx - 446.8).abs() < 0.5 && k.fx == k.fy, "{k:?}");
+    assert!(
+        (k.cx - 423.5).abs() < 1e-4 && (k.cy - 239.5).abs() < 1e-4,
+        "{k:?}"
+    );
+}

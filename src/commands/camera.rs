@@ -193,6 +193,7 @@ fn record_sim(settings: &Settings, a: &RecordArgs) -> anyhow::Result<()> {
         c.fps,
         c.depth_unit_m,
         &device,
+        Some(source.intrinsics()),
     )
     .map_err(|e| usage(e.to_string()))?;
     crate::camera::record::record_for(&mut source, a.seconds, |f| Ok(bag.write(f)?))

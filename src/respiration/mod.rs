@@ -18,6 +18,7 @@ pub mod chain;
 mod chest;
 pub mod filter;
 pub mod normalise;
+pub mod plane;
 pub mod polarity;
 pub mod quality;
 pub mod resample;

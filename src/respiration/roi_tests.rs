@@ -69,6 +69,22 @@ fn gated_sum_matches_naive_reference_on_random_frames() {
         let (s, n) = roi_gated_sum(&f.data, w, roi, lo, hi);
         let (rs, rn) = naive_gated(&f, roi, lo, hi);
         assert_eq!((s as f64, n), (rs, rn), "roi {roi:?} gate {lo}..={hi}");
+        // The moments: the same sum and count, and the depth-weighted column and row offsets.
+        let m = roi_gated_moments(&f.data, w, roi, lo, hi);
+        let (mut sx, mut sy) = (0u64, 0u64);
+        for y in roi.y0..roi.y1 {
+            for x in roi.x0..roi.x1 {
+                if let Some(v) = f.get(x, y).filter(|v| (lo..=hi).contains(v)) {
+                    sx += u64::from(v) * u64::from(x - roi.x0);
+                    sy += u64::from(v) * u64::from(y - roi.y0);
+                }
+            }
+        }
+        assert_eq!(
+            (m.sum, m.n, m.sum_x, m.sum_y),
+            (s, n, sx, sy),
+            "roi {roi:?}"
+        );
     }
 }
 
@@ -314,6 +330,18 @@ fn arbitrary_frame() -> impl Strategy<Value = DepthFrame> {
                 timestamp_s: seed as f64,
                 seq: seed,
                 data,
+                // Sometimes intrinsics, including unusable ones (zero, negative, NaN focal
+                // lengths, a principal point far outside the image).
+                intrinsics: (seed % 4 != 0).then(|| {
+                    let pick =
+                        |i: u64| [0.0, -5.0, f32::NAN, 1e-9, 80.0, 1e30][(seed >> i) as usize % 6];
+                    Intrinsics {
+                        fx: pick(2),
+                        fy: pick(5),
+                        cx: pick(8) - 40.0,
+                        cy: pick(11) * 3.0,
+                    }
+                }),
             }
         })
 }

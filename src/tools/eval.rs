@@ -13,7 +13,7 @@
 use crate::camera::simulated::{SimCamera, SimCameraSettings};
 use crate::camera::FrameSource;
 use crate::pipeline::{Input, Pipeline, PipelineSettings};
-use crate::rsm::Rsm;
+use crate::rsm::{ArtefactKind, MotionArtefact, Rsm};
 use crate::screening::ids::Counter;
 use crate::screening::Event;
 use crate::types::{ApneaInterval, DepthFrame, Pattern, PatternScores};
@@ -182,7 +182,21 @@ pub fn run_one(run: &RunSpec, spec: &EvalSpec) -> Result<RunResult, String> {
             rois.on_bystander += usize::from(stray && !on_torso);
         }
     }
-    let truth = camera.truth().clone();
+    let mut truth = camera.truth().clone();
+    // The camera's own seat shifts move the body as the RSM's artefacts do.
+    truth
+        .motion_artefacts
+        .extend(
+            camera
+                .seat_shift_intervals(spec.seconds)
+                .into_iter()
+                .map(|(start_s, end_s)| MotionArtefact {
+                    start_s,
+                    end_s,
+                    kind: ArtefactKind::Shift,
+                    offset_mm: [0.0; 3],
+                }),
+        );
     let mut r = score(run.clone(), true_rate_bpm, &events, &truth, spec);
     (r.roi_frames, r.roi_on_torso, r.roi_on_bystander) =
         (rois.frames, rois.on_torso, rois.on_bystander);
