@@ -290,6 +290,10 @@ pub struct SimulateArgs {
     /// Training-set mode: share of sessions rendered through the simulated camera, 0-1.
     #[arg(long, value_name = "F", default_value_t = 0.5)]
     pub camera_share: f64,
+    /// Training-set mode: share of sessions widened toward the edges of their pattern's definition
+    /// (sighs, ataxic Biot's, skewed Cheyne-Stokes, recovery breaths after central apneas), 0-1.
+    #[arg(long, value_name = "F", default_value_t = 0.0)]
+    pub widen_share: f64,
     /// Training-set mode: seconds between two kept windows of a session.
     #[arg(long, value_name = "S", default_value_t = 10.0)]
     pub hop: f64,

@@ -21,6 +21,8 @@ use std::time::Duration;
 /// has stalled (a recording has no pauses; a file librealsense cannot read on must not hang the
 /// run).
 pub const STALL: Duration = Duration::from_secs(30);
+/// How long a stopped player's pipeline may take to hand over its last frame.
+const END_GRACE: Duration = Duration::from_secs(1);
 
 /// How librealsense paces a recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,9 +210,14 @@ impl BagPlayer {
             // The player flushes the frames it read into the pipeline before it reports that it
             // stopped: what is still queued is the tail of the recording. (With pacing off every
             // frame gets there; in real time the last one may have been lost.)
+            // The pipeline's syncer may still be handing the last frame over (seen on a loaded
+            // machine: 499 of 500 frames): give it END_GRACE before calling the recording over.
             return Ok(match self.poll()? {
                 Some(f) => Next::Frame(f),
-                None => Next::Ended,
+                None => match self.wait(END_GRACE)? {
+                    Some(f) => Next::Frame(f),
+                    None => Next::Ended,
+                },
             });
         }
         let position = self.position_ns();

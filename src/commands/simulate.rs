@@ -35,6 +35,7 @@ fn training_set(settings: &Settings, a: &SimulateArgs) -> anyhow::Result<()> {
         per_pattern: a.per_pattern,
         seconds: a.seconds,
         camera_share: a.camera_share,
+        widen_share: a.widen_share,
         seed: a.seed,
         hop_s: a.hop,
         width: a.width,

@@ -49,8 +49,9 @@ use std::sync::{Arc, Mutex};
 /// 2: wider breath-to-breath variability, slow depth changes, flattened troughs, ECG bleed,
 /// interference bursts, clipping and 100-500 Hz recordings. 3: the `apnea_seen` column.
 /// 4: regular patterns widened in two thirds (CV up to 0.3), bursts in a third, a quarter of the
-/// recordings 60-119 s long. 5: two thirds of the sessions widened toward the edges of their
-/// pattern's definition ([`crate::rsm::RsmParams::widen`]).
+/// recordings 60-119 s long. 5: optionally (`widen_share`) sessions widened toward the edges of
+/// their pattern's definition ([`crate::rsm::RsmParams::widen`]); with a share of 0 the data are
+/// those of version 4.
 pub const DATA_VERSION: u32 = 5;
 
 /// Which split a set is (it changes every subject seed).
@@ -88,6 +89,9 @@ pub struct SetSpec {
     pub seconds: f64,
     /// Share of sessions that go through the simulated camera, 0..=1.
     pub camera_share: f64,
+    /// Share of sessions widened toward the edges of their pattern's definition
+    /// ([`crate::rsm::RsmParams::widen`]), 0..=1; 0 draws exactly what data version 4 drew.
+    pub widen_share: f64,
     /// Base seed.
     pub seed: u64,
     /// Time between two kept windows of a session, s.
@@ -179,7 +183,7 @@ fn camera_session(
 ) -> Result<(), String> {
     let settings = &pipeline.respiration;
     let mut rng = ChaCha8Rng::seed_from_u64(s.seed ^ 0xCA3E);
-    let params = session_params(s.pattern, s.seed, &mut rng)?;
+    let params = session_params(s.pattern, s.seed, &mut rng, spec.widen_share)?;
     let cam = SimCameraSettings {
         width: spec.width,
         height: spec.height,
@@ -217,13 +221,14 @@ fn camera_session(
 /// variability is widened for a regular pattern (eupnea, tachypnea, bradypnea) in two thirds of
 /// the sessions: real recordings vary more from breath to breath (period and depth CV up to 0.3)
 /// than the RSM's typical draw, and irregular but continuous breathing must not look like Biot's.
-/// Two thirds of all sessions are then widened toward the edges of their pattern's definition
-/// ([`crate::rsm::RsmParams::widen`]: sighs, ataxic Biot's clusters, skewed Cheyne-Stokes runs,
-/// recovery breaths after central apneas).
+/// A share `widen_share` of all sessions is then widened toward the edges of its pattern's
+/// definition ([`crate::rsm::RsmParams::widen`]: sighs, ataxic Biot's clusters, skewed
+/// Cheyne-Stokes runs, recovery breaths after central apneas); with 0 nothing more is drawn.
 fn session_params(
     pattern: Pattern,
     seed: u64,
     rng: &mut ChaCha8Rng,
+    widen_share: f64,
 ) -> Result<crate::rsm::RsmParams, String> {
     let mut params = crate::rsm::io::params_for(pattern, None, seed).map_err(|e| e.to_string())?;
     let regular = matches!(
@@ -234,7 +239,7 @@ fn session_params(
         params.period_cv = rng.gen_range(0.04..0.3);
         params.depth_cv = rng.gen_range(0.04..0.3);
     }
-    if rng.gen_bool(2.0 / 3.0) {
+    if widen_share > 0.0 && rng.gen_bool(widen_share.clamp(0.0, 1.0)) {
         params.widen(rng);
     }
     params.validate().map_err(|e| e.to_string())?;
@@ -252,10 +257,11 @@ pub fn augmented_recording(
     pattern: Pattern,
     seed: u64,
     seconds: f64,
+    widen_share: f64,
 ) -> Result<RawRecording, String> {
     use std::f64::consts::PI;
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x516A);
-    let params = session_params(pattern, seed, &mut rng)?;
+    let params = session_params(pattern, seed, &mut rng, widen_share)?;
     let depth = params.depth_mm as f64;
     // Sample rate: log-uniform 4-100 Hz, and 100-500 Hz in a sixth (where ECG bleed and
     // interference are resolved as the narrow spikes they are).
@@ -422,7 +428,7 @@ fn signal_session(
     } else {
         spec.seconds
     };
-    let rec = augmented_recording(s.pattern, s.seed, seconds)?;
+    let rec = augmented_recording(s.pattern, s.seed, seconds, spec.widen_share)?;
     let hz = settings.resample_hz;
     let samples = crate::recording::resample(&rec, hz);
     let mut recorder = Recorder {
@@ -451,6 +457,9 @@ pub fn write_set(
     }
     if !(0.0..=1.0).contains(&spec.camera_share) || !(2.0..=3600.0).contains(&spec.hop_s) {
         return Err("--camera-share must be 0-1 and the hop at least 2 s".into());
+    }
+    if !(0.0..=1.0).contains(&spec.widen_share) {
+        return Err(format!("--widen-share {}: expected 0-1", spec.widen_share));
     }
     if (settings.resample_hz - MODEL_HZ).abs() > 1e-9 || settings.window_s < STEPS as f64 {
         return Err(format!(
@@ -584,6 +593,7 @@ mod tests {
             per_pattern: 1,
             seconds: 150.0,
             camera_share: 0.0,
+            widen_share: 0.0,
             seed: 5,
             hop_s: 10.0,
             width: 424,
@@ -625,6 +635,7 @@ mod tests {
             per_pattern: 1,
             seconds: 120.0,
             camera_share: 0.5,
+            widen_share: 0.5,
             seed: 1,
             hop_s: 10.0,
             width: 424,
@@ -646,6 +657,10 @@ mod tests {
             },
             SetSpec {
                 hop_s: 0.0,
+                ..good.clone()
+            },
+            SetSpec {
+                widen_share: -0.1,
                 ..good.clone()
             },
         ] {

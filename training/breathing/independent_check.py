@@ -19,7 +19,7 @@ Nothing here is used for training. Output: accuracy and the confusion matrix per
 the recordings it got wrong.
 
   training/.venv/bin/python training/breathing/independent_check.py --bin target/release/edge-screen \
-      [--per-pattern 20] [--seed 7] [--classifier bi_at_gru] [--classifier rule_baseline] \
+      [--config FILE] [--per-pattern 20] [--seed 7] [--classifier bi_at_gru] [--classifier rule_baseline] \
       [--min-accuracy 0.9] [--keep DIR]
 """
 
@@ -117,9 +117,10 @@ def regular(rng, shapes, seg, hz, seconds, rate, periods, total):
     return sighs > 0
 
 
-def make(pattern: str, rng, shapes, seconds: float, hz: float = 200.0) -> tuple[np.ndarray, float | None]:
+def make(pattern: str, rng, shapes, seconds: float, hz: float = 200.0) -> tuple[np.ndarray, float | None, dict]:
     """The breathing signal of `pattern` at `hz` (trough level 0, unit depth) and, for the regular
-    patterns, its true mean rate: breaths (sighs included) per minute of the time they span.
+    patterns, its true mean rate: breaths per minute of the time they span; and what was drawn
+    (printed beside a wrong answer).
 
     The definitions, written apart from src/rsm (version 2: wider than the first, which every
     classifier passed but for a few apnea recordings):
@@ -136,6 +137,7 @@ def make(pattern: str, rng, shapes, seconds: float, hz: float = 200.0) -> tuple[
     seg: list[np.ndarray] = []
     periods: list[float] = []
     sighs = [False]
+    info: dict = {}
     total = lambda: sum(len(s) for s in seg) / hz  # noqa: E731
     truth = None
     if pattern in ("eupnea", "tachypnea", "bradypnea"):
@@ -155,6 +157,8 @@ def make(pattern: str, rng, shapes, seconds: float, hz: float = 200.0) -> tuple[
         skew = rng.uniform(0.3, 0.7)
         floor = rng.uniform(0.05, 0.3)
         r = rng.uniform(14, 24)
+        info.update(cycle_s=round(cycle, 1), gap_s=round(gap, 1), hypopnea=hypopnea,
+                    peak=round(skew, 2), floor=round(floor, 2), rate=round(r, 1))
         pause(seg, hz, rng.uniform(0, gap))
         while total() < seconds:
             n = max(4, int((cycle - gap) * r / 60))
@@ -173,6 +177,7 @@ def make(pattern: str, rng, shapes, seconds: float, hz: float = 200.0) -> tuple[
         r = rng.uniform(12.5, 19.5)
         recovery = rng.random() < 0.5
         next_apnea = rng.uniform(15, 50)
+        info.update(recovery=recovery, rate=round(r, 1))
         while total() < seconds:
             breaths_then_pause(rng, shapes, seg, hz, r, 1.0)
             if total() > next_apnea:
@@ -195,7 +200,8 @@ def make(pattern: str, rng, shapes, seconds: float, hz: float = 200.0) -> tuple[
                 break
             kept.append(p)
         truth = 60.0 * len(kept) / float(np.sum(kept)) if kept and not sighs[0] else None
-    return x, truth
+    info["sighs"] = sighs[0]
+    return x, truth, info
 
 
 def recording(pattern: str, rng, shapes) -> tuple[np.ndarray, np.ndarray, float | None]:
@@ -204,7 +210,8 @@ def recording(pattern: str, rng, shapes) -> tuple[np.ndarray, np.ndarray, float 
     if pattern in ("cheyne_stokes", "central_apnea", "biots"):
         seconds = max(seconds, 120.0)
     base_hz = 200.0
-    x, truth = make(pattern, rng, shapes, seconds, base_hz)
+    x, truth, info = make(pattern, rng, shapes, seconds, base_hz)
+    info["seconds"] = round(seconds, 1)
     t = np.arange(len(x)) / base_hz
     x = x + rng.uniform(0, 0.1) * rng.standard_normal(len(x))
     wander = np.cumsum(rng.standard_normal(len(x))) * rng.uniform(0, 0.01)
@@ -213,7 +220,8 @@ def recording(pattern: str, rng, shapes) -> tuple[np.ndarray, np.ndarray, float 
     ts = np.arange(0, t[-1], 1 / hz)
     xs = np.interp(ts, t, x)
     scale = 10 ** rng.uniform(-3, 3) * (1 if rng.random() < 0.5 else -1)
-    return ts, rng.uniform(-100, 100) * abs(scale) + scale * xs, truth
+    info["hz"] = round(hz, 1)
+    return ts, rng.uniform(-100, 100) * abs(scale) + scale * xs, truth, info
 
 
 def f1_scores(cm: np.ndarray) -> np.ndarray:
@@ -229,6 +237,7 @@ def f1_scores(cm: np.ndarray) -> np.ndarray:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--bin", required=True, help="the edge-screen binary")
+    ap.add_argument("--config", help="an edge-screen configuration file (e.g. naming another model)")
     ap.add_argument("--per-pattern", type=int, default=20)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--classifier", action="append", default=None)
@@ -247,15 +256,17 @@ def main() -> None:
     out = Path(args.keep) if args.keep else Path(tempfile.mkdtemp())
     out.mkdir(parents=True, exist_ok=True)
     files = []
+    infos: dict = {}
     for p in CLASSES:
         for k in range(args.per_pattern):
-            ts, xs, truth = recording(p, rng, shapes)
+            ts, xs, truth, info = recording(p, rng, shapes)
             f = out / f"{p}_{k:03d}.csv"
             with open(f, "w") as fh:
                 fh.write("t_s,resp\n")
                 for a, b in zip(ts, xs):
                     fh.write(f"{a:.5f},{b:.6g}\n")
             files.append((p, f, truth))
+            infos[f.name] = info
     with open(out / "truth.csv", "w") as fh:
         fh.write("file,pattern,rate_bpm\n")
         for p, f, truth in files:
@@ -267,7 +278,8 @@ def main() -> None:
         wrong = []
         errors = {c: [] for c in ("eupnea", "tachypnea", "bradypnea")}
         for p, f, truth in files:
-            r = subprocess.run([args.bin, "breathing", "--classifier", cls, "--json", str(f)],
+            cfg = ["--config", args.config] if args.config else []
+            r = subprocess.run([args.bin, *cfg, "breathing", "--classifier", cls, "--json", str(f)],
                                capture_output=True, text=True)
             try:
                 d = json.loads(r.stdout)
@@ -277,7 +289,8 @@ def main() -> None:
             j = CLASSES.index(got) if got in CLASSES else len(CLASSES)
             cm[CLASSES.index(p), j] += 1
             if got != p:
-                wrong.append(f"  {f.name}: {got} (rate {d.get('rate_bpm')}, {d.get('error', '')})")
+                wrong.append(f"  {f.name}: {got} (rate {d.get('rate_bpm')}, {d.get('error', '')}) "
+                             f"{json.dumps(infos[f.name])}")
             if truth is not None:
                 rate = d.get("rate_bpm")
                 # No rate at all counts as the whole true rate wrong.

@@ -10,7 +10,8 @@
 # THREADS (torch threads, default: all cores), SEED (base seed of the data and of training, default 1),
 # BIN (an edge-screen binary to use instead of building one in release mode; CI passes its debug
 # build), EPOCHS (default 14), MERGE (seconds per recurrent step, default 4), HIDDEN (GRU/LSTM units
-# per direction, default 48).
+# per direction, default 48), WIDEN (share of sessions widened toward the edges of their pattern's
+# definition, 0-1, default 0: the shipped model; see models/breathing/MODEL_CARD.md for 0.67).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 smoke=0
@@ -53,11 +54,13 @@ data_version=${versions[0]}
 for s in "${splits[@]}"; do
   read -r split per share secs <<<"$s"
   if [ -f "$DATA/$split/spec.json" ] && [ $smoke = 0 ] && grep -q "\"per_pattern\": $per," "$DATA/$split/spec.json" \
-    && grep -q "\"data_version\": $data_version," "$DATA/$split/spec.json"; then
+    && grep -q "\"data_version\": $data_version," "$DATA/$split/spec.json" \
+    && grep -qE "\"widen_share\": ${WIDEN:-0}(\.0)?,?$" "$DATA/$split/spec.json"; then
     echo "train.sh: $DATA/$split exists, reusing it (delete it to regenerate)"
     continue
   fi
   "$bin" simulate --training-set --split "$split" --per-pattern "$per" --camera-share "$share" \
+    --widen-share "${WIDEN:-0}" \
     --seconds "$secs" --seed "$SEED" --out "$DATA/$split"
 done
 
