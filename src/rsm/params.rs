@@ -179,13 +179,7 @@ impl RsmParams {
             }
             Pattern::CheyneStokes => {
                 p.cycle_s = rng.gen_range(45.0..110.0);
-                let lo = rng.gen_range(11.5..16.0);
-                p.pause_s = [
-                    lo,
-                    (lo + rng.gen_range(2.0..15.0))
-                        .min(0.45 * p.cycle_s)
-                        .max(lo),
-                ];
+                p.pause_s = cs_pauses(rng, 11.5, p.cycle_s);
                 p.hypopnea = rng.gen_bool(0.2);
             }
             Pattern::CentralApnea => {
@@ -229,13 +223,7 @@ impl RsmParams {
                 self.cycle_s = rng.gen_range(40.0..110.0);
                 self.hypopnea = rng.gen_bool(1.0 / 3.0);
                 self.hypopnea_depth = Some(rng.gen_range(0.1..0.22));
-                let lo = rng.gen_range(10.5..16.0);
-                self.pause_s = [
-                    lo,
-                    (lo + rng.gen_range(2.0..15.0))
-                        .min(0.45 * self.cycle_s)
-                        .max(lo),
-                ];
+                self.pause_s = cs_pauses(rng, 10.5, self.cycle_s);
             }
             Pattern::CentralApnea => {
                 if rng.gen_bool(0.5) {
@@ -301,6 +289,16 @@ impl RsmParams {
         }
         Ok(())
     }
+}
+
+/// Cheyne-Stokes apnea range `[lo, hi]`, s: `lo` drawn in `shortest..16`, `hi` 2-15 s longer but
+/// at most 45 % of the cycle `cycle_s`.
+fn cs_pauses<R: Rng + ?Sized>(rng: &mut R, shortest: f32, cycle_s: f32) -> [f32; 2] {
+    let lo = rng.gen_range(shortest..16.0);
+    [
+        lo,
+        (lo + rng.gen_range(2.0..15.0)).min(0.45 * cycle_s).max(lo),
+    ]
 }
 
 /// `Ok` when `value` is finite and inside `[lo, hi]`, else an error naming `name` and the range.
