@@ -178,30 +178,6 @@ pub struct ChestSample {
     pub roi: Option<Roi>,
 }
 
-/// Sum and count of the raw values in `lo..=hi` (so zeros are skipped when `lo >= 1`) inside
-/// `roi` of a `width`-wide row-major image. Pixels outside `data` are ignored.
-pub fn roi_gated_sum(data: &[u16], width: u32, roi: Roi, lo: u16, hi: u16) -> (u64, u32) {
-    let (mut sum, mut n) = (0u64, 0u32);
-    if hi < lo {
-        return (sum, n);
-    }
-    let (w, span) = (width as usize, hi - lo);
-    for y in roi.y0 as usize..roi.y1 as usize {
-        let (a, b) = (y * w + roi.x0 as usize, y * w + roi.x1.min(width) as usize);
-        let row = data.get(a..b.max(a)).unwrap_or(&[]);
-        // Branch-free so it vectorises; a row is at most 1920 values, so u32 partials fit.
-        let (mut rs, mut rn) = (0u32, 0u32);
-        for &v in row {
-            let ok = u32::from(v.wrapping_sub(lo) <= span);
-            rs += u32::from(v) * ok;
-            rn += ok;
-        }
-        sum += u64::from(rs);
-        n += rn;
-    }
-    (sum, n)
-}
-
 /// Sums over the raw values in a depth gate inside an ROI (see [`roi_gated_moments`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct GatedSums {
@@ -215,8 +191,11 @@ pub struct GatedSums {
     pub n: u32,
 }
 
-/// Like [`roi_gated_sum`], with the first moments along x and y as well: enough to deproject the
-/// mean of the gated pixels exactly (deprojection is linear in the raw value for a fixed pixel).
+/// Sum and count of the raw values in `lo..=hi` (so zeros are skipped when `lo >= 1`) inside
+/// `roi` of a `width`-wide row-major image, with their first moments along x and y: enough to
+/// deproject the mean of the gated pixels exactly (deprojection is linear in the raw value for a
+/// fixed pixel). Pixels outside `data` are ignored. Branch-free so it vectorises; a row is at most
+/// 1920 values, so u32 partial sums fit.
 pub fn roi_gated_moments(data: &[u16], width: u32, roi: Roi, lo: u16, hi: u16) -> GatedSums {
     let mut g = GatedSums::default();
     if hi < lo {
@@ -343,6 +322,7 @@ impl ChestTracker {
         }
         let k = self.intrinsics(frame);
         let unit_mm = frame.depth_unit_m * 1000.0;
+        let before = self.track.map(|tr| (tr.roi, tr.mean_raw));
         let current = self
             .track
             .map(|tr| self.measure(frame, tr.roi, tr.mean_raw, &k));
@@ -360,7 +340,12 @@ impl ChestTracker {
         let Some(tr) = self.track else {
             return self.sample(t, None, 0.0, false);
         };
-        let Some(g) = self.measure(frame, tr.roi, tr.mean_raw, &k) else {
+        // The measurement above stands unless a detection moved the ROI or its gate.
+        let measured = match (before, current) {
+            (Some(b), Some(m)) if b == (tr.roi, tr.mean_raw) => m,
+            _ => self.measure(frame, tr.roi, tr.mean_raw, &k),
+        };
+        let Some(g) = measured else {
             return self.sample(t, None, 0.0, false);
         };
         if g.frac < self.settings.min_valid_fraction {
