@@ -1,28 +1,41 @@
-//! A `.bag` recording played through a librealsense pipeline, with the one handle realsense-rust
-//! keeps private: the playback device of the pipeline's profile (feature `realsense`).
+//! A `.bag` recording played through librealsense's playback device and its depth sensor
+//! (feature `realsense`), with the one thing a pipeline cannot give: the pacing chosen before the
+//! player reads its first frame.
 //!
-//! Through it the player's pacing is chosen ([`ReplayPace`]) and its status read: a recording has
-//! ended when the player says [`PlayerStatus::Stopped`], not when frames stop coming for a while.
-//! With pacing off librealsense marks every frame as blocking, so each stage inside librealsense
-//! (the playback sensor's dispatcher, the pipeline's one-frame queue) waits until the next stage
-//! has room instead of dropping a frame: the file is read as fast as the caller takes frames, and
-//! no frame is lost. Frames come out as realsense-rust [`CompositeFrame`]s, as from a live pipeline.
+//! The recording is loaded into a context, its pacing is set ([`ReplayPace`]), and then the
+//! sensor holding its Z16 depth stream is opened and started with a callback that hands every
+//! frame to the reader through a bounded channel. With pacing off librealsense marks every frame
+//! as blocking: the player's dispatcher waits in the callback until the reader has room, so the
+//! file is read as fast as the caller takes frames and none is lost; and at the end of the file
+//! the player hands over every frame it read before it reports that it stopped
+//! ([`PlayerStatus::Stopped`]), so the end is known from the player, not from a silence.
+//! (Through a pipeline the pacing can only be set after the player has started: on a busy
+//! machine it could read a second frame in real time and replace the first, as a fresh-clone CI
+//! run once saw, 499 of 500 frames.)
 //!
-//! The pipeline functions are called through `realsense-sys` (librealsense 2.56's C API).
+//! Frames come out as realsense-rust [`RsDepthFrame`]s, as from a live pipeline. The calls are
+//! made through `realsense-sys` (librealsense 2.56's C API).
 
 use super::bag_writer::take_error;
-use realsense_rust::{frame::CompositeFrame, pipeline::PipelineProfile};
+use realsense_rust::frame::DepthFrame as RsDepthFrame;
 use realsense_sys as sys;
+use std::ffi::{c_void, CStr};
 use std::path::Path;
 use std::ptr::{self, NonNull};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
 use std::time::Duration;
 
 /// A playing recording that gives no frame for this long while its read position stands still
 /// has stalled (a recording has no pauses; a file librealsense cannot read on must not hang the
 /// run).
 pub const STALL: Duration = Duration::from_secs(30);
-/// How long a stopped player's pipeline may take to hand over its last frame.
+/// How long a stopped player may take to hand over its last frame (it hands every frame over
+/// before it reports that it stopped, unless the reader took over 10 s for one frame, when
+/// librealsense stops waiting for it).
 const END_GRACE: Duration = Duration::from_secs(1);
+/// Frames waiting for the reader: the player's dispatcher waits (pacing off) while this many
+/// are unread.
+const CHANNEL_FRAMES: usize = 2;
 
 /// How librealsense paces a recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +64,8 @@ pub enum PlayerStatus {
 
 /// What [`BagPlayer::next`] found.
 pub enum Next {
-    /// The next frame set.
-    Frame(CompositeFrame),
+    /// The next depth frame.
+    Frame(RsDepthFrame),
     /// No frame within the time-out while the player is playing.
     Silent,
     /// The player reached the end of the file and every frame it read has been taken.
@@ -74,51 +87,128 @@ unsafe fn call<T>(f: impl FnOnce(*mut *mut sys::rs2_error) -> T) -> Result<T, St
     }
 }
 
+/// A frame handed from librealsense's dispatcher to the reader; released unless taken.
+struct FramePtr(NonNull<sys::rs2_frame>);
+
+// SAFETY: a librealsense frame is reference counted and may be released from any thread.
+unsafe impl Send for FramePtr {}
+
+impl FramePtr {
+    /// The frame as a depth frame (which then owns it); an error releases it.
+    fn into_depth(self) -> Result<RsDepthFrame, String> {
+        let raw = self.0;
+        std::mem::forget(self);
+        RsDepthFrame::try_from(raw).map_err(|e| {
+            // SAFETY: the conversion failed before taking ownership; the frame is still ours.
+            unsafe { sys::rs2_release_frame(raw.as_ptr()) };
+            format!("not a depth frame: {e}")
+        })
+    }
+}
+
+impl Drop for FramePtr {
+    fn drop(&mut self) {
+        // SAFETY: the frame was handed to us by librealsense's callback and not taken.
+        unsafe { sys::rs2_release_frame(self.0.as_ptr()) }
+    }
+}
+
+/// librealsense's frame callback: hands the frame (ours to release) to the reader, waiting for
+/// room; once the reader is gone the frame is released.
+unsafe extern "C" fn on_frame(frame: *mut sys::rs2_frame, user: *mut c_void) {
+    let Some(frame) = NonNull::new(frame) else {
+        return;
+    };
+    let frame = FramePtr(frame);
+    // SAFETY: `user` is the sender boxed by `BagPlayer::start`, freed only after the sensor has
+    // stopped and every librealsense handle is deleted.
+    let tx = unsafe { &*(user as *const SyncSender<FramePtr>) };
+    // A closed channel gives the frame back inside the error, and dropping it releases it.
+    let _ = tx.send(frame);
+}
+
 /// The raw handles, freed in reverse order of creation (null ones are skipped).
 struct Handles {
     context: *mut sys::rs2_context,
-    config: *mut sys::rs2_config,
-    pipeline: *mut sys::rs2_pipeline,
     device: *mut sys::rs2_device,
+    sensors: *mut sys::rs2_sensor_list,
+    sensor: *mut sys::rs2_sensor,
+    profiles: *mut sys::rs2_stream_profile_list,
+    opened: bool,
     started: bool,
+    /// The callback's sender (a `Box<SyncSender<FramePtr>>`).
+    sink: *mut SyncSender<FramePtr>,
 }
 
 impl Drop for Handles {
     fn drop(&mut self) {
-        // SAFETY: each pointer is null or a live handle this struct alone owns.
+        // SAFETY: each pointer is null or a live handle this struct alone owns. The reader's end
+        // of the channel is gone by now (`BagPlayer` drops it first), so a dispatcher waiting in
+        // the callback has been released and stopping cannot wait on the reader.
         unsafe {
             if self.started {
-                // Stopping clears the pipeline's queue first, which releases a player that is
-                // waiting (pacing off) for room in it.
-                let _ = call(|e| sys::rs2_pipeline_stop(self.pipeline, e));
+                let _ = call(|e| sys::rs2_stop(self.sensor, e));
+            }
+            if self.opened {
+                let _ = call(|e| sys::rs2_close(self.sensor, e));
+            }
+            if !self.profiles.is_null() {
+                sys::rs2_delete_stream_profiles_list(self.profiles);
+            }
+            if !self.sensor.is_null() {
+                sys::rs2_delete_sensor(self.sensor);
+            }
+            if !self.sensors.is_null() {
+                sys::rs2_delete_sensor_list(self.sensors);
             }
             if !self.device.is_null() {
                 sys::rs2_delete_device(self.device);
             }
-            if !self.pipeline.is_null() {
-                sys::rs2_delete_pipeline(self.pipeline);
-            }
-            if !self.config.is_null() {
-                sys::rs2_delete_config(self.config);
-            }
             if !self.context.is_null() {
                 sys::rs2_delete_context(self.context);
+            }
+            if !self.sink.is_null() {
+                drop(Box::from_raw(self.sink));
             }
         }
     }
 }
 
-/// A recording being played: its pipeline, its playback device and its stream profile.
+/// What the recording holds: its camera and its depth stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedStream {
+    /// The recorded camera's name (empty if the file does not say).
+    pub name: String,
+    /// The recorded camera's serial number (empty if the file does not say).
+    pub serial: String,
+    /// The depth stream's frame rate, frames/s.
+    pub fps: f64,
+    /// The depth image's width and height, pixels, if the file has its intrinsics.
+    pub size: Option<(u32, u32)>,
+}
+
+/// A recording being played: its playback device, its depth sensor and the reader's end of the
+/// frame channel.
 pub struct BagPlayer {
+    /// Dropped before `h` (see `Handles::drop`).
+    rx: Option<Receiver<FramePtr>>,
     h: Handles,
-    profile: PipelineProfile,
+    stream: RecordedStream,
     /// The read position when a frame last came or the position last moved, ns.
     position_ns: u64,
     /// Time waited without a frame since then.
     silence: Duration,
 }
 
-// SAFETY: librealsense's pipeline and device handles are thread-safe C++ objects; a player is used
+impl Drop for BagPlayer {
+    fn drop(&mut self) {
+        // The reader's end first: frames waiting in the channel are released, and a dispatcher
+        // waiting for room returns, before the sensor is stopped.
+        self.rx = None;
+    }
+}
+
+// SAFETY: librealsense's device and sensor handles are thread-safe C++ objects; a player is used
 // through `&mut self` or `&self` from one thread at a time.
 unsafe impl Send for BagPlayer {}
 
@@ -130,9 +220,25 @@ fn non_null<T>(p: *mut T, what: &str) -> Result<*mut T, String> {
     }
 }
 
+/// A camera-info string of `device`, empty when the recording does not have it.
+///
+/// # Safety
+/// `device` must be a live device handle.
+unsafe fn device_info(device: *mut sys::rs2_device, what: sys::rs2_camera_info) -> String {
+    let supported = call(|e| sys::rs2_supports_device_info(device, what, e)).unwrap_or(0);
+    if supported == 0 {
+        return String::new();
+    }
+    match call(|e| sys::rs2_get_device_info(device, what, e)) {
+        Ok(p) if !p.is_null() => CStr::from_ptr(p).to_string_lossy().into_owned(),
+        _ => String::new(),
+    }
+}
+
 impl BagPlayer {
     /// Starts playing `path`'s Z16 depth stream once (no looping) with the given pacing.
-    /// The error is librealsense's message (the caller names the file).
+    /// The error is librealsense's message, or says that the file has no Z16 depth stream (the
+    /// caller names the file).
     pub fn start(path: &Path, pace: ReplayPace) -> Result<Self, String> {
         let file = path
             .to_str()
@@ -140,84 +246,134 @@ impl BagPlayer {
             .ok_or("the path is not valid UTF-8 without NUL bytes")?;
         let mut h = Handles {
             context: ptr::null_mut(),
-            config: ptr::null_mut(),
-            pipeline: ptr::null_mut(),
             device: ptr::null_mut(),
+            sensors: ptr::null_mut(),
+            sensor: ptr::null_mut(),
+            profiles: ptr::null_mut(),
+            opened: false,
             started: false,
+            sink: ptr::null_mut(),
         };
         // SAFETY: every handle passed on was checked non-null and is owned by `h`, which frees it.
         unsafe {
             h.context = call(|e| sys::rs2_create_context(sys::RS2_API_VERSION as i32, e))?;
             non_null(h.context, "context")?;
-            h.config = non_null(call(|e| sys::rs2_create_config(e))?, "config")?;
-            call(|e| {
-                sys::rs2_config_enable_device_from_file_repeat_option(h.config, file.as_ptr(), 0, e)
-            })?;
-            call(|e| {
-                sys::rs2_config_enable_stream(
-                    h.config,
-                    sys::rs2_stream_RS2_STREAM_DEPTH,
-                    -1,
-                    0,
-                    0,
-                    sys::rs2_format_RS2_FORMAT_Z16,
-                    0,
-                    e,
-                )
-            })?;
-            h.pipeline = non_null(
-                call(|e| sys::rs2_create_pipeline(h.context, e))?,
-                "pipeline",
+            h.device = non_null(
+                call(|e| sys::rs2_context_add_device(h.context, file.as_ptr(), e))?,
+                "playback device",
             )?;
-            let started = call(|e| sys::rs2_pipeline_start_with_config(h.pipeline, h.config, e))?;
-            h.started = true;
-            let started = non_null(started, "pipeline profile")?;
-            let device = call(|e| sys::rs2_pipeline_profile_get_device(started, e));
-            sys::rs2_delete_pipeline_profile(started);
-            h.device = non_null(device?, "playback device")?;
-            // The player has started in real time. It reads this flag for each frame it reads from
-            // the file, and in real time the second frame is not due before a frame period after
-            // the first: from here on every frame is blocking. (Should one slip through first,
-            // the caller sees a gap in the frame numbers.)
+            // Before any sensor starts: the player reads its first frame with this pacing.
             let real_time = i32::from(pace == ReplayPace::RealTime);
             call(|e| sys::rs2_playback_device_set_real_time(h.device, real_time, e))?;
-            // realsense-rust's profile (device info, stream profiles) from a second reference.
-            let active = call(|e| sys::rs2_pipeline_get_active_profile(h.pipeline, e))?;
-            let active = NonNull::new(active).ok_or("librealsense returned no active profile")?;
-            let profile = PipelineProfile::try_from(active).map_err(|e| e.to_string())?;
+            let stream = RecordedStream {
+                name: device_info(h.device, sys::rs2_camera_info_RS2_CAMERA_INFO_NAME),
+                serial: device_info(h.device, sys::rs2_camera_info_RS2_CAMERA_INFO_SERIAL_NUMBER),
+                fps: 0.0,
+                size: None,
+            };
+            h.sensors = non_null(
+                call(|e| sys::rs2_query_sensors(h.device, e))?,
+                "sensor list",
+            )?;
+            let stream = Self::find_depth(&mut h, stream)?;
+            let (tx, rx) = mpsc::sync_channel::<FramePtr>(CHANNEL_FRAMES);
+            h.sink = Box::into_raw(Box::new(tx));
+            call(|e| sys::rs2_start(h.sensor, Some(on_frame), h.sink.cast(), e))?;
+            h.started = true;
             Ok(Self {
+                rx: Some(rx),
                 h,
-                profile,
+                stream,
                 position_ns: 0,
                 silence: Duration::ZERO,
             })
         }
     }
 
-    /// The device (the recording's camera info) and streams being played.
-    pub fn profile(&self) -> &PipelineProfile {
-        &self.profile
+    /// Finds the sensor with a Z16 depth stream, opens it on that stream and fills in the
+    /// stream's rate and size.
+    ///
+    /// # Safety
+    /// `h.sensors` must be the device's live sensor list; the handles it creates go into `h`.
+    unsafe fn find_depth(
+        h: &mut Handles,
+        mut out: RecordedStream,
+    ) -> Result<RecordedStream, String> {
+        let count = call(|e| sys::rs2_get_sensors_count(h.sensors, e))?;
+        for i in 0..count {
+            let sensor = non_null(call(|e| sys::rs2_create_sensor(h.sensors, i, e))?, "sensor")?;
+            let profiles = match call(|e| sys::rs2_get_stream_profiles(sensor, e)) {
+                Ok(p) if !p.is_null() => p,
+                _ => {
+                    sys::rs2_delete_sensor(sensor);
+                    continue;
+                }
+            };
+            let n = call(|e| sys::rs2_get_stream_profiles_count(profiles, e)).unwrap_or(0);
+            for j in 0..n {
+                let Ok(profile) = call(|e| sys::rs2_get_stream_profile(profiles, j, e)) else {
+                    continue;
+                };
+                if profile.is_null() {
+                    continue;
+                }
+                let (mut kind, mut format, mut index, mut id, mut fps) = (0, 0, 0, 0, 0);
+                let data = call(|e| {
+                    sys::rs2_get_stream_profile_data(
+                        profile,
+                        &mut kind,
+                        &mut format,
+                        &mut index,
+                        &mut id,
+                        &mut fps,
+                        e,
+                    )
+                });
+                if data.is_err()
+                    || kind != sys::rs2_stream_RS2_STREAM_DEPTH
+                    || format != sys::rs2_format_RS2_FORMAT_Z16
+                {
+                    continue;
+                }
+                h.sensor = sensor;
+                h.profiles = profiles;
+                call(|e| sys::rs2_open(sensor, profile, e))?;
+                h.opened = true;
+                out.fps = f64::from(fps);
+                let mut k = std::mem::zeroed::<sys::rs2_intrinsics>();
+                if call(|e| sys::rs2_get_video_stream_intrinsics(profile, &mut k, e)).is_ok()
+                    && k.width > 0
+                    && k.height > 0
+                {
+                    out.size = Some((k.width as u32, k.height as u32));
+                }
+                return Ok(out);
+            }
+            sys::rs2_delete_stream_profiles_list(profiles);
+            sys::rs2_delete_sensor(sensor);
+        }
+        Err("the recording has no Z16 depth stream".into())
     }
 
-    /// The next frame set, waiting at most `timeout` for it; the end of the recording once the
-    /// player has stopped and the pipeline holds no frame.
+    /// The recorded camera and depth stream being played.
+    pub fn stream(&self) -> &RecordedStream {
+        &self.stream
+    }
+
+    /// The next depth frame, waiting at most `timeout` for it; the end of the recording once
+    /// the player has stopped and handed over every frame.
     pub fn next(&mut self, timeout: Duration) -> Result<Next, String> {
         if let Some(f) = self.wait(timeout)? {
             self.silence = Duration::ZERO;
             return Ok(Next::Frame(f));
         }
         if self.status() == PlayerStatus::Stopped {
-            // The player flushes the frames it read into the pipeline before it reports that it
-            // stopped: what is still queued is the tail of the recording. (With pacing off every
-            // frame gets there; in real time the last one may have been lost.)
-            // The pipeline's syncer may still be handing the last frame over (seen on a loaded
-            // machine: 499 of 500 frames): give it END_GRACE before calling the recording over.
-            return Ok(match self.poll()? {
+            // The player hands over the frames it read before it reports that it stopped: what
+            // is still in the channel is the tail of the recording. (With pacing off every frame
+            // gets there; in real time the last ones may have been replaced.)
+            return Ok(match self.wait(END_GRACE)? {
                 Some(f) => Next::Frame(f),
-                None => match self.wait(END_GRACE)? {
-                    Some(f) => Next::Frame(f),
-                    None => Next::Ended,
-                },
+                None => Next::Ended,
             });
         }
         let position = self.position_ns();
@@ -237,32 +393,21 @@ impl BagPlayer {
         Ok(Next::Silent)
     }
 
-    /// The next frame set, waiting at most `timeout`; `None` if none came in time.
-    fn wait(&mut self, timeout: Duration) -> Result<Option<CompositeFrame>, String> {
-        let ms = timeout.as_millis().min(u32::MAX as u128) as u32;
-        let mut frame = ptr::null_mut();
-        // SAFETY: the pipeline is started; a frame handed out is owned by the CompositeFrame.
-        let got = unsafe {
-            call(|e| sys::rs2_pipeline_try_wait_for_frames(self.h.pipeline, &mut frame, ms, e))?
+    /// The next frame, waiting at most `timeout`; `None` if none came in time.
+    fn wait(&mut self, timeout: Duration) -> Result<Option<RsDepthFrame>, String> {
+        let Some(rx) = self.rx.as_ref() else {
+            return Ok(None);
         };
-        Ok(if got != 0 {
-            NonNull::new(frame).map(CompositeFrame::from)
-        } else {
-            None
-        })
-    }
-
-    /// The next frame set if one is waiting now.
-    fn poll(&mut self) -> Result<Option<CompositeFrame>, String> {
-        let mut frame = ptr::null_mut();
-        // SAFETY: as in `wait`.
-        let got =
-            unsafe { call(|e| sys::rs2_pipeline_poll_for_frames(self.h.pipeline, &mut frame, e))? };
-        Ok(if got != 0 {
-            NonNull::new(frame).map(CompositeFrame::from)
-        } else {
-            None
-        })
+        let got = match rx.try_recv() {
+            Ok(f) => Some(f),
+            Err(TryRecvError::Empty) => match rx.recv_timeout(timeout) {
+                Ok(f) => Some(f),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => None,
+            },
+            Err(TryRecvError::Disconnected) => None,
+        };
+        got.map(FramePtr::into_depth).transpose()
     }
 
     /// What the player is doing now.

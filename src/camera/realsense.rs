@@ -18,7 +18,7 @@
 
 use super::hardware::{CameraSelector, Emitter, RealSenseSettings};
 pub use super::playback::ReplayPace;
-use super::playback::{BagPlayer, Next};
+use super::playback::{BagPlayer, Next, RecordedStream};
 use super::{CameraError, FrameSource};
 use crate::types::DepthFrame;
 use realsense_rust::{
@@ -27,7 +27,7 @@ use realsense_rust::{
     device::Device,
     frame::{CompositeFrame, DepthFrame as RsDepthFrame, FrameEx},
     kind::{Rs2CameraInfo, Rs2Exception, Rs2Extension, Rs2Format, Rs2Option, Rs2StreamKind},
-    pipeline::{ActivePipeline, FrameWaitError, InactivePipeline, PipelineProfile},
+    pipeline::{ActivePipeline, FrameWaitError, InactivePipeline},
     processing_blocks::{
         decimation::Decimation as DecimationFilter,
         hole_filling::HoleFillingFilter,
@@ -247,10 +247,29 @@ enum Stream {
 }
 
 impl Stream {
-    fn profile(&self) -> &PipelineProfile {
+    /// The camera's name and serial number, the depth stream's rate and its image size.
+    fn summary(&self) -> RecordedStream {
         match self {
-            Stream::Live(p) => p.profile(),
-            Stream::Replay(p) => p.profile(),
+            Stream::Live(p) => {
+                let profile = p.profile();
+                let device = profile.device();
+                let mut out = RecordedStream {
+                    name: info(device, Rs2CameraInfo::Name),
+                    serial: info(device, Rs2CameraInfo::SerialNumber),
+                    fps: 0.0,
+                    size: None,
+                };
+                for stream in profile.streams() {
+                    if stream.kind() == Rs2StreamKind::Depth {
+                        out.fps = stream.framerate() as f64;
+                        if let Ok(intr) = stream.intrinsics() {
+                            out.size = Some((intr.width() as u32, intr.height() as u32));
+                        }
+                    }
+                }
+                out
+            }
+            Stream::Replay(p) => p.stream().clone(),
         }
     }
 }
@@ -283,6 +302,8 @@ pub struct RealSenseCamera {
     reanchor: bool,
     /// Frame number of the last frame handed out, in this stream.
     last_seq: Option<u64>,
+    /// The first frame number seen (a recording's log names the range it delivered).
+    first_seq: Option<u64>,
     /// Frames missing from the frame numbers (dropped inside librealsense), all streams.
     lost: u64,
 }
@@ -355,6 +376,7 @@ impl RealSenseCamera {
             last_t_s: 0.0,
             reanchor: true,
             last_seq: None,
+            first_seq: None,
             lost: 0,
         };
         cam.start()?;
@@ -388,19 +410,14 @@ impl RealSenseCamera {
             }
         };
         let s = &self.settings;
-        let profile = stream.profile();
-        let device = profile.device();
-        let dev_name = info(device, Rs2CameraInfo::Name);
-        let dev_serial = info(device, Rs2CameraInfo::SerialNumber);
+        let summary = stream.summary();
+        let (dev_name, dev_serial) = (summary.name, summary.serial);
         let (mut w, mut h, mut fps) = (s.width_px, s.height_px, s.fps as f64);
-        for stream in profile.streams() {
-            if stream.kind() == Rs2StreamKind::Depth {
-                fps = stream.framerate() as f64;
-                if let Ok(intr) = stream.intrinsics() {
-                    w = intr.width() as u32;
-                    h = intr.height() as u32;
-                }
-            }
+        if summary.fps > 0.0 {
+            fps = summary.fps;
+        }
+        if let Some((sw, sh)) = summary.size {
+            (w, h) = (sw, sh);
         }
         self.fps = fps;
         let mode = format!("{w}x{h}@{fps:.0}");
@@ -424,6 +441,7 @@ impl RealSenseCamera {
         self.silent = 0;
         self.reanchor = true;
         self.last_seq = None;
+        self.first_seq = None;
         Ok(())
     }
 
@@ -650,7 +668,7 @@ impl RealSenseCamera {
     /// The next frame set from a recording: silence while the player plays is a time-out (a
     /// busy machine, or a gap in the recording); the recording has ended when the player has
     /// stopped and handed over every frame.
-    fn next_recorded(&mut self, path: &Path) -> Result<CompositeFrame, CameraError> {
+    fn next_recorded(&mut self, path: &Path) -> Result<RsDepthFrame, CameraError> {
         let first = self.delivered == 0;
         let timeout = if first {
             FIRST_REPLAY_FRAME
@@ -677,9 +695,11 @@ impl RealSenseCamera {
             }
             Next::Ended => {
                 log::info!(
-                    "{}: end of the recording; {} frames delivered, {} missing from the frame numbers",
+                    "{}: end of the recording; {} frames delivered (numbers {:?} to {:?}), {} missing from the frame numbers",
                     path.display(),
                     self.delivered,
+                    self.first_seq,
+                    self.last_seq,
                     self.lost
                 );
                 self.stream = None;
@@ -697,22 +717,26 @@ impl RealSenseCamera {
             }
         }
         self.last_seq = Some(seq);
+        self.first_seq.get_or_insert(seq);
     }
 }
 
 impl FrameSource for RealSenseCamera {
     fn read_frame(&mut self, frame: &mut DepthFrame) -> Result<(), CameraError> {
-        let frames = match &self.origin {
-            Origin::Live { .. } => self.next_live()?,
+        let depth = match &self.origin {
+            Origin::Live { .. } => {
+                let frames = self.next_live()?;
+                let Some(depth) = frames.frames_of_type::<RsDepthFrame>().into_iter().next() else {
+                    return Err(CameraError::Corrupt(
+                        "frame set without a depth frame".into(),
+                    ));
+                };
+                depth
+            }
             Origin::Replay { path, .. } => {
                 let path = path.clone();
                 self.next_recorded(&path)?
             }
-        };
-        let Some(depth) = frames.frames_of_type::<RsDepthFrame>().into_iter().next() else {
-            return Err(CameraError::Corrupt(
-                "frame set without a depth frame".into(),
-            ));
         };
         self.note_frame_number(depth.frame_number());
         let depth = self.filters.apply(depth)?;
