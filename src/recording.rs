@@ -23,8 +23,12 @@ pub const MAX_FILE_BYTES: u64 = 512 * 1024 * 1024;
 /// Longest stretch without samples that is bridged by interpolation, s (a hole in the time axis
 /// minus one sampling interval): a depth camera that drops a few frames leaves holes of 0.3-0.5 s,
 /// too short to lose a breath (2 s or more) but long enough to end a recording if refused. Longer
-/// holes are refused as [`Problem::Gap`].
+/// holes are kept as [`Unseen`] stretches: no signal, analysed as such (never as a pause in
+/// breathing), up to [`MAX_UNSEEN_SHARE`] of the recording.
 pub const MAX_BRIDGED_GAP_S: f64 = 1.0;
+/// Largest share of a recording's length that may lie in holes longer than
+/// [`MAX_BRIDGED_GAP_S`]; beyond it the recording is refused as [`Problem::Gap`].
+pub const MAX_UNSEEN_SHARE: f64 = 0.25;
 
 /// What is wrong with a recording.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -66,17 +70,22 @@ pub enum Problem {
     /// The typical sampling interval gives a rate outside 4-1000 Hz.
     #[error("sample rate {0:.2} Hz is outside the supported 4-1000 Hz")]
     RateOutOfRange(f64),
-    /// A hole in the time axis longer than [`MAX_BRIDGED_GAP_S`] can bridge.
+    /// Holes in the time axis longer than [`MAX_BRIDGED_GAP_S`] take more than
+    /// [`MAX_UNSEEN_SHARE`] of the recording.
     #[error(
-        "gap of {gap_s:.3} s after t = {after_s} s (sampling interval is {dt_s:.4} s; at most 1 s without samples is bridged)"
+        "gap of {gap_s:.3} s after t = {after_s} s: {unseen_s:.1} s of {duration_s:.1} s lie in gaps over 1 s (sampling interval is {dt_s:.4} s; gaps up to 1 s are bridged, and longer ones may take at most a quarter of the recording)"
     )]
     Gap {
-        /// Time before the gap, s.
+        /// Time before the longest gap, s.
         after_s: f64,
-        /// Gap length, s.
+        /// The longest gap, s.
         gap_s: f64,
         /// Typical sampling interval, s.
         dt_s: f64,
+        /// Time in gaps over [`MAX_BRIDGED_GAP_S`], s.
+        unseen_s: f64,
+        /// The recording's length, s.
+        duration_s: f64,
     },
     /// Shorter than [`MIN_DURATION_S`].
     #[error("recording is {0:.1} s long; at least 55 s are needed")]
@@ -119,6 +128,18 @@ pub struct RawRecording {
     pub hz: f64,
     /// Holes in the time axis that the resampler bridges by interpolation.
     pub gaps: BridgedGaps,
+    /// Longer holes: stretches without signal.
+    pub unseen: Vec<Unseen>,
+}
+
+/// A hole in a recording's time axis longer than [`MAX_BRIDGED_GAP_S`]: the resampled signal
+/// runs straight across it, and its samples are marked as no signal ([`valid_mask`]).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Unseen {
+    /// The last sample before the hole, s.
+    pub from_s: f64,
+    /// The first sample after it, s.
+    pub to_s: f64,
 }
 
 /// Holes in a recording's time axis (dropped samples) short enough to be bridged: longer than three
@@ -134,6 +155,15 @@ pub struct BridgedGaps {
 }
 
 impl RawRecording {
+    /// Time in holes longer than [`MAX_BRIDGED_GAP_S`], s (each hole less one sampling interval:
+    /// the time no sample stands for).
+    pub fn unseen_s(&self) -> f64 {
+        let dt = 1.0 / self.hz;
+        self.unseen
+            .iter()
+            .fold(0.0, |sum, u| sum + (u.to_s - u.from_s - dt))
+    }
+
     /// Length covered by the samples, s: first to last time plus one sampling interval (60 000
     /// samples at 1000 Hz are 60 s).
     pub fn duration_s(&self) -> f64 {
@@ -211,28 +241,26 @@ pub fn parse_csv(text: &str) -> Result<RawRecording, (Option<usize>, Problem)> {
 }
 
 /// The holes in `t` (sampling interval `dt`): a hole longer than three sampling intervals (and than
-/// 0.25 s) is a gap, not jitter; one with more than [`MAX_BRIDGED_GAP_S`] without samples is an
-/// error, the others are counted.
-fn bridged_gaps(t: &[f64], dt: f64) -> Result<BridgedGaps, (Option<usize>, Problem)> {
+/// 0.25 s) is a gap, not jitter; one with at most [`MAX_BRIDGED_GAP_S`] without samples is counted
+/// as bridged, a longer one is kept as [`Unseen`].
+fn find_gaps(t: &[f64], dt: f64) -> (BridgedGaps, Vec<Unseen>) {
     let max_dt = (3.0 * dt).max(0.25);
     let mut gaps = BridgedGaps::default();
+    let mut unseen = Vec::new();
     for w in t.windows(2).filter(|w| w[1] - w[0] > max_dt) {
         let gap_s = w[1] - w[0];
         // A microsecond of slack absorbs rounding in the time column.
         if gap_s - dt > MAX_BRIDGED_GAP_S + 1e-6 {
-            return Err((
-                None,
-                Problem::Gap {
-                    after_s: w[0],
-                    gap_s,
-                    dt_s: dt,
-                },
-            ));
+            unseen.push(Unseen {
+                from_s: w[0],
+                to_s: w[1],
+            });
+        } else {
+            gaps.count += 1;
+            gaps.longest_s = gaps.longest_s.max(gap_s);
         }
-        gaps.count += 1;
-        gaps.longest_s = gaps.longest_s.max(gap_s);
     }
-    Ok(gaps)
+    (gaps, unseen)
 }
 
 /// Replaces `t` by an even grid from its first to its last time when every time lies within
@@ -283,16 +311,39 @@ fn validate(t_s: Vec<f64>, values: Vec<f64>) -> Result<RawRecording, (Option<usi
     if !(MIN_HZ * 0.95..=MAX_HZ * 1.05).contains(&hz) {
         return Err((None, Problem::RateOutOfRange(hz)));
     }
-    let gaps = bridged_gaps(&t_s, dt)?;
+    let (gaps, unseen) = find_gaps(&t_s, dt);
     let rec = RawRecording {
         t_s,
         values,
         hz,
         gaps,
+        unseen,
     };
     // A microsecond of slack absorbs rounding in the time column.
     if rec.duration_s() < MIN_DURATION_S - 1e-6 {
         return Err((None, Problem::TooShort(rec.duration_s())));
+    }
+    let unseen_s = rec.unseen_s();
+    if unseen_s > MAX_UNSEEN_SHARE * rec.duration_s() {
+        let longest = rec
+            .unseen
+            .iter()
+            .max_by(|a, b| (a.to_s - a.from_s).total_cmp(&(b.to_s - b.from_s)))
+            .copied()
+            .unwrap_or(Unseen {
+                from_s: 0.0,
+                to_s: 0.0,
+            });
+        return Err((
+            None,
+            Problem::Gap {
+                after_s: longest.from_s,
+                gap_s: longest.to_s - longest.from_s,
+                dt_s: dt,
+                unseen_s,
+                duration_s: rec.duration_s(),
+            },
+        ));
     }
     let (lo, hi) = rec
         .values
@@ -340,6 +391,25 @@ pub fn resample(rec: &RawRecording, out_hz: f64) -> Vec<f32> {
         out.push(v as f32);
     }
     out
+}
+
+/// Which of [`resample`]'s samples (same grid, same length) stand on signal: `false` for those
+/// inside an [`Unseen`] hole (more than half a sampling interval from both of its edges).
+pub fn valid_mask(rec: &RawRecording, out_hz: f64) -> Vec<bool> {
+    let (t0, t_end) = match (rec.t_s.first(), rec.t_s.last()) {
+        (Some(&a), Some(&b)) => (a, b),
+        _ => return Vec::new(),
+    };
+    let n_out = ((t_end - t0) * out_hz).floor() as usize + 1;
+    let margin = 0.5 / rec.hz;
+    (0..n_out)
+        .map(|k| {
+            let tc = t0 + k as f64 / out_hz;
+            !rec.unseen
+                .iter()
+                .any(|u| tc > u.from_s + margin && tc < u.to_s - margin)
+        })
+        .collect()
 }
 
 /// Mean of the middle half of `values` (all of them when there are fewer than 4); `scratch` is
@@ -467,18 +537,54 @@ mod tests {
     }
 
     #[test]
-    fn finds_a_gap() {
-        let text: String = csv_of(10.0, 80.0, f64::sin)
-            .lines()
-            .filter(|l| !l.starts_with("40.") && !l.starts_with("41."))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        match problem(&text).1 {
-            Problem::Gap { after_s, gap_s, .. } => {
+    fn keeps_a_long_gap_as_unseen_and_refuses_too_many() {
+        let without = |drop: &dyn Fn(f64) -> bool| -> String {
+            csv_of(10.0, 80.0, f64::sin)
+                .lines()
+                .filter(|l| {
+                    l.split(',')
+                        .next()
+                        .and_then(|t| t.parse().ok())
+                        .map_or(true, |t| !drop(t))
+                })
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        // 2 s without samples (40.0-41.9): kept, marked, the rest resampled as before.
+        let rec = parse_csv(&without(&|t| (40.0..41.95).contains(&t))).unwrap();
+        assert_eq!(rec.unseen.len(), 1, "{:?}", rec.unseen);
+        let u = rec.unseen[0];
+        assert!(
+            (u.from_s - 39.9).abs() < 1e-6 && (u.to_s - 42.0).abs() < 1e-6,
+            "{u:?}"
+        );
+        assert!((rec.unseen_s() - 2.0).abs() < 1e-6, "{}", rec.unseen_s());
+        assert_eq!(rec.gaps.count, 0);
+        let mask = valid_mask(&rec, 10.0);
+        assert_eq!(mask.len(), resample(&rec, 10.0).len());
+        let invalid: Vec<usize> = (0..mask.len()).filter(|&k| !mask[k]).collect();
+        assert_eq!(invalid, (400..=419).collect::<Vec<_>>());
+        // 0.5 s missing is bridged: nothing unseen.
+        let rec = parse_csv(&without(&|t| (40.0..40.45).contains(&t))).unwrap();
+        assert!(rec.unseen.is_empty() && rec.gaps.count == 1, "{rec:?}");
+        assert!(valid_mask(&rec, 10.0).iter().all(|v| *v));
+        // 25 s of 80 in two holes: refused, naming the longest.
+        match problem(&without(&|t| {
+            (20.0..30.0).contains(&t) || (50.0..65.0).contains(&t)
+        }))
+        .1
+        {
+            Problem::Gap {
+                after_s,
+                gap_s,
+                unseen_s,
+                ..
+            } => {
                 assert!(
-                    (after_s - 39.9).abs() < 1e-6 && (gap_s - 2.1).abs() < 1e-6,
+                    (after_s - 49.9).abs() < 1e-6 && (gap_s - 15.1).abs() < 1e-6,
                     "{after_s} {gap_s}"
                 );
+                assert!((unseen_s - 25.0).abs() < 1e-6, "{unseen_s}");
             }
             other => panic!("expected a gap, got {other:?}"),
         }

@@ -197,7 +197,8 @@ fn bad_files_are_refused_with_the_problem_named() {
                 "gap.csv",
                 &format!(
                     "t_s,resp\n{}",
-                    long(&|i| if (300..330).contains(&i) {
+                    // 20 s of 70 without samples: more than a quarter.
+                    long(&|i| if (300..500).contains(&i) {
                         String::new()
                     } else {
                         format!("{},{}\n", i as f64 / 10.0, (i as f64 / 7.0).sin())
@@ -226,6 +227,45 @@ fn bad_files_are_refused_with_the_problem_named() {
     ]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("missing.csv"));
+}
+
+/// A hole of 12 s in a recording (a sensor that stopped, a camera that lost the chest) is analysed
+/// as no signal: the rate comes from the rest, the hole is reported, and it is not an apnea
+/// although it is longer than one.
+#[test]
+fn a_long_hole_is_not_an_apnea_and_the_rate_comes_from_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (full, rate) = simulate(dir.path(), "eupnea", "10", "5", "90");
+    let text = std::fs::read_to_string(&full).unwrap();
+    let holed: String = text
+        .lines()
+        .filter(|l| {
+            l.split(',')
+                .next()
+                .and_then(|t| t.parse::<f64>().ok())
+                .map_or(true, |t| !(40.0..52.0).contains(&t))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = write(dir.path(), "holed.csv", &holed);
+    let o = run(&["breathing", "--json", path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = &json_lines(&stdout(&o))[0];
+    let unseen = v["unseen_s"].as_f64().expect("unseen_s");
+    assert!((unseen - 12.0).abs() < 0.2, "{v}");
+    assert_eq!(v["unseen"].as_array().map(Vec::len), Some(1), "{v}");
+    let got = v["rate_bpm"].as_f64().expect("a rate");
+    assert!((got - rate).abs() <= 0.5, "rate {got} vs {rate}: {v}");
+    // The only window (90 s, shorter than `window_s`) has the hole: a rate, no pattern claimed
+    // (a classifier takes a hole for a pause: the BI-AT-GRU read this one as Cheyne-Stokes).
+    assert!(v["pattern"].is_null(), "{v}");
+    assert_eq!(v["insufficient_signal"], false, "{v}");
+    assert_eq!(v["apneas"].as_array().map(Vec::len), Some(0), "{v}");
+    let human = stdout(&run(&["breathing", path.to_str().unwrap()]));
+    assert!(
+        human.contains("without samples") && human.contains("pattern not classified"),
+        "{human}"
+    );
 }
 
 #[test]

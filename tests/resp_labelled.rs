@@ -82,10 +82,11 @@ fn analyse(dir: &Path, refs: &[(String, f64, String)], set: &str) -> Vec<Row> {
                 Some(v) => (
                     v["rate_bpm"].as_f64(),
                     format!(
-                        "quality {:.2}, {} gap(s) bridged (longest {:.2} s)",
+                        "quality {:.2}, {} gap(s) bridged (longest {:.2} s), {:.1} s unseen",
                         v["quality"].as_f64().unwrap_or(f64::NAN),
                         v["gaps_bridged"].as_u64().unwrap_or(0),
-                        v["longest_gap_s"].as_f64().unwrap_or(0.0)
+                        v["longest_gap_s"].as_f64().unwrap_or(0.0),
+                        v["unseen_s"].as_f64().unwrap_or(0.0)
                     ),
                 ),
                 None => {
@@ -196,8 +197,9 @@ fn labelled_recordings_keep_their_rates() {
         return;
     };
     // Reached on the records present (BIDMC 1-26, RealSense subjects 1, 2, 4, 5): BIDMC a rate for
-    // 26/26, within 0.3 /min for 19/26; RealSense within 1 /min for 8/8, 7/8, 5/8 at 1, 2, 3 m.
-    check(&bidmc, &rs, 0.95, 0.70, 0.60);
+    // 26/26, within 0.3 /min for 19/26; RealSense within 1 /min for 8/8, 7/8, 6/8 at 1, 2, 3 m
+    // (the 3 m recording with a 7.7 s hole is analysed around it).
+    check(&bidmc, &rs, 0.95, 0.70, 0.70);
 }
 
 #[test]

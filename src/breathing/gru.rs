@@ -203,6 +203,7 @@ mod tests {
             rate_bpm: None,
             quality: 1.0,
             amplitude: 1.0,
+            unseen_s: 0.0,
         }
     }
 

@@ -6,17 +6,26 @@
 //! median of the windows' rates, given only when at least half of the windows have one and the
 //! quality is sufficient; the apneas are the union of the windows' motionless pauses, merged where
 //! they overlap, that last at least the apnea threshold; the hypopneas (runs of shallow breathing)
-//! likewise, less any that overlaps an apnea.
+//! likewise, less any that overlaps an apnea. A window with a stretch of more than
+//! [`MAX_UNSEEN_FOR_PATTERN_S`] without signal gives its rate and quality but no pattern evidence
+//! (a hole looks like a pause to a classifier); when no window gives evidence, no pattern is
+//! claimed although the rate may be ("pattern not classified").
 
 use crate::respiration::window::{BreathWindow, MIN_RATE_QUALITY};
 use crate::types::{ApneaInterval, BreathingReading, Pattern, PatternScores};
 use serde::Serialize;
+
+/// Longest stretch without signal in a window whose pattern scores still count, s: shorter than
+/// the briefest pause a pattern is told by (3 s), so a hole cannot pass for one.
+pub const MAX_UNSEEN_FOR_PATTERN_S: f64 = 2.0;
 
 /// Accumulates window readings.
 #[derive(Debug, Clone, Default)]
 pub struct SessionVerdict {
     sum: [f64; 6],
     windows: usize,
+    /// Windows whose scores are in `sum`.
+    scored: usize,
     rates: Vec<f32>,
     qualities: Vec<f32>,
     pauses: Vec<ApneaInterval>,
@@ -58,7 +67,11 @@ impl SessionVerdict {
 
     /// Add one window: its reading and the window itself (for its pauses).
     pub fn add(&mut self, reading: &BreathingReading, window: &BreathWindow<'_>) {
-        self.add_scores(&reading.scores, reading.rate_bpm, reading.quality);
+        if window.unseen_s > MAX_UNSEEN_FOR_PATTERN_S {
+            self.add_unscored(reading.rate_bpm, reading.quality);
+        } else {
+            self.add_scores(&reading.scores, reading.rate_bpm, reading.quality);
+        }
         for p in window.pauses {
             merge(&mut self.pauses, *p);
         }
@@ -72,6 +85,12 @@ impl SessionVerdict {
         for (s, v) in self.sum.iter_mut().zip(scores.0) {
             *s += v as f64;
         }
+        self.scored += 1;
+        self.add_unscored(rate_bpm, quality);
+    }
+
+    /// Add one window's rate and quality without pattern evidence.
+    fn add_unscored(&mut self, rate_bpm: Option<f32>, quality: f32) {
         self.windows += 1;
         self.rates.extend(rate_bpm.filter(|r| r.is_finite()));
         self.qualities.push(quality);
@@ -82,9 +101,9 @@ impl SessionVerdict {
         self.windows
     }
 
-    /// Mean scores (uniform when empty).
+    /// Mean scores of the windows with pattern evidence (uniform when none).
     pub fn scores(&self) -> PatternScores {
-        let n = self.windows.max(1) as f64;
+        let n = self.scored.max(1) as f64;
         PatternScores::from_evidence(self.sum.map(|s| (s / n) as f32))
     }
 
@@ -137,7 +156,7 @@ impl SessionVerdict {
             .collect();
         hypopneas.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
         BreathingSummary {
-            pattern: sufficient.then(|| scores.best().0),
+            pattern: (sufficient && self.scored > 0).then(|| scores.best().0),
             insufficient_signal: !sufficient,
             scores,
             rate_bpm: self.rate_bpm().filter(|_| sufficient),

@@ -6,7 +6,7 @@ use crate::breathing::session::BreathingSummary;
 use crate::breathing::PatternClassifier;
 use crate::cli::BreathingArgs;
 use crate::config::Settings;
-use crate::recording::BridgedGaps;
+use crate::recording::{BridgedGaps, Unseen};
 use anyhow::Context;
 use serde::Serialize;
 use std::path::Path;
@@ -35,6 +35,10 @@ struct FileVerdict<'a> {
     /// Dropped samples bridged by interpolation (`gaps_bridged`, `longest_gap_s`).
     #[serde(flatten)]
     gaps: BridgedGaps,
+    /// Time in longer holes (over 1 s without samples), analysed as no signal, s.
+    unseen_s: f64,
+    /// Those holes (`from_s`, `to_s`: the samples either side).
+    unseen: Vec<Unseen>,
     source_hz: f64,
     duration_s: f64,
     classifier: &'a str,
@@ -70,8 +74,15 @@ fn one<'c>(
     let rec = crate::recording::load_csv(file)?;
     let resp = &settings.pipeline.respiration;
     let samples = crate::recording::resample(&rec, resp.resample_hz);
-    let a = crate::pipeline::recording::analyze_series(&samples, resp.resample_hz, resp, cls)
-        .with_context(|| file.display().to_string())?;
+    let valid = crate::recording::valid_mask(&rec, resp.resample_hz);
+    let a = crate::pipeline::recording::analyze_series_with_gaps(
+        &samples,
+        &valid,
+        resp.resample_hz,
+        resp,
+        cls,
+    )
+    .with_context(|| file.display().to_string())?;
     let rates = a.window_rates.iter().filter_map(|w| w.1);
     let rate_range_bpm = rates
         .clone()
@@ -90,6 +101,8 @@ fn one<'c>(
         rate_range_bpm,
         breath_interval_cv: a.breath_interval_cv,
         gaps: rec.gaps,
+        unseen_s: rec.unseen_s(),
+        unseen: rec.unseen.clone(),
         source_hz: rec.hz,
         duration_s: rec.duration_s(),
         classifier: cls.name(),
@@ -104,7 +117,9 @@ fn print_human(v: &FileVerdict<'_>) -> std::io::Result<()> {
     let pattern = match b.pattern {
         // Below the quality gate no pattern is claimed: "insufficient signal", never a label.
         Some(p) => format!("{p} (score {:.2})", b.scores.get(p)),
-        None => "insufficient signal".to_string(),
+        None if b.insufficient_signal => "insufficient signal".to_string(),
+        // A rate, but every window had a hole that could pass for a pause.
+        None => "pattern not classified (signal missing)".to_string(),
     };
     let gaps = match v.gaps {
         BridgedGaps { count: 0, .. } => String::new(),
@@ -112,6 +127,15 @@ fn print_human(v: &FileVerdict<'_>) -> std::io::Result<()> {
             ", {} gap(s) bridged (longest {:.2} s)",
             g.count, g.longest_s
         ),
+    };
+    let gaps = if v.unseen.is_empty() {
+        gaps
+    } else {
+        format!(
+            "{gaps}, {:.1} s without samples in {} longer gap(s), not analysed",
+            v.unseen_s,
+            v.unseen.len()
+        )
     };
     let spread = match (v.rate_range_bpm, v.breath_interval_cv) {
         (Some([lo, hi]), Some(cv)) => format!(

@@ -44,6 +44,20 @@ pub fn analyze_series(
     settings: &RespirationSettings,
     classifier: &mut dyn PatternClassifier,
 ) -> Result<RecordingAnalysis, AnalysisError> {
+    analyze_series_with_gaps(samples, &[], hz, settings, classifier)
+}
+
+/// [`analyze_series`] with each sample's validity (`valid`, the same length as `samples`, or empty
+/// when all are valid): invalid samples (a recording's holes, [`crate::recording::valid_mask`])
+/// are fed to the analyser as no signal, so a stretch without signal is never taken for a pause
+/// in breathing and lowers the quality by its share.
+pub fn analyze_series_with_gaps(
+    samples: &[f32],
+    valid: &[bool],
+    hz: f64,
+    settings: &RespirationSettings,
+    classifier: &mut dyn PatternClassifier,
+) -> Result<RecordingAnalysis, AnalysisError> {
     let n = normalise(samples, hz, settings)?;
     let x = &n.samples;
     let mut analyzer = BreathAnalyzer::new(settings, Schedule::recording(settings, x.len()));
@@ -62,7 +76,8 @@ pub fn analyze_series(
         }
     };
     for (i, v) in x.iter().enumerate() {
-        analyzer.push_fixed(i as f64 / hz, Some(*v), &mut on);
+        let seen = valid.get(i).copied().unwrap_or(true);
+        analyzer.push_fixed(i as f64 / hz, seen.then_some(*v), &mut on);
     }
     analyzer.finish(&mut on);
     cvs.sort_by(f32::total_cmp);

@@ -81,8 +81,13 @@ impl Inner {
         };
         self.count += 1;
         let theta = self.core.processor.theta;
-        self.tracker
-            .push(t_s, low, theta, &mut |change| on(Step::Apnea(change)));
+        if v.is_some_and(f32::is_finite) {
+            self.tracker
+                .push(t_s, low, theta, &mut |change| on(Step::Apnea(change)));
+        } else {
+            self.tracker
+                .no_signal(&mut |change| on(Step::Apnea(change)));
+        }
         let Schedule { first, every } = self.schedule;
         if self.count >= first && (self.count - first) % every == 0 {
             self.analyse(on);

@@ -153,6 +153,27 @@ impl ApneaTracker {
         }
     }
 
+    /// A sample without signal (a person out of view, a hole in a recording): no signal is not
+    /// "no breathing". An ongoing apnea ends where the chest was last seen still; a still run that
+    /// was not an apnea yet is dropped, as are the held samples; stillness is timed afresh from
+    /// the next sample with signal.
+    pub fn no_signal(&mut self, on: &mut dyn FnMut(ApneaChange)) {
+        let last_seen_s = self.ring.back().map(|v| v.0);
+        self.backlog.clear();
+        self.ring.clear();
+        if let Some(start) = self.run_start_s.take() {
+            if std::mem::take(&mut self.in_apnea) {
+                let end_s = (self.last_still_s + STILL_WINDOW_S / 2.0)
+                    .min(last_seen_s.unwrap_or(self.last_still_s))
+                    .max(start);
+                on(ApneaChange::Ended(ApneaInterval {
+                    start_s: start,
+                    end_s,
+                }));
+            }
+        }
+    }
+
     /// One sample with a known threshold.
     fn step(&mut self, t_s: f64, x: f32, theta: f32) -> Option<ApneaChange> {
         if self.ring.len() == self.cap {
@@ -241,6 +262,46 @@ mod tests {
         }
         match ev[1].1 {
             ApneaChange::Ended(a) => assert!((a.end_s - 55.0).abs() < 0.8, "{a:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_signal_is_not_an_apnea() {
+        let hz = 10.0;
+        let x = signal(hz);
+        // The chest is out of view from 38 to 48 s: the pause (40-55 s) is timed from 48 s, so
+        // it is too short to be an apnea, and nothing is reported.
+        let mut tr = ApneaTracker::new(hz, 10.0);
+        let mut ev = Vec::new();
+        for (i, &v) in x.iter().enumerate() {
+            let t = i as f64 / hz;
+            if (38.0..48.0).contains(&t) {
+                tr.no_signal(&mut |c| ev.push((t, c)));
+            } else {
+                tr.push(t, v, Some(0.4), &mut |c| ev.push((t, c)));
+            }
+        }
+        assert!(ev.is_empty(), "{ev:?}");
+        // Lost 12 s into the pause (at 52 s): the apnea ends where the chest was last seen still.
+        let mut tr = ApneaTracker::new(hz, 10.0);
+        let mut ev = Vec::new();
+        for (i, &v) in x.iter().enumerate() {
+            let t = i as f64 / hz;
+            if (52.0..70.0).contains(&t) {
+                tr.no_signal(&mut |c| ev.push((t, c)));
+            } else {
+                tr.push(t, v, Some(0.4), &mut |c| ev.push((t, c)));
+            }
+        }
+        assert_eq!(ev.len(), 2, "{ev:?}");
+        match ev[1] {
+            (t, ApneaChange::Ended(a)) => {
+                assert!((t - 52.0).abs() < 1e-9, "{t}");
+                assert!((a.start_s - 40.0).abs() < 0.8, "{a:?}");
+                // The last sample seen, still, before the loss.
+                assert!((a.end_s - 51.9).abs() < 0.05, "{a:?}");
+            }
             other => panic!("{other:?}"),
         }
     }

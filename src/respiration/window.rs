@@ -74,6 +74,9 @@ pub struct BreathWindow<'a> {
     pub quality: f32,
     /// Robust peak-to-trough amplitude of `samples` (95th − 5th percentile), signal units.
     pub amplitude: f32,
+    /// The longest stretch without signal in the window (samples marked invalid: a person out of
+    /// view, a recording's hole), s; 0 when every sample had signal.
+    pub unseen_s: f64,
 }
 
 impl BreathWindow<'_> {
@@ -191,6 +194,7 @@ impl WindowProcessor {
         let theta = (0.15 * amplitude).max(2.5 * sigma);
         self.theta = (theta > 0.0).then_some(theta);
         find_pauses(&w.low[..n], hz, t0, theta, PAUSE_MIN_S, &mut self.pauses);
+        keep_seen(&mut self.pauses, &w.valid[..n], hz, t0, PAUSE_MIN_S);
         find_hypopneas(
             &self.breaths,
             &self.pauses,
@@ -255,8 +259,65 @@ impl WindowProcessor {
             rate_bpm,
             quality,
             amplitude,
+            unseen_s: longest_false_run(&w.valid[..n]) as f64 / hz,
         }
     }
+}
+
+/// Length of the longest run of `false` in `flags`, samples.
+fn longest_false_run(flags: &[bool]) -> usize {
+    let (mut best, mut run) = (0, 0);
+    for &f in flags {
+        run = if f { 0 } else { run + 1 };
+        best = best.max(run);
+    }
+    best
+}
+
+/// Cuts the samples without signal out of `pauses` (found in a window of `valid` flags at `hz`,
+/// first sample at `t0_s`): each pause keeps its longest stretch of valid samples, if that lasts
+/// at least `min_len_s`. A held value looks perfectly still, but no signal is not "no breathing":
+/// a person out of view, or a recording's hole, must never become an apnea.
+pub fn keep_seen(pauses: &mut Vec<Pause>, valid: &[bool], hz: f64, t0_s: f64, min_len_s: f64) {
+    if valid.iter().all(|v| *v) {
+        return;
+    }
+    let n = valid.len();
+    let index = |t: f64| (((t - t0_s) * hz).round().max(0.0) as usize).min(n.saturating_sub(1));
+    let time = |i: usize| t0_s + i as f64 / hz;
+    for p in pauses.iter_mut() {
+        let (a, b) = (index(p.start_s), index(p.end_s));
+        if valid[a..=b].iter().all(|v| *v) {
+            continue;
+        }
+        let mut best: Option<Pause> = None;
+        let mut run: Option<usize> = None;
+        // A `false` after the last sample closes the last run.
+        let flags = valid[a..=b].iter().copied().chain(std::iter::once(false));
+        for (i, ok) in (a..).zip(flags) {
+            match (ok, run) {
+                (true, None) => run = Some(i),
+                (false, Some(r)) => {
+                    // The piece runs from its first valid sample (or the pause's own start) to
+                    // its last valid one (or the pause's own end).
+                    let piece = Pause {
+                        start_s: if r == a { p.start_s } else { time(r) },
+                        end_s: if i - 1 == b { p.end_s } else { time(i - 1) },
+                    };
+                    if best.map_or(true, |x| piece.duration_s() > x.duration_s()) {
+                        best = Some(piece);
+                    }
+                    run = None;
+                }
+                _ => {}
+            }
+        }
+        *p = best.unwrap_or(Pause {
+            start_s: p.start_s,
+            end_s: p.start_s,
+        });
+    }
+    pauses.retain(|p| p.duration_s() >= min_len_s);
 }
 
 /// Hypopneas of one window (see [`BreathWindow::hypopneas`]), into `out` (cleared first): runs of
@@ -321,6 +382,49 @@ pub fn find_hypopneas(
         }
     }
     out.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+}
+
+#[cfg(test)]
+mod seen_tests {
+    use super::*;
+
+    #[test]
+    fn a_pause_keeps_only_its_longest_stretch_with_signal() {
+        // 10 Hz from t = 100 s; no signal from 110 to 118 s.
+        let valid: Vec<bool> = (0..600).map(|i| !(100..180).contains(&i)).collect();
+        let mut pauses = vec![
+            // Still before the hole and across it: 4 s seen before, 2 s after.
+            Pause {
+                start_s: 106.0,
+                end_s: 120.0,
+            },
+            // Entirely inside the hole: gone.
+            Pause {
+                start_s: 111.0,
+                end_s: 117.0,
+            },
+            // Away from it: untouched.
+            Pause {
+                start_s: 130.0,
+                end_s: 142.0,
+            },
+        ];
+        keep_seen(&mut pauses, &valid, 10.0, 100.0, 3.0);
+        assert_eq!(pauses.len(), 2, "{pauses:?}");
+        assert!((pauses[0].start_s - 106.0).abs() < 1e-9, "{pauses:?}");
+        assert!((pauses[0].end_s - 109.9).abs() < 1e-9, "{pauses:?}");
+        assert_eq!(
+            pauses[1],
+            Pause {
+                start_s: 130.0,
+                end_s: 142.0
+            }
+        );
+        // With signal everywhere nothing changes.
+        let mut same = pauses.clone();
+        keep_seen(&mut same, &[true; 600], 10.0, 100.0, 3.0);
+        assert_eq!(same, pauses);
+    }
 }
 
 #[cfg(test)]

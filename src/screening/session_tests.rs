@@ -81,6 +81,7 @@ impl Stream {
             rate_bpm: Some(15.0),
             quality: self.quality,
             amplitude: 6.0,
+            unseen_s: 0.0,
         };
         let rest = (1.0 - self.eupnea) / 5.0;
         let mut sc = [rest; 6];

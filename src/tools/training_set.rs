@@ -406,6 +406,7 @@ pub fn augmented_recording(
         values: y,
         hz,
         gaps: Default::default(),
+        unseen: Vec::new(),
     })
 }
 
