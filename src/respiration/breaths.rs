@@ -191,9 +191,17 @@ pub fn count_rate_bpm(
     max_interval_s: f64,
     pauses: &[crate::types::ApneaInterval],
 ) -> Option<f32> {
+    let holds_pause = |w: &[DetectedBreath]| {
+        pauses
+            .iter()
+            .any(|p| p.start_s < w[1].mid_s && w[0].mid_s < p.end_s)
+    };
+    // An interval of `max_interval_s` or more is a pause only when the chest was still in it;
+    // without stillness it is one slow breath (a ventilated patient at 6 /min breathes every
+    // 7-14 s).
     let usable = |w: &[DetectedBreath]| {
         let d = w[1].mid_s - w[0].mid_s;
-        (d > 0.0 && d < max_interval_s).then_some(d)
+        (d > 0.0 && (d < max_interval_s || !holds_pause(w))).then_some(d)
     };
     // Median interval, without allocating: a window holds at most a few hundred breaths.
     let mut buf = [0f64; 256];
@@ -220,11 +228,7 @@ pub fn count_rate_bpm(
         // A long interval holding a motionless stretch is a pause, not breathing: the rate is the
         // rate of breathing between pauses (as the simulator's truth defines it). Intervals of
         // typical length keep their end-expiratory rests (slow breathing has them).
-        if ratio >= 1.5
-            && pauses
-                .iter()
-                .any(|p| p.start_s < w[1].mid_s && w[0].mid_s < p.end_s)
-        {
+        if ratio >= 1.5 && holds_pause(w) {
             continue;
         }
         let breaths_in = if k >= 2.0 && (ratio - k).abs() <= 0.15 {

@@ -119,6 +119,8 @@ pub struct WindowProcessor {
     hypopneas: Vec<Pause>,
     blocks: BreathScratch,
     scratch: Vec<f32>,
+    /// Samples with signal that is not stuck at one value ([`mark_seen`]).
+    seen: Vec<bool>,
     /// Stillness threshold of the latest window (signal units).
     pub theta: Option<f32>,
     /// Quality breakdown of the latest window.
@@ -137,6 +139,7 @@ impl WindowProcessor {
             hypopneas: Vec::with_capacity(max_len / 20 + 8),
             blocks: BreathScratch::default(),
             scratch: Vec::with_capacity(max_len),
+            seen: Vec::with_capacity(max_len),
             theta: None,
             quality: Quality::default(),
         }
@@ -194,7 +197,8 @@ impl WindowProcessor {
         let theta = (0.15 * amplitude).max(2.5 * sigma);
         self.theta = (theta > 0.0).then_some(theta);
         find_pauses(&w.low[..n], hz, t0, theta, PAUSE_MIN_S, &mut self.pauses);
-        keep_seen(&mut self.pauses, &w.valid[..n], hz, t0, PAUSE_MIN_S);
+        mark_seen(&w.raw[..n], &w.valid[..n], hz, &mut self.seen);
+        keep_seen(&mut self.pauses, &self.seen, hz, t0, PAUSE_MIN_S);
         find_hypopneas(
             &self.breaths,
             &self.pauses,
@@ -261,6 +265,28 @@ impl WindowProcessor {
             amplitude,
             unseen_s: longest_false_run(&w.valid[..n]) as f64 / hz,
         }
+    }
+}
+
+/// Into `out` (cleared first): for each sample, whether it shows the chest: valid input, and not
+/// part of a run of at least 1 s of exactly the same value (a lead saturating at a rail, a frozen
+/// sensor: [`super::quality`]'s flat runs). Stillness there is the sensor's, not the chest's: an
+/// impedance lead clipped at 0 and 1 for a third of each slow breath showed "apneas" of 10 s
+/// between breaths a person counts plainly (BIDMC record 5).
+pub fn mark_seen(raw: &[f32], valid: &[bool], hz: f64, out: &mut Vec<bool>) {
+    out.clear();
+    out.extend_from_slice(valid);
+    let n = raw.len().min(valid.len());
+    let min_run = (hz.round() as usize).max(2);
+    let mut start = 0;
+    for i in 1..=n {
+        if i < n && raw[i] == raw[i - 1] {
+            continue;
+        }
+        if i - start >= min_run {
+            out[start..i].iter_mut().for_each(|v| *v = false);
+        }
+        start = i;
     }
 }
 
@@ -387,6 +413,21 @@ pub fn find_hypopneas(
 #[cfg(test)]
 mod seen_tests {
     use super::*;
+
+    #[test]
+    fn a_signal_stuck_at_one_value_is_not_seen() {
+        // 10 Hz: a rail (exactly 1.0) for 1.5 s, a repeat of 0.5 s, held invalid samples.
+        let mut raw: Vec<f32> = (0..100).map(|i| (i as f32 * 0.3).sin()).collect();
+        raw[20..35].iter_mut().for_each(|v| *v = 1.0);
+        raw[50..55].iter_mut().for_each(|v| *v = 0.25);
+        let mut valid = vec![true; 100];
+        valid[80..83].iter_mut().for_each(|v| *v = false);
+        let mut seen = Vec::new();
+        mark_seen(&raw, &valid, 10.0, &mut seen);
+        let unseen: Vec<usize> = (0..100).filter(|&i| !seen[i]).collect();
+        let expect: Vec<usize> = (20..35).chain(80..83).collect();
+        assert_eq!(unseen, expect);
+    }
 
     #[test]
     fn a_pause_keeps_only_its_longest_stretch_with_signal() {
