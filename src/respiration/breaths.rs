@@ -309,6 +309,21 @@ mod tests {
     }
 
     #[test]
+    fn slow_breaths_over_ten_seconds_apart_count_unless_the_chest_was_still() {
+        // A ventilated patient at about 6 /min: intervals of 9 and 12 s, no stillness.
+        let t = at(&[0.0, 9.0, 21.0, 30.0, 42.0, 51.0]);
+        let rate = count_rate_bpm(&t, 10.0, &[]).expect("rate");
+        assert!((rate - 60.0 * 5.0 / 51.0).abs() < 1e-4, "{rate}");
+        // The chest still from 10 to 20 s: the 12 s interval around it is a pause, left out.
+        let still = [crate::types::ApneaInterval {
+            start_s: 10.0,
+            end_s: 20.0,
+        }];
+        let rate = count_rate_bpm(&t, 10.0, &still).expect("rate");
+        assert!((rate - 60.0 * 4.0 / 39.0).abs() < 1e-4, "{rate}");
+    }
+
+    #[test]
     fn mid_rise_times_are_sub_sample_and_give_the_rate_to_a_hundredth() {
         // 14.37 /min sampled at 10 Hz for 120 s: peaks land on the 0.1 s grid, mid-rises do not.
         let hz = 10.0;
