@@ -64,7 +64,7 @@ fn run(pattern: Pattern, seed: u64, tally: &mut Tally) {
     let (mut readings, mut detected) = (Vec::new(), Vec::new());
     let mut on = |step: Step<'_>| match step {
         Step::Window(w) => readings.push(read_window(&mut RuleBaseline, &w)),
-        Step::Apnea(ApneaChange::Ended(a)) => detected.push(a),
+        Step::Apnea(ApneaChange::Ended(a) | ApneaChange::Lost(a)) => detected.push(a),
         Step::Apnea(_) => {}
     };
     for (t, v) in rec.t_s.iter().zip(&rec.resp_mm) {

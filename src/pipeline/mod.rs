@@ -251,6 +251,16 @@ impl Pipeline {
                         t_s,
                         interval,
                         duration_s: interval.duration_s(),
+                        signal_lost: false,
+                    });
+                }
+                Step::Apnea(ApneaChange::Lost(interval)) => {
+                    *apnea_since = None;
+                    out.push(Event::ApneaEnded {
+                        t_s,
+                        interval,
+                        duration_s: interval.duration_s(),
+                        signal_lost: true,
                     });
                 }
             });

@@ -235,7 +235,7 @@ mod tests {
                     quality: w.quality,
                 },
                 Step::Apnea(ApneaChange::Started { start_s }) => Seen::Started(start_s),
-                Step::Apnea(ApneaChange::Ended(a)) => Seen::Ended(a),
+                Step::Apnea(ApneaChange::Ended(a) | ApneaChange::Lost(a)) => Seen::Ended(a),
             })
         }
     }

@@ -74,6 +74,9 @@ pub enum ApneaChange {
     },
     /// An ongoing apnea ended.
     Ended(ApneaInterval),
+    /// An ongoing apnea whose end was not seen: the signal was lost (the chest out of view, a
+    /// hole in a recording). The interval ends where the chest was last seen still.
+    Lost(ApneaInterval),
 }
 
 /// Longest stretch of samples the tracker holds back while its threshold is unknown, s: longer
@@ -166,7 +169,7 @@ impl ApneaTracker {
                 let end_s = (self.last_still_s + STILL_WINDOW_S / 2.0)
                     .min(last_seen_s.unwrap_or(self.last_still_s))
                     .max(start);
-                on(ApneaChange::Ended(ApneaInterval {
+                on(ApneaChange::Lost(ApneaInterval {
                     start_s: start,
                     end_s,
                 }));
@@ -296,7 +299,7 @@ mod tests {
         }
         assert_eq!(ev.len(), 2, "{ev:?}");
         match ev[1] {
-            (t, ApneaChange::Ended(a)) => {
+            (t, ApneaChange::Lost(a)) => {
                 assert!((t - 52.0).abs() < 1e-9, "{t}");
                 assert!((a.start_s - 40.0).abs() < 0.8, "{a:?}");
                 // The last sample seen, still, before the loss.

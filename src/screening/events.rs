@@ -112,6 +112,10 @@ pub enum Event {
         interval: ApneaInterval,
         /// Its length, s.
         duration_s: f64,
+        /// The end was not seen: the chest signal was lost while the apnea went on, and the
+        /// interval ends where the chest was last seen still (written only when true).
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        signal_lost: bool,
     },
     /// The camera stopped delivering, or came back.
     Camera {
@@ -232,6 +236,7 @@ mod tests {
                 end_s: 75.5,
             },
             duration_s: 15.5,
+            signal_lost: false,
         };
         let v: serde_json::Value = serde_json::from_str(&e.to_json_line()).unwrap();
         assert_eq!(
@@ -242,6 +247,18 @@ mod tests {
             ),
             (Some("apnea_ended"), Some(60.0), Some(15.5))
         );
+        assert!(v.get("signal_lost").is_none(), "{v}");
+        let lost = Event::ApneaEnded {
+            t_s: 80.0,
+            interval: ApneaInterval {
+                start_s: 60.0,
+                end_s: 75.5,
+            },
+            duration_s: 15.5,
+            signal_lost: true,
+        };
+        let v: serde_json::Value = serde_json::from_str(&lost.to_json_line()).unwrap();
+        assert_eq!(v["signal_lost"], true, "{v}");
         let e = Event::Stopped {
             t_s: 1.0,
             reason: "signal".into(),
