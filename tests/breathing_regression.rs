@@ -128,7 +128,7 @@ fn verdicts_are_those_of_the_batch_path_before_the_rework() {
         let mut args = vec!["breathing", "--json", "--classifier", classifier];
         args.extend(files.iter().map(|(_, p)| p.to_str().unwrap()));
         let o = run(&args);
-        // Some real recordings are refused (gaps from dropped camera frames): exit status 1.
+        // A real recording may be refused (more than a quarter of it in holes): exit status 1.
         assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
         for v in json_lines(&stdout(&o)) {
             let name = &by_path[v["file"].as_str().unwrap()];
@@ -161,5 +161,6 @@ fn verdicts_are_those_of_the_batch_path_before_the_rework() {
         differ.len(),
         differ.join("\n")
     );
-    assert_eq!(want.len(), 324);
+    // 163 files (108 RSM, 26 BIDMC, 5 other contact-sensor CSVs, 24 RealSense), each classifier.
+    assert_eq!(want.len(), 326);
 }
