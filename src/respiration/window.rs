@@ -121,6 +121,8 @@ pub struct WindowProcessor {
     scratch: Vec<f32>,
     /// Samples with signal that is not stuck at one value ([`mark_seen`]).
     seen: Vec<bool>,
+    /// The pauses and the stretches without signal: what breath counting leaves out.
+    left_out: Vec<Pause>,
     /// Stillness threshold of the latest window (signal units).
     pub theta: Option<f32>,
     /// Quality breakdown of the latest window.
@@ -140,6 +142,7 @@ impl WindowProcessor {
             blocks: BreathScratch::default(),
             scratch: Vec::with_capacity(max_len),
             seen: Vec::with_capacity(max_len),
+            left_out: Vec::with_capacity(max_len / 10 + 16),
             theta: None,
             quality: Quality::default(),
         }
@@ -206,7 +209,11 @@ impl WindowProcessor {
             &mut self.scratch,
             &mut self.hypopneas,
         );
-        let count = count_rate_bpm(&self.breaths, self.apnea_min_s, &self.pauses);
+        // An interval between breaths across a stretch without signal is no breath interval.
+        self.left_out.clear();
+        self.left_out.extend_from_slice(&self.pauses);
+        push_false_runs(&w.valid[..n], hz, t0, &mut self.left_out);
+        let count = count_rate_bpm(&self.breaths, self.apnea_min_s, &self.left_out);
         let counted = count.filter(|_| self.breaths.len() >= MIN_BREATHS);
         let agree = matches!((peak, counted),
             (Some(p), Some(c)) if (p.rate_bpm - c).abs() <= (0.05 * p.rate_bpm).max(1.0));
@@ -287,6 +294,25 @@ pub fn mark_seen(raw: &[f32], valid: &[bool], hz: f64, out: &mut Vec<bool>) {
             out[start..i].iter_mut().for_each(|v| *v = false);
         }
         start = i;
+    }
+}
+
+/// Appends to `out` each run of `false` in `flags` (samples at `hz`, the first at `t0_s`) as an
+/// interval from its first to its last sample.
+fn push_false_runs(flags: &[bool], hz: f64, t0_s: f64, out: &mut Vec<Pause>) {
+    let mut start: Option<usize> = None;
+    for (i, &f) in flags.iter().chain(std::iter::once(&true)).enumerate() {
+        match (f, start) {
+            (false, None) => start = Some(i),
+            (true, Some(a)) => {
+                out.push(Pause {
+                    start_s: t0_s + a as f64 / hz,
+                    end_s: t0_s + (i - 1) as f64 / hz,
+                });
+                start = None;
+            }
+            _ => {}
+        }
     }
 }
 
@@ -413,6 +439,28 @@ pub fn find_hypopneas(
 #[cfg(test)]
 mod seen_tests {
     use super::*;
+
+    #[test]
+    fn runs_without_signal_become_intervals() {
+        let mut flags = vec![true; 50];
+        flags[10..20].iter_mut().for_each(|v| *v = false);
+        flags[45..].iter_mut().for_each(|v| *v = false);
+        let mut out = Vec::new();
+        push_false_runs(&flags, 10.0, 100.0, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                Pause {
+                    start_s: 101.0,
+                    end_s: 101.9
+                },
+                Pause {
+                    start_s: 104.5,
+                    end_s: 104.9
+                }
+            ]
+        );
+    }
 
     #[test]
     fn a_signal_stuck_at_one_value_is_not_seen() {
