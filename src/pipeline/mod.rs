@@ -245,22 +245,15 @@ impl Pipeline {
                     *apnea_since = Some(start_s);
                     out.push(Event::ApneaStarted { t_s, start_s });
                 }
-                Step::Apnea(ApneaChange::Ended(interval)) => {
+                Step::Apnea(
+                    change @ (ApneaChange::Ended(interval) | ApneaChange::Lost(interval)),
+                ) => {
                     *apnea_since = None;
                     out.push(Event::ApneaEnded {
                         t_s,
                         interval,
                         duration_s: interval.duration_s(),
-                        signal_lost: false,
-                    });
-                }
-                Step::Apnea(ApneaChange::Lost(interval)) => {
-                    *apnea_since = None;
-                    out.push(Event::ApneaEnded {
-                        t_s,
-                        interval,
-                        duration_s: interval.duration_s(),
-                        signal_lost: true,
+                        signal_lost: matches!(change, ApneaChange::Lost(_)),
                     });
                 }
             });
