@@ -49,24 +49,81 @@ pub fn noise_sigma(raw: &[f32], scratch: &mut Vec<f32>) -> f32 {
 /// breath of the searched band lasts this long at a rail.
 pub const FROZEN_RUN_S: f64 = 8.0;
 
+/// Where a window shows the chest, from one pass over its samples ([`coverage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Coverage {
+    /// Share of invalid samples (no input: no chest found, holes).
+    pub invalid: f32,
+    /// Share of valid samples in runs of exactly repeated values lasting 1 s up to
+    /// [`FROZEN_RUN_S`]: a lead at a rail for part of each breath.
+    pub clipped: f32,
+    /// Share in longer such runs: a frozen or disconnected sensor.
+    pub frozen: f32,
+}
+
+/// One pass over a window's `raw` values and `valid` flags (sampled at `hz`): the [`Coverage`]
+/// shares, and into `seen` (cleared first) for each sample whether it shows the chest: valid, and
+/// not in a run of at least 1 s of exactly the same value (clipped or frozen). Stillness there is
+/// the sensor's, not the chest's: an impedance lead clipped at 0 and 1 for a third of each slow
+/// breath showed "apneas" of 10 s between breaths a person counts plainly (BIDMC record 5). Held
+/// invalid samples repeat too; they are counted as invalid, not as flat, and end a flat run.
+pub fn coverage(raw: &[f32], valid: &[bool], hz: f64, seen: &mut Vec<bool>) -> Coverage {
+    let n = raw.len().min(valid.len());
+    seen.clear();
+    seen.extend_from_slice(&valid[..n]);
+    if n == 0 {
+        return Coverage::default();
+    }
+    let min_run = (hz.round() as usize).max(2);
+    let frozen_run = ((FROZEN_RUN_S * hz) as usize).max(min_run + 1);
+    let (mut invalid, mut clipped, mut frozen, mut start) = (0usize, 0usize, 0usize, 0usize);
+    for i in 1..=n {
+        if !valid[i - 1] {
+            invalid += 1;
+        }
+        if i < n && raw[i] == raw[i - 1] && valid[i] && valid[i - 1] {
+            continue;
+        }
+        let run = i - start;
+        if run >= min_run {
+            if run >= frozen_run {
+                frozen += run;
+            } else {
+                clipped += run;
+            }
+            seen[start..i].iter_mut().for_each(|v| *v = false);
+        }
+        start = i;
+    }
+    let share = |k: usize| k as f32 / n as f32;
+    Coverage {
+        invalid: share(invalid),
+        clipped: share(clipped),
+        frozen: share(frozen),
+    }
+}
+
 /// Compute the quality of a window: `raw` unfiltered (invalid samples held), `band` band-passed,
-/// `valid` flags, all the same length, sampled at `hz`; `prominence` is the share of the band's
-/// power in its spectral peak ([`super::spectrum::SpectralPeak::prominence`], 0 when none).
+/// both the same length, sampled at `hz`, with the window's [`coverage`]; `prominence` is the
+/// share of the band's power in its spectral peak
+/// ([`super::spectrum::SpectralPeak::prominence`], 0 when none).
 pub fn assess(
     raw: &[f32],
     band: &[f32],
-    valid: &[bool],
+    cover: Coverage,
     hz: f64,
     prominence: f32,
     scratch: &mut Vec<f32>,
 ) -> Quality {
-    let n = raw.len().min(band.len()).min(valid.len());
+    let n = raw.len().min(band.len());
     if n < 3 {
         return Quality::default();
     }
-    let invalid = valid[..n].iter().filter(|v| !**v).count() as f32 / n as f32;
-    let (clipped, frozen) = flat_runs(&raw[..n], &valid[..n], hz);
-    let flat = clipped + frozen;
+    let Coverage {
+        invalid,
+        clipped,
+        frozen,
+    } = cover;
     let mean = band[..n].iter().sum::<f32>() / n as f32;
     let std = (band[..n].iter().map(|v| (v - mean).powi(2)).sum::<f32>() / n as f32).sqrt();
     let sigma = noise_sigma(&raw[..n], scratch);
@@ -84,31 +141,9 @@ pub fn assess(
         index: (q_snr.max(q_line) * q_flat * (1.0 - invalid)).clamp(0.0, 1.0),
         snr,
         noise_sigma: sigma,
-        flat_fraction: flat,
+        flat_fraction: clipped + frozen,
         invalid_fraction: invalid,
     }
-}
-
-/// Shares of `raw` in runs of exactly repeated valid values: (runs of 1 s up to [`FROZEN_RUN_S`],
-/// longer runs). Held invalid samples repeat too; they are counted as invalid, not as flat.
-fn flat_runs(raw: &[f32], valid: &[bool], hz: f64) -> (f32, f32) {
-    let n = raw.len();
-    let min_run = (hz as usize).max(2);
-    let frozen_run = ((FROZEN_RUN_S * hz) as usize).max(min_run + 1);
-    let (mut clipped, mut frozen, mut run) = (0usize, 0usize, 1usize);
-    for i in 1..=n {
-        if i < n && raw[i] == raw[i - 1] && valid[i] && valid[i - 1] {
-            run += 1;
-        } else {
-            if run >= frozen_run {
-                frozen += run;
-            } else if run >= min_run {
-                clipped += run;
-            }
-            run = 1;
-        }
-    }
-    (clipped as f32 / n as f32, frozen as f32 / n as f32)
 }
 
 /// Share of the band's power that noise alone puts in the ±0.03 Hz around a spectral peak of a
@@ -166,20 +201,23 @@ mod tests {
         let band: Vec<f32> = (0..1200).map(|i| 3.0 * (i as f32 * 0.157).sin()).collect();
         let raw: Vec<f32> = band.iter().map(|v| v + noise.sample(&mut rng)).collect();
         let valid = vec![true; 1200];
-        let mut s = Vec::new();
-        let good = assess(&raw, &band, &valid, 10.0, 0.0, &mut s);
+        let (mut s, mut seen) = (Vec::new(), Vec::new());
+        let cover =
+            |raw: &[f32], valid: &[bool], seen: &mut Vec<bool>| coverage(raw, valid, 10.0, seen);
+        let all = cover(&raw, &valid, &mut seen);
+        let good = assess(&raw, &band, all, 10.0, 0.0, &mut s);
         assert!(good.index > 0.95, "{good:?}");
         let pure_noise: Vec<f32> = (0..1200).map(|_| noise.sample(&mut rng)).collect();
         let lp: Vec<f32> = pure_noise.iter().map(|v| v * 0.4).collect();
-        assert!(assess(&pure_noise, &lp, &valid, 10.0, 0.0, &mut s).index < 0.15);
+        let c = cover(&pure_noise, &valid, &mut seen);
+        assert!(assess(&pure_noise, &lp, c, 10.0, 0.0, &mut s).index < 0.15);
         let clipped: Vec<f32> = raw.iter().map(|v| v.clamp(-1.0, 1.0)).collect();
-        let q = assess(&clipped, &band, &valid, 10.0, 0.0, &mut s);
+        let c = cover(&clipped, &valid, &mut seen);
+        let q = assess(&clipped, &band, c, 10.0, 0.0, &mut s);
         assert!(q.flat_fraction > 0.4 && q.index < 0.6, "{q:?}");
         let half_invalid: Vec<bool> = (0..1200).map(|i| i % 2 == 0).collect();
-        assert!(
-            (assess(&raw, &band, &half_invalid, 10.0, 0.0, &mut s).invalid_fraction - 0.5).abs()
-                < 1e-6
-        );
+        let c = cover(&raw, &half_invalid, &mut seen);
+        assert!((assess(&raw, &band, c, 10.0, 0.0, &mut s).invalid_fraction - 0.5).abs() < 1e-6);
     }
 }
 

@@ -18,7 +18,7 @@ use super::apnea::{find_pauses, Pause};
 use super::breaths::{
     clustered, count_rate_bpm, detect_breaths, interval_cv, BreathScratch, DetectedBreath,
 };
-use super::quality::{assess, Quality};
+use super::quality::{assess, coverage, Quality};
 use super::spectrum::SpectralRate;
 
 /// Readings below this quality carry no rate.
@@ -119,7 +119,7 @@ pub struct WindowProcessor {
     hypopneas: Vec<Pause>,
     blocks: BreathScratch,
     scratch: Vec<f32>,
-    /// Samples with signal that is not stuck at one value ([`mark_seen`]).
+    /// Samples with signal that is not stuck at one value ([`super::quality::coverage`]).
     seen: Vec<bool>,
     /// The pauses and the stretches without signal: what breath counting leaves out.
     left_out: Vec<Pause>,
@@ -178,10 +178,11 @@ impl WindowProcessor {
             .min(w.valid.len());
         let t0 = w.t_end_s - n.saturating_sub(1) as f64 / hz;
         let peak = self.spectral.peak(&w.band[..n]);
+        let cover = coverage(&w.raw[..n], &w.valid[..n], hz, &mut self.seen);
         self.quality = assess(
             &w.raw[..n],
             &w.band[..n],
-            &w.valid[..n],
+            cover,
             hz,
             peak.map_or(0.0, |p| p.prominence),
             &mut self.scratch,
@@ -200,7 +201,6 @@ impl WindowProcessor {
         let theta = (0.15 * amplitude).max(2.5 * sigma);
         self.theta = (theta > 0.0).then_some(theta);
         find_pauses(&w.low[..n], hz, t0, theta, PAUSE_MIN_S, &mut self.pauses);
-        mark_seen(&w.raw[..n], &w.valid[..n], hz, &mut self.seen);
         keep_seen(&mut self.pauses, &self.seen, hz, t0, PAUSE_MIN_S);
         find_hypopneas(
             &self.breaths,
@@ -272,28 +272,6 @@ impl WindowProcessor {
             amplitude,
             unseen_s: longest_false_run(&w.valid[..n]) as f64 / hz,
         }
-    }
-}
-
-/// Into `out` (cleared first): for each sample, whether it shows the chest: valid input, and not
-/// part of a run of at least 1 s of exactly the same value (a lead saturating at a rail, a frozen
-/// sensor: [`super::quality`]'s flat runs). Stillness there is the sensor's, not the chest's: an
-/// impedance lead clipped at 0 and 1 for a third of each slow breath showed "apneas" of 10 s
-/// between breaths a person counts plainly (BIDMC record 5).
-pub fn mark_seen(raw: &[f32], valid: &[bool], hz: f64, out: &mut Vec<bool>) {
-    out.clear();
-    out.extend_from_slice(valid);
-    let n = raw.len().min(valid.len());
-    let min_run = (hz.round() as usize).max(2);
-    let mut start = 0;
-    for i in 1..=n {
-        if i < n && raw[i] == raw[i - 1] {
-            continue;
-        }
-        if i - start >= min_run {
-            out[start..i].iter_mut().for_each(|v| *v = false);
-        }
-        start = i;
     }
 }
 
@@ -471,7 +449,9 @@ mod seen_tests {
         let mut valid = vec![true; 100];
         valid[80..83].iter_mut().for_each(|v| *v = false);
         let mut seen = Vec::new();
-        mark_seen(&raw, &valid, 10.0, &mut seen);
+        let c = crate::respiration::quality::coverage(&raw, &valid, 10.0, &mut seen);
+        // One pass gives the shares too: the rail is clipped (under 8 s), none frozen.
+        assert_eq!((c.invalid, c.clipped, c.frozen), (0.03, 0.15, 0.0));
         let unseen: Vec<usize> = (0..100).filter(|&i| !seen[i]).collect();
         let expect: Vec<usize> = (20..35).chain(80..83).collect();
         assert_eq!(unseen, expect);
