@@ -8,7 +8,10 @@
 //!   ([`InputPrep`]) plus the run: the classifier's whole cost per reading.
 //!
 //! After criterion, the bench times the same golden windows with both runtimes (2000 runs each, the
-//! same cycling order) and prints `ratio tract/onnxruntime`. onnxruntime is timed through its Python
+//! same cycling order), alternating them for [`ROUNDS`] rounds, and prints each round's times and
+//! the median of the rounds' `ratio tract/onnxruntime`: on a shared machine one round's
+//! onnxruntime time has been seen to vary from 75 to 161 µs between runs, so a single round's ratio
+//! says little. onnxruntime is timed through its Python
 //! binding, which adds a few µs per call, so the ratio slightly favours tract; the model card states
 //! this. Set `EDGE_SCREEN_PYTHON` to the interpreter with onnxruntime (default
 //! `training/.venv/bin/python`); without it, the comparison is skipped with a message.
@@ -21,6 +24,8 @@ use std::path::Path;
 use std::time::Instant;
 
 const ITERS: usize = 2000;
+/// Alternating rounds of tract and onnxruntime timing.
+const ROUNDS: usize = 5;
 
 fn golden_inputs() -> Vec<[f32; INPUT_LEN]> {
     let path = model_path().with_file_name("golden.json");
@@ -132,19 +137,50 @@ fn onnxruntime_mean_us() -> Result<f64, String> {
         .ok_or_else(|| format!("no mean_us in {line}"))
 }
 
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c);
     c.final_summary();
-    let tract = tract_mean_us();
-    match onnxruntime_mean_us() {
-        Ok(ort) => println!(
-            "breathing_model: tract {tract:.1} us, onnxruntime {ort:.1} us per window (1 thread); \
-             ratio tract/onnxruntime {:.2}",
-            tract / ort
-        ),
-        Err(e) => {
-            println!("breathing_model: tract {tract:.1} us per window; onnxruntime skipped: {e}")
+    let (mut ratios, mut tracts, mut orts) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=ROUNDS {
+        let tract = tract_mean_us();
+        match onnxruntime_mean_us() {
+            Ok(ort) => {
+                println!(
+                    "breathing_model round {round}: tract {tract:.1} us, onnxruntime {ort:.1} us \
+                     (ratio {:.2})",
+                    tract / ort
+                );
+                ratios.push(tract / ort);
+                tracts.push(tract);
+                orts.push(ort);
+            }
+            Err(e) => {
+                println!(
+                    "breathing_model: tract {tract:.1} us per window; onnxruntime skipped: {e}"
+                );
+                return;
+            }
         }
     }
+    let (lo, hi) = ratios
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
+    println!(
+        "breathing_model: tract {:.1} us, onnxruntime {:.1} us per window (1 thread, medians of \
+         {ROUNDS} alternating rounds); ratio tract/onnxruntime {:.2} (median; rounds {lo:.2}-{hi:.2})",
+        median(&mut tracts),
+        median(&mut orts),
+        median(&mut ratios)
+    );
 }
