@@ -195,6 +195,33 @@ mod tests {
     }
 
     #[test]
+    fn coverage_tells_clipped_from_frozen_and_held_samples_from_both() {
+        // 10 Hz, 60 s: a rail of 2 s (clipped), a sensor stuck for 9 s (frozen, over 8 s), a
+        // repeat of 0.9 s (too short to count), and 3 s without input holding the last value.
+        let mut raw: Vec<f32> = (0..600).map(|i| (i as f32 * 0.21).sin()).collect();
+        raw[50..70].iter_mut().for_each(|v| *v = 1.0);
+        raw[200..290].iter_mut().for_each(|v| *v = -0.4);
+        raw[350..359].iter_mut().for_each(|v| *v = 0.3);
+        let mut valid = vec![true; 600];
+        let held = raw[499];
+        raw[500..530].iter_mut().for_each(|v| *v = held);
+        valid[500..530].iter_mut().for_each(|v| *v = false);
+        let mut seen = Vec::new();
+        let c = coverage(&raw, &valid, 10.0, &mut seen);
+        assert_eq!(c.clipped, 20.0 / 600.0);
+        assert_eq!(c.frozen, 90.0 / 600.0);
+        assert_eq!(c.invalid, 30.0 / 600.0);
+        let unseen: Vec<usize> = (0..600).filter(|&i| !seen[i]).collect();
+        let want: Vec<usize> = (50..70).chain(200..290).chain(500..530).collect();
+        assert_eq!(unseen, want);
+        // A flat window is all frozen and unseen; an empty one is nothing.
+        let c = coverage(&[0.5; 100], &[true; 100], 10.0, &mut seen);
+        assert_eq!((c.frozen, c.clipped), (1.0, 0.0));
+        assert!(seen.iter().all(|s| !s));
+        assert_eq!(coverage(&[], &[], 10.0, &mut seen), Coverage::default());
+    }
+
+    #[test]
     fn clean_breathing_scores_high_noise_and_clipping_low() {
         let mut rng = ChaCha8Rng::seed_from_u64(2);
         let noise = Normal::new(0.0f32, 0.1).expect("valid");

@@ -212,7 +212,7 @@ impl WindowProcessor {
         // An interval between breaths across a stretch without signal is no breath interval.
         self.left_out.clear();
         self.left_out.extend_from_slice(&self.pauses);
-        push_false_runs(&w.valid[..n], hz, t0, &mut self.left_out);
+        let longest_unseen = push_false_runs(&w.valid[..n], hz, t0, &mut self.left_out);
         let count = count_rate_bpm(&self.breaths, self.apnea_min_s, &self.left_out);
         let counted = count.filter(|_| self.breaths.len() >= MIN_BREATHS);
         let agree = matches!((peak, counted),
@@ -270,15 +270,16 @@ impl WindowProcessor {
             rate_bpm,
             quality,
             amplitude,
-            unseen_s: longest_false_run(&w.valid[..n]) as f64 / hz,
+            unseen_s: longest_unseen as f64 / hz,
         }
     }
 }
 
 /// Appends to `out` each run of `false` in `flags` (samples at `hz`, the first at `t0_s`) as an
-/// interval from its first to its last sample.
-fn push_false_runs(flags: &[bool], hz: f64, t0_s: f64, out: &mut Vec<Pause>) {
+/// interval from its first to its last sample; returns the longest run's length, samples.
+fn push_false_runs(flags: &[bool], hz: f64, t0_s: f64, out: &mut Vec<Pause>) -> usize {
     let mut start: Option<usize> = None;
+    let mut longest = 0;
     for (i, &f) in flags.iter().chain(std::iter::once(&true)).enumerate() {
         match (f, start) {
             (false, None) => start = Some(i),
@@ -287,21 +288,13 @@ fn push_false_runs(flags: &[bool], hz: f64, t0_s: f64, out: &mut Vec<Pause>) {
                     start_s: t0_s + a as f64 / hz,
                     end_s: t0_s + (i - 1) as f64 / hz,
                 });
+                longest = longest.max(i - a);
                 start = None;
             }
             _ => {}
         }
     }
-}
-
-/// Length of the longest run of `false` in `flags`, samples.
-fn longest_false_run(flags: &[bool]) -> usize {
-    let (mut best, mut run) = (0, 0);
-    for &f in flags {
-        run = if f { 0 } else { run + 1 };
-        best = best.max(run);
-    }
-    best
+    longest
 }
 
 /// Cuts the samples without signal out of `pauses` (found in a window of `valid` flags at `hz`,
@@ -424,7 +417,8 @@ mod seen_tests {
         flags[10..20].iter_mut().for_each(|v| *v = false);
         flags[45..].iter_mut().for_each(|v| *v = false);
         let mut out = Vec::new();
-        push_false_runs(&flags, 10.0, 100.0, &mut out);
+        // The longest run (10 samples) comes back too: the window's `unseen_s`.
+        assert_eq!(push_false_runs(&flags, 10.0, 100.0, &mut out), 10);
         assert_eq!(
             out,
             vec![
