@@ -300,6 +300,9 @@ pub struct BreathingReading {
     pub scores: PatternScores,
     /// Signal-quality index in 0..=1 (1 = clean breathing signal).
     pub quality: f32,
+    /// Movement artefacts (coughs, jolts) found in the window and taken out of its rate and
+    /// pattern evidence.
+    pub artefacts: usize,
     /// Which classifier produced `pattern` and `scores`.
     pub classifier: &'static str,
 }

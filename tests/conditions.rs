@@ -76,15 +76,23 @@ fn mean(v: &[f32]) -> Option<f32> {
 fn print_table(title: &str, conditions: &[Condition]) {
     println!("\n{title}");
     println!(
-        "{:<14} {:<14} {:>8} {:>9} {:>9} {:>7} {:>3} {:<14}",
-        "condition", "pattern", "true_bpm", "mean_err", "max_err", "apneas", "FA", "verdict"
+        "{:<14} {:<14} {:>8} {:>9} {:>9} {:>7} {:>3} {:>6} {:<14}",
+        "condition",
+        "pattern",
+        "true_bpm",
+        "mean_err",
+        "max_err",
+        "apneas",
+        "FA",
+        "artef",
+        "verdict"
     );
     for c in conditions {
         for r in &c.results {
             let fmt = |v: Option<f32>| v.map_or("-".to_string(), |e| format!("{e:.2}"));
             let max = r.rate_errors_bpm.iter().copied().reduce(f32::max);
             println!(
-                "{:<14} {:<14} {:>8.1} {:>9} {:>9} {:>3}/{:<3} {:>3} {:<14}",
+                "{:<14} {:<14} {:>8.1} {:>9} {:>9} {:>3}/{:<3} {:>3} {:>6} {:<14}",
                 c.label,
                 r.spec.pattern.name(),
                 r.true_rate_bpm,
@@ -93,9 +101,19 @@ fn print_table(title: &str, conditions: &[Condition]) {
                 r.detected_apneas,
                 r.true_apneas,
                 r.false_alarms,
+                r.artefacts.iter().max().copied().unwrap_or(0),
                 r.verdict.map_or("-", |p| p.name()),
             );
         }
+    }
+}
+
+/// Still breathing with nothing but the camera's own noise and holes: no reading's window holds a
+/// movement artefact (`artef` in the table: the most in any reading's window).
+fn assert_no_artefacts(c: &Condition) {
+    for r in &c.results {
+        let most = r.artefacts.iter().max().copied().unwrap_or(0);
+        assert_eq!(most, 0, "{} {}: artefacts", c.label, r.spec.pattern.name());
     }
 }
 
@@ -151,6 +169,7 @@ fn image_sizes_from_424x240_to_1280x720() {
     print_table("image size (1.1 m, 30 fps)", &conditions);
     for c in &conditions {
         assert_survives(c, &s);
+        assert_no_artefacts(c);
     }
 }
 
@@ -177,6 +196,7 @@ fn frame_rates_from_6_to_60_fps() {
     print_table("frame rate (424x240, 1.1 m)", &conditions);
     for c in &conditions {
         assert_survives(c, &s);
+        assert_no_artefacts(c);
     }
 }
 
@@ -208,6 +228,7 @@ fn distances_from_half_a_metre_to_two_metres() {
     print_table("distance (30 fps)", &conditions);
     for c in &conditions {
         assert_survives(c, &s);
+        assert_no_artefacts(c);
     }
 }
 
@@ -453,6 +474,17 @@ fn talking_and_coughing() {
     // Talking for 40 s of the 150 and five coughs survive as any other condition.
     for c in &conditions[..2] {
         assert_survives(c, &s);
+    }
+    // Each cough is marked once as a movement artefact: the last reading's window (30-150 s)
+    // holds all five, and no window ever holds more.
+    for r in &conditions[1].results {
+        let what = format!("coughing {}", r.spec.pattern.name());
+        assert_eq!(r.artefacts.last(), Some(&5), "{what}: {:?}", r.artefacts);
+        assert!(
+            r.artefacts.iter().all(|&k| k <= 5),
+            "{what}: {:?}",
+            r.artefacts
+        );
     }
     // Talking all the time: the rate survives and nothing is invented, but a central apnea
     // talked through is no pause in the chest's movement (it is missed and the verdict is

@@ -164,6 +164,7 @@ fn verdict(pattern: Option<Pattern>, score: f32, apneas: usize) -> BreathingSumm
         quality: if pattern.is_some() { 0.86 } else { 0.14 },
         apneas: vec![gap; apneas],
         hypopneas: Vec::new(),
+        artefacts: Vec::new(),
         windows: 14,
     }
 }

@@ -196,6 +196,7 @@ mod tests {
             breaths: &[],
             pauses: &[],
             hypopneas: &[],
+            artefacts: &[],
             apnea_min_s: 10.0,
             spectral_rate_bpm: None,
             spectral_prominence: 0.0,

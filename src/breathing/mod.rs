@@ -74,6 +74,7 @@ pub fn read_window(
         pattern: scores.best().0,
         scores,
         quality: w.quality,
+        artefacts: w.artefacts.len(),
         classifier: classifier.name(),
     }
 }

@@ -6,10 +6,10 @@
 //! median of the windows' rates, given only when at least half of the windows have one and the
 //! quality is sufficient; the apneas are the union of the windows' motionless pauses, merged where
 //! they overlap, that last at least the apnea threshold; the hypopneas (runs of shallow breathing)
-//! likewise, less any that overlaps an apnea. A window with a stretch of more than
-//! [`MAX_UNSEEN_FOR_PATTERN_S`] without signal gives its rate and quality but no pattern evidence
-//! (a hole looks like a pause to a classifier); when no window gives evidence, no pattern is
-//! claimed although the rate may be ("pattern not classified").
+//! likewise, less any that overlaps an apnea; the movement artefacts (coughs, jolts) likewise.
+//! A window with a stretch of more than [`MAX_UNSEEN_FOR_PATTERN_S`] without signal gives its rate
+//! and quality but no pattern evidence (a hole looks like a pause to a classifier); when no window
+//! gives evidence, no pattern is claimed although the rate may be ("pattern not classified").
 
 use crate::respiration::window::{BreathWindow, MIN_RATE_QUALITY};
 use crate::types::{ApneaInterval, BreathingReading, Pattern, PatternScores};
@@ -30,6 +30,7 @@ pub struct SessionVerdict {
     qualities: Vec<f32>,
     pauses: Vec<ApneaInterval>,
     hypopneas: Vec<ApneaInterval>,
+    artefacts: Vec<ApneaInterval>,
     apnea_min_s: f64,
 }
 
@@ -51,6 +52,9 @@ pub struct BreathingSummary {
     /// Hypopneas: runs of shallow breathing of at least the apnea threshold (see
     /// [`BreathWindow::hypopneas`]), merged over the windows, none overlapping an apnea.
     pub hypopneas: Vec<ApneaInterval>,
+    /// Movement artefacts (coughs, jolts: [`BreathWindow::artefacts`]), merged over the windows:
+    /// taken out of the rate and the pattern evidence, listed so a reviewer knows they happened.
+    pub artefacts: Vec<ApneaInterval>,
     /// Number of windows behind the verdict.
     #[serde(skip)]
     pub windows: usize,
@@ -77,6 +81,9 @@ impl SessionVerdict {
         }
         for h in window.hypopneas {
             merge(&mut self.hypopneas, *h);
+        }
+        for a in window.artefacts {
+            merge(&mut self.artefacts, *a);
         }
     }
 
@@ -155,6 +162,8 @@ impl SessionVerdict {
             .filter(|h| !apneas.iter().any(|a| a.overlaps(h)))
             .collect();
         hypopneas.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        let mut artefacts = self.artefacts.clone();
+        artefacts.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
         BreathingSummary {
             pattern: (sufficient && self.scored > 0).then(|| scores.best().0),
             insufficient_signal: !sufficient,
@@ -163,6 +172,7 @@ impl SessionVerdict {
             quality,
             apneas,
             hypopneas,
+            artefacts,
             windows: self.windows,
         }
     }

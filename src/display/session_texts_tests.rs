@@ -15,6 +15,7 @@ fn summary(pattern: Option<Pattern>, rate: Option<f32>, quality: f32) -> Breathi
         quality,
         apneas: vec![],
         hypopneas: vec![],
+        artefacts: vec![],
         windows: 12,
     }
 }

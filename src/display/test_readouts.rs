@@ -59,6 +59,7 @@ fn breathing(eupnea: Option<f32>) -> BreathingSummary {
         quality: if eupnea.is_some() { 0.84 } else { 0.12 },
         apneas: Vec::new(),
         hypopneas: Vec::new(),
+        artefacts: Vec::new(),
         windows: 14,
     }
 }

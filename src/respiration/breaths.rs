@@ -185,11 +185,14 @@ pub fn clustered(breaths: &[DetectedBreath], max_interval_s: f64) -> bool {
 /// of about k times the median interval (k ≥ 2, within ±0.15 of a whole multiple) holds k breaths,
 /// k − 1 of them too shallow for the hysteresis: it counts as k. An interval of 1.5 typical ones
 /// or more in which one of `pauses` (motionless stretches) lies is left out: the rate is that of
-/// breathing between pauses. `None` with fewer than 3 usable intervals.
+/// breathing between pauses. An interval that touches one of `blind` (movement artefacts, whose
+/// breaths cannot be seen) is left out whatever its length. `None` with fewer than 3 usable
+/// intervals.
 pub fn count_rate_bpm(
     breaths: &[DetectedBreath],
     max_interval_s: f64,
     pauses: &[crate::types::ApneaInterval],
+    blind: &[crate::types::ApneaInterval],
 ) -> Option<f32> {
     let holds_pause = |w: &[DetectedBreath]| {
         pauses
@@ -199,9 +202,14 @@ pub fn count_rate_bpm(
     // An interval of `max_interval_s` or more is a pause only when the chest was still in it;
     // without stillness it is one slow breath (a ventilated patient at 6 /min breathes every
     // 7-14 s).
+    let seen = |w: &[DetectedBreath]| {
+        !blind
+            .iter()
+            .any(|b| b.start_s <= w[1].mid_s && w[0].mid_s <= b.end_s)
+    };
     let usable = |w: &[DetectedBreath]| {
         let d = w[1].mid_s - w[0].mid_s;
-        (d > 0.0 && (d < max_interval_s || !holds_pause(w))).then_some(d)
+        (d > 0.0 && seen(w) && (d < max_interval_s || !holds_pause(w))).then_some(d)
     };
     // Median interval, without allocating: a window holds at most a few hundred breaths.
     let mut buf = [0f64; 256];
@@ -270,7 +278,7 @@ mod tests {
             assert!(phase.min(4.0 - phase) < 0.3, "peak at {}", b.peak_s);
             assert!(b.depth > 0.7);
         }
-        let rate = count_rate_bpm(&out, 10.0, &[]).expect("rate");
+        let rate = count_rate_bpm(&out, 10.0, &[], &[]).expect("rate");
         assert!((rate - 15.0).abs() < 0.2, "{rate}");
     }
 
@@ -292,19 +300,28 @@ mod tests {
         // 15 /min (4 s), one breath missed (an 8 s interval), then a 12 s pause, then 4 s again.
         let mut t = vec![0.0, 4.0, 8.0, 16.0, 20.0, 24.0];
         t.extend([36.0, 40.0, 44.0]);
-        let rate = count_rate_bpm(&at(&t), 10.0, &[]).expect("rate");
+        let rate = count_rate_bpm(&at(&t), 10.0, &[], &[]).expect("rate");
         // 7 intervals under 10 s covering 32 s hold 8 breaths: 15 /min exactly.
         assert!((rate - 15.0).abs() < 1e-4, "{rate}");
         // An interval of 1.5 typical ones is not a whole multiple: counted as one breath.
         let rate =
-            count_rate_bpm(&at(&[0.0, 4.0, 8.0, 12.0, 18.0, 22.0]), 10.0, &[]).expect("rate");
+            count_rate_bpm(&at(&[0.0, 4.0, 8.0, 12.0, 18.0, 22.0]), 10.0, &[], &[]).expect("rate");
         assert!((rate - 60.0 * 5.0 / 22.0).abs() < 1e-4, "{rate}");
         // An 8 s interval holding a motionless stretch is a short pause, not a missed breath: left out.
         let still = [crate::types::ApneaInterval {
             start_s: 9.0,
             end_s: 15.0,
         }];
-        let rate = count_rate_bpm(&at(&t), 10.0, &still).expect("rate");
+        let rate = count_rate_bpm(&at(&t), 10.0, &still, &[]).expect("rate");
+        assert!((rate - 15.0).abs() < 1e-4, "{rate}");
+        // A cough from 13 to 14.5 s (a movement artefact) hid a breath: the 6 s interval across
+        // it (1.5 typical ones) would count as one breath; it is left out instead.
+        let t = at(&[0.0, 4.0, 8.0, 12.0, 18.0, 22.0, 26.0]);
+        let cough = [crate::types::ApneaInterval {
+            start_s: 13.0,
+            end_s: 14.5,
+        }];
+        let rate = count_rate_bpm(&t, 10.0, &[], &cough).expect("rate");
         assert!((rate - 15.0).abs() < 1e-4, "{rate}");
     }
 
@@ -312,14 +329,14 @@ mod tests {
     fn slow_breaths_over_ten_seconds_apart_count_unless_the_chest_was_still() {
         // A ventilated patient at about 6 /min: intervals of 9 and 12 s, no stillness.
         let t = at(&[0.0, 9.0, 21.0, 30.0, 42.0, 51.0]);
-        let rate = count_rate_bpm(&t, 10.0, &[]).expect("rate");
+        let rate = count_rate_bpm(&t, 10.0, &[], &[]).expect("rate");
         assert!((rate - 60.0 * 5.0 / 51.0).abs() < 1e-4, "{rate}");
         // The chest still from 10 to 20 s: the 12 s interval around it is a pause, left out.
         let still = [crate::types::ApneaInterval {
             start_s: 10.0,
             end_s: 20.0,
         }];
-        let rate = count_rate_bpm(&t, 10.0, &still).expect("rate");
+        let rate = count_rate_bpm(&t, 10.0, &still, &[]).expect("rate");
         assert!((rate - 60.0 * 4.0 / 39.0).abs() < 1e-4, "{rate}");
     }
 
@@ -338,7 +355,7 @@ mod tests {
             let k = (b.mid_s * f).round();
             assert!((b.mid_s - k / f).abs() < 0.01, "mid-rise at {}", b.mid_s);
         }
-        let rate = count_rate_bpm(&out, 10.0, &[]).expect("rate");
+        let rate = count_rate_bpm(&out, 10.0, &[], &[]).expect("rate");
         assert!((rate - 14.37).abs() < 0.01, "{rate}");
     }
 
@@ -349,7 +366,7 @@ mod tests {
         let (mut blocks, mut out) = (BreathScratch::default(), Vec::new());
         detect_breaths(&x, 10.0, 0.0, 0.2, 0.5, &mut blocks, &mut out);
         assert!(out.is_empty(), "{}", out.len());
-        assert_eq!(count_rate_bpm(&out, 10.0, &[]), None);
+        assert_eq!(count_rate_bpm(&out, 10.0, &[], &[]), None);
     }
 
     #[test]

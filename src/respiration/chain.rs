@@ -44,7 +44,12 @@ impl SignalChain {
             band: Vec::with_capacity(cap),
             low: Vec::with_capacity(cap),
             valid: Vec::with_capacity(cap),
-            processor: WindowProcessor::new(cap, hz, settings.apnea_min_s),
+            processor: WindowProcessor::new(
+                cap,
+                hz,
+                settings.apnea_min_s,
+                BandPass::new(settings.band_low_hz, settings.band_high_hz, hz),
+            ),
         }
     }
 

@@ -4,7 +4,8 @@
 //! ```text
 //! DepthFrame ─▶ roi::ChestTracker ─▶ ChestSample (displacement mm, presence)
 //!             ─▶ analyzer::BreathAnalyzer: resample ─▶ band-pass ─▶ held window
-//!                ─▶ rate (FFT + breath detection), pauses, quality ─▶ window::BreathWindow
+//!                ─▶ artefacts out (coughs, jolts) ─▶ rate (FFT + breath detection), pauses,
+//!                   quality ─▶ window::BreathWindow
 //!                ─▶ apnea changes (stillness tracker)
 //! ```
 //! A recording (a CSV in any units) is first made ready by [`normalise::normalise`], then fed to
@@ -13,6 +14,7 @@
 
 pub mod analyzer;
 pub mod apnea;
+pub mod artefact;
 pub mod breaths;
 pub mod chain;
 mod chest;

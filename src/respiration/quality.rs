@@ -15,6 +15,9 @@
 //!   disconnected sensor), weighted three times: a third of the window frozen leaves nothing to
 //!   trust;
 //! * `invalid_fraction`: share of samples that were invalid input (no chest found, long gaps).
+//!
+//! The window analysis then multiplies the index by `1 − artefact_fraction`, the share of samples
+//! inside movement artefacts ([`super::artefact`]: coughs, jolts), which show no breathing.
 
 use super::spectrum::RATE_BAND_BPM;
 
@@ -31,6 +34,9 @@ pub struct Quality {
     pub flat_fraction: f32,
     /// Share of invalid samples.
     pub invalid_fraction: f32,
+    /// Share of samples inside movement artefacts ([`super::artefact`]); the index is multiplied
+    /// by one minus it after [`assess`].
+    pub artefact_fraction: f32,
 }
 
 /// Robust white-noise σ of `raw` from second differences; `scratch` is reused.
@@ -143,6 +149,7 @@ pub fn assess(
         noise_sigma: sigma,
         flat_fraction: clipped + frozen,
         invalid_fraction: invalid,
+        artefact_fraction: 0.0,
     }
 }
 

@@ -15,9 +15,11 @@
 //! breathing has no single rate).
 
 use super::apnea::{find_pauses, Pause};
+use super::artefact::Artefacts;
 use super::breaths::{
     clustered, count_rate_bpm, detect_breaths, interval_cv, BreathScratch, DetectedBreath,
 };
+use super::filter::BandPass;
 use super::quality::{assess, coverage, Quality};
 use super::spectrum::SpectralRate;
 
@@ -50,7 +52,8 @@ pub struct BreathWindow<'a> {
     /// Time of the newest sample, s on the stream's clock.
     pub t_end_s: f64,
     /// Band-passed displacement at the fixed rate, oldest first (mm live; normalised units for a
-    /// recording, where a typical breath is about 8 units peak to trough).
+    /// recording, where a typical breath is about 8 units peak to trough), movement artefacts
+    /// taken out.
     pub samples: &'a [f32],
     /// Breaths detected in the window, oldest first.
     pub breaths: &'a [DetectedBreath],
@@ -60,6 +63,9 @@ pub struct BreathWindow<'a> {
     /// [`HYPOPNEA_DEPTH`] of the window's median breath), oldest first. Never overlaps a pause of
     /// `pauses` that is an apnea.
     pub hypopneas: &'a [Pause],
+    /// Movement artefacts (a cough, a jolt: see [`super::artefact`]), oldest first: taken out of
+    /// `samples`, the breaths and the rate.
+    pub artefacts: &'a [Pause],
     /// Shortest pause that counts as an apnea, s.
     pub apnea_min_s: f64,
     /// Rate of the dominant spectral peak, breaths/min.
@@ -117,6 +123,10 @@ pub struct WindowProcessor {
     breaths: Vec<DetectedBreath>,
     pauses: Vec<Pause>,
     hypopneas: Vec<Pause>,
+    artefacts: Artefacts,
+    artefact_intervals: Vec<Pause>,
+    /// The window's band-passed signal, artefacts taken out.
+    clean: Vec<f32>,
     blocks: BreathScratch,
     scratch: Vec<f32>,
     /// Samples with signal that is not stuck at one value ([`super::quality::coverage`]).
@@ -130,8 +140,9 @@ pub struct WindowProcessor {
 }
 
 impl WindowProcessor {
-    /// For windows of up to `max_len` samples at `hz`.
-    pub fn new(max_len: usize, hz: f64, apnea_min_s: f64) -> Self {
+    /// For windows of up to `max_len` samples at `hz`, band-passed by `band` (a fresh filter
+    /// with the signal chain's settings, for taking artefacts out).
+    pub fn new(max_len: usize, hz: f64, apnea_min_s: f64, band: BandPass) -> Self {
         Self {
             hz,
             apnea_min_s,
@@ -139,6 +150,9 @@ impl WindowProcessor {
             breaths: Vec::with_capacity(max_len / 10 + 8),
             pauses: Vec::with_capacity(max_len / 20 + 8),
             hypopneas: Vec::with_capacity(max_len / 20 + 8),
+            artefacts: Artefacts::new(max_len, hz, band),
+            artefact_intervals: Vec::with_capacity(64),
+            clean: Vec::with_capacity(max_len),
             blocks: BreathScratch::default(),
             scratch: Vec::with_capacity(max_len),
             seen: Vec::with_capacity(max_len),
@@ -148,10 +162,11 @@ impl WindowProcessor {
         }
     }
 
-    /// Robust peak-to-trough amplitude (95th − 5th percentile) of `x`.
-    fn amplitude(&mut self, x: &[f32]) -> f32 {
+    /// Robust peak-to-trough amplitude (95th − 5th percentile) of the window's cleaned
+    /// band-passed signal.
+    fn amplitude_of_clean(&mut self) -> f32 {
         self.scratch.clear();
-        self.scratch.extend_from_slice(x);
+        self.scratch.extend_from_slice(&self.clean);
         let n = self.scratch.len();
         if n < 2 {
             return 0.0;
@@ -177,20 +192,36 @@ impl WindowProcessor {
             .min(w.low.len())
             .min(w.valid.len());
         let t0 = w.t_end_s - n.saturating_sub(1) as f64 / hz;
-        let peak = self.spectral.peak(&w.band[..n]);
+        self.clean.clear();
+        self.clean.extend_from_slice(&w.band[..n]);
+        let mut amplitude = self.amplitude_of_clean();
+        let jerked = self.artefacts.find(&w.raw[..n], &w.valid[..n], amplitude);
+        self.artefact_intervals.clear();
+        if jerked > 0 {
+            self.artefacts.remove(&w.raw[..n], &mut self.clean);
+            self.artefacts
+                .push_intervals(t0, &mut self.artefact_intervals);
+            amplitude = self.amplitude_of_clean();
+        }
+        let peak = self.spectral.peak(&self.clean);
         let cover = coverage(&w.raw[..n], &w.valid[..n], hz, &mut self.seen);
+        for &(a, b) in &self.artefacts.spans {
+            self.seen[a..b].iter_mut().for_each(|v| *v = false);
+        }
         self.quality = assess(
             &w.raw[..n],
-            &w.band[..n],
+            &self.clean,
             cover,
             hz,
             peak.map_or(0.0, |p| p.prominence),
             &mut self.scratch,
         );
+        // Samples inside artefacts show no breathing.
+        self.quality.artefact_fraction = jerked as f32 / n.max(1) as f32;
+        self.quality.index *= 1.0 - self.quality.artefact_fraction;
         let sigma = self.quality.noise_sigma;
-        let amplitude = self.amplitude(&w.band[..n]);
         detect_breaths(
-            &w.band[..n],
+            &self.clean,
             hz,
             t0,
             amplitude,
@@ -213,7 +244,12 @@ impl WindowProcessor {
         self.left_out.clear();
         self.left_out.extend_from_slice(&self.pauses);
         let longest_unseen = push_false_runs(&w.valid[..n], hz, t0, &mut self.left_out);
-        let count = count_rate_bpm(&self.breaths, self.apnea_min_s, &self.left_out);
+        let count = count_rate_bpm(
+            &self.breaths,
+            self.apnea_min_s,
+            &self.left_out,
+            &self.artefact_intervals,
+        );
         let counted = count.filter(|_| self.breaths.len() >= MIN_BREATHS);
         let agree = matches!((peak, counted),
             (Some(p), Some(c)) if (p.rate_bpm - c).abs() <= (0.05 * p.rate_bpm).max(1.0));
@@ -246,12 +282,15 @@ impl WindowProcessor {
             }
         };
         log::trace!(
-            "window to {:.1} s: quality {quality:.2} (snr {:.2}, flat {:.2}, invalid {:.2}), \
-             rate {rate_bpm:?}, spectral {:?} (prominence {:.2}), counted {count:?} ({} breaths)",
+            "window to {:.1} s: quality {quality:.2} (snr {:.2}, flat {:.2}, invalid {:.2}, \
+             {} artefacts over {:.2}), rate {rate_bpm:?}, spectral {:?} (prominence {:.2}), \
+             counted {count:?} ({} breaths)",
             w.t_end_s,
             self.quality.snr,
             self.quality.flat_fraction,
             self.quality.invalid_fraction,
+            self.artefact_intervals.len(),
+            self.quality.artefact_fraction,
             peak.map(|p| p.rate_bpm),
             peak.map_or(0.0, |p| p.prominence),
             self.breaths.len()
@@ -259,10 +298,11 @@ impl WindowProcessor {
         BreathWindow {
             hz,
             t_end_s: w.t_end_s,
-            samples: &w.band[..n],
+            samples: &self.clean,
             breaths: &self.breaths,
             pauses: &self.pauses,
             hypopneas: &self.hypopneas,
+            artefacts: &self.artefact_intervals,
             apnea_min_s: self.apnea_min_s,
             spectral_rate_bpm: peak.map(|p| p.rate_bpm),
             spectral_prominence: peak.map_or(0.0, |p| p.prominence),

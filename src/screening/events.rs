@@ -216,12 +216,14 @@ mod tests {
             pattern: Pattern::Tachypnea,
             scores: PatternScores(s),
             quality: 0.9,
+            artefacts: 1,
             classifier: "rule_baseline",
         });
         let v: serde_json::Value = serde_json::from_str(&e.to_json_line()).unwrap();
         assert_eq!(v["type"], "breathing");
         assert_eq!(v["pattern"], "tachypnea");
         assert_eq!(v["rate_bpm"], 24.5);
+        assert_eq!(v["artefacts"], 1);
         assert_eq!(v["scores"]["tachypnea"], 0.75);
         assert_eq!(v["scores"].as_object().unwrap().len(), 6);
         assert_eq!(e.kind(), "breathing");

@@ -22,6 +22,7 @@ fn breathing(eupnea: f32, apnea: bool) -> BreathingSummary {
             Vec::new()
         },
         hypopneas: Vec::new(),
+        artefacts: Vec::new(),
         windows: 16,
     }
 }

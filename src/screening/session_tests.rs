@@ -74,6 +74,7 @@ impl Stream {
             breaths: &[],
             pauses: &[],
             hypopneas: &[],
+            artefacts: &[],
             apnea_min_s: 10.0,
             spectral_rate_bpm: Some(15.0),
             spectral_prominence: 0.8,
@@ -94,6 +95,7 @@ impl Stream {
             pattern: Pattern::Eupnea,
             scores: PatternScores(sc),
             quality: self.quality,
+            artefacts: 0,
             classifier: "test",
         };
         self.s.on_reading(&r, &w, &mut self.out);

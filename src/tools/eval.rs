@@ -63,6 +63,8 @@ pub struct RunResult {
     pub scored_s: f64,
     /// Session verdict (mean of window scores).
     pub verdict: Option<Pattern>,
+    /// Movement artefacts (coughs, jolts) in each reading's window, in order.
+    pub artefacts: Vec<usize>,
     /// Readings emitted.
     pub readings: usize,
     /// Frames after which the pipeline tracked a chest ROI.
@@ -221,6 +223,7 @@ fn score(
     let mut rate_errors = Vec::new();
     let mut sum = [0f32; 6];
     let mut readings = 0;
+    let mut artefacts = Vec::new();
     let mut detected: Vec<ApneaInterval> = Vec::new();
     let mut open: Option<f64> = None;
     let mut last_t = 0.0;
@@ -228,6 +231,7 @@ fn score(
         match ev {
             Event::Breathing(r) => {
                 readings += 1;
+                artefacts.push(r.artefacts);
                 last_t = r.t_s;
                 for (s, v) in sum.iter_mut().zip(r.scores.0) {
                     *s += v;
@@ -334,6 +338,7 @@ fn score(
         false_alarms,
         scored_s: spec.seconds - warm_up,
         verdict,
+        artefacts,
         readings,
         roi_frames: 0,
         roi_on_torso: 0,
