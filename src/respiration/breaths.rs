@@ -186,7 +186,8 @@ pub fn clustered(breaths: &[DetectedBreath], max_interval_s: f64) -> bool {
 /// k − 1 of them too shallow for the hysteresis: it counts as k. An interval of 1.5 typical ones
 /// or more in which one of `pauses` (motionless stretches) lies is left out: the rate is that of
 /// breathing between pauses. An interval that touches one of `blind` (movement artefacts, whose
-/// breaths cannot be seen) is left out whatever its length. `None` with fewer than 3 usable
+/// breaths cannot be seen), from its first breath's trough to its second one's peak, is left out
+/// whatever its length. `None` with fewer than 3 usable
 /// intervals.
 pub fn count_rate_bpm(
     breaths: &[DetectedBreath],
@@ -202,10 +203,12 @@ pub fn count_rate_bpm(
     // An interval of `max_interval_s` or more is a pause only when the chest was still in it;
     // without stillness it is one slow breath (a ventilated patient at 6 /min breathes every
     // 7-14 s).
+    // From the first breath's trough to the second one's peak: a breath whose rise an artefact
+    // cut has a displaced mid-rise time.
     let seen = |w: &[DetectedBreath]| {
         !blind
             .iter()
-            .any(|b| b.start_s <= w[1].mid_s && w[0].mid_s <= b.end_s)
+            .any(|b| b.start_s <= w[1].peak_s && w[0].trough_s <= b.end_s)
     };
     let usable = |w: &[DetectedBreath]| {
         let d = w[1].mid_s - w[0].mid_s;
