@@ -239,6 +239,9 @@ impl Detector {
                 // touching the seated one in the image is cut off.
                 (l.max(centre.saturating_sub(reach)), r.min(centre + reach))
             });
+            // A seed beyond the reach (possible when a cell is wider than a quarter of the
+            // reach) leaves nothing of its run inside the cut.
+            let run = run.filter(|&(l, r)| l <= r);
             if let Some(slot) = self.runs.get_mut(gy) {
                 *slot = run;
             }
@@ -322,4 +325,30 @@ fn roi_median(frame: &DepthFrame, roi: Roi, person_mm: f32, unit_mm: f32) -> Opt
     })?;
     let mm = lo + (i as f32 + 0.5) * bin;
     Some((mm / unit_mm).round().clamp(1.0, 65_535.0) as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A row whose nearest body cell lies beyond the run's reach (cells wider than a quarter of
+    /// [`RUN_HALF_W_M`], as in a tiny frame) has no run, instead of an inverted one whose width
+    /// underflowed (found by `arbitrary_frames_never_panic`).
+    #[test]
+    fn seed_beyond_the_reach_has_no_run() {
+        let mut d = Detector::default();
+        d.resize(16, 16);
+        assert_eq!((d.gw, d.gh), (16, 16));
+        // Body (1 m) only in column 12; the centre column is 8 and a cell is 0.4 m wide, so the
+        // reach is one cell and the seed (4 cells away) lies outside it.
+        for gy in 0..d.gh {
+            d.grid[gy * d.gw + 12] = 1000;
+        }
+        d.row_runs(1000.0, 8, 0.4);
+        assert!(d.runs.iter().all(Option::is_none), "{:?}", d.runs);
+        assert_eq!(d.run_width_m(3, 0.4), 0.0);
+        // Within the reach the run is kept.
+        d.row_runs(1000.0, 11, 0.4);
+        assert_eq!(d.runs[3], Some((12, 12)));
+    }
 }

@@ -350,7 +350,7 @@ fn arbitrary_frame() -> impl Strategy<Value = DepthFrame> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(1024))]
     #[test]
     fn arbitrary_frames_never_panic(frames in proptest::collection::vec(arbitrary_frame(), 1..8)) {
         let mut tr = ChestTracker::new(ChestSettings::default());
