@@ -198,7 +198,8 @@ impl WindowProcessor {
         let jerked = self.artefacts.find(&w.raw[..n], &w.valid[..n], amplitude);
         self.artefact_intervals.clear();
         if jerked > 0 {
-            self.artefacts.remove(&w.raw[..n], &mut self.clean);
+            self.artefacts
+                .remove(&w.raw[..n], &w.valid[..n], &mut self.clean);
             self.artefacts
                 .push_intervals(t0, &mut self.artefact_intervals);
             amplitude = self.amplitude_of_clean();
