@@ -1,6 +1,7 @@
-//! Window → pattern scores with the shipped BI-AT-GRU, run by tract on one core, and beside it, in
-//! the same run, onnxruntime on the same ONNX file with one thread
-//! (`training/breathing/time_onnxruntime.py`).
+//! Window → pattern scores with the shipped BI-AT-GRU, run by tract on one core as the product
+//! runs it (its GRU node on edge-screen's kernel, [`edge_screen::inference::gru`]), and beside
+//! it, in the same run, tract with its own GRU and onnxruntime on the same ONNX file with one
+//! thread (`training/breathing/time_onnxruntime.py`).
 //!
 //! * `breathing_model/tract_run`: one run of the optimised plan on a prepared window (what
 //!   onnxruntime is compared with);
@@ -22,6 +23,7 @@ use edge_screen::breathing::gru::BreathingModel;
 use edge_screen::breathing::model_input::{InputPrep, INPUT_LEN};
 use std::path::Path;
 use std::time::Instant;
+use tract_onnx::prelude::*;
 
 const ITERS: usize = 2000;
 /// Alternating rounds of tract and onnxruntime timing.
@@ -93,6 +95,34 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
+/// Mean µs per run of tract with its own GRU (`GruSeq`), not edge-screen's kernel, over the
+/// golden inputs: what the product ran before the kernel, for comparison.
+fn tract_own_gru_mean_us() -> f64 {
+    let plan = tract_onnx::onnx()
+        .model_for_path(model_path())
+        .and_then(|m| m.with_input_fact(0, f32::fact([1, 120, 11]).into()))
+        .and_then(|m| m.into_optimized())
+        .and_then(|m| m.into_runnable())
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let inputs: Vec<TValue> = golden_inputs()
+        .iter()
+        .map(|x| {
+            Tensor::from_shape(&[1, 120, 11], &x[..])
+                .unwrap_or_else(|e| panic!("{e}"))
+                .into_tvalue()
+        })
+        .collect();
+    let run = |k: usize| black_box(plan.run(tvec!(inputs[k % inputs.len()].clone())).ok());
+    for k in 0..200 {
+        run(k);
+    }
+    let t = Instant::now();
+    for k in 0..ITERS {
+        run(k);
+    }
+    t.elapsed().as_secs_f64() * 1e6 / ITERS as f64
+}
+
 /// Mean µs per run of tract over the golden inputs, cycling as the onnxruntime script does.
 fn tract_mean_us() -> f64 {
     let mut m = model();
@@ -152,18 +182,23 @@ fn main() {
     bench(&mut c);
     c.final_summary();
     let (mut ratios, mut tracts, mut orts) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut own_ratios, mut owns) = (Vec::new(), Vec::new());
     for round in 1..=ROUNDS {
         let tract = tract_mean_us();
+        let own = tract_own_gru_mean_us();
         match onnxruntime_mean_us() {
             Ok(ort) => {
                 println!(
-                    "breathing_model round {round}: tract {tract:.1} us, onnxruntime {ort:.1} us \
-                     (ratio {:.2})",
-                    tract / ort
+                    "breathing_model round {round}: tract {tract:.1} us (with tract's own GRU \
+                     {own:.1} us), onnxruntime {ort:.1} us (ratio {:.2}; tract's own GRU {:.2})",
+                    tract / ort,
+                    own / ort
                 );
                 ratios.push(tract / ort);
                 tracts.push(tract);
                 orts.push(ort);
+                own_ratios.push(own / ort);
+                owns.push(own);
             }
             Err(e) => {
                 println!(
@@ -182,5 +217,11 @@ fn main() {
         median(&mut tracts),
         median(&mut orts),
         median(&mut ratios)
+    );
+    println!(
+        "breathing_model: with tract's own GRU instead of edge-screen's kernel: tract {:.1} us, \
+         ratio tract/onnxruntime {:.2} (median)",
+        median(&mut owns),
+        median(&mut own_ratios)
     );
 }

@@ -2,7 +2,9 @@
 //!
 //!     cargo run --release --example xray_profile -- [--plain] [--shape=N,...] models/xray/xray_int8.onnx [MORE.onnx...]
 //!
-//! Each model is optimised exactly as the product does it (`into_optimized`, then a plan), run on
+//! Each model is loaded and optimised exactly as the product does it (tract-onnx with edge-screen's
+//! GRU kernel registered, `into_optimized`, then a plan; `EDGE_SCREEN_TRACT_GRU=1` uses tract's own
+//! GRU instead, for comparison), run on
 //! a ramp input 30 times to warm up and `ITERS` times plainly (the first line: the mean time of a
 //! whole run, the number `training/xray/runtime_sweep.py` compares with onnxruntime), then `ITERS`
 //! times more with every node's `eval` timed. Prints the profiled mean, the time per operator type
@@ -19,7 +21,12 @@ const ITERS: usize = 200;
 const SIDE: usize = 128;
 
 fn profile(path: &str, shape: &[usize], plain_only: bool) -> TractResult<()> {
-    let plan = tract_onnx::onnx()
+    let framework = if std::env::var_os("EDGE_SCREEN_TRACT_GRU").is_some() {
+        tract_onnx::onnx()
+    } else {
+        edge_screen::inference::framework()
+    };
+    let plan = framework
         .model_for_path(path)?
         .with_input_fact(0, f32::fact(shape).into())?
         .into_optimized()?
