@@ -112,7 +112,13 @@ fn tract_own_gru_mean_us() -> f64 {
                 .into_tvalue()
         })
         .collect();
-    let run = |k: usize| black_box(plan.run(tvec!(inputs[k % inputs.len()].clone())).ok());
+    mean_us(|k| {
+        black_box(plan.run(tvec!(inputs[k % inputs.len()].clone())).ok());
+    })
+}
+
+/// Mean µs per call of `run(k)` over `ITERS` calls after 200 warm-up calls.
+fn mean_us(mut run: impl FnMut(usize)) -> f64 {
     for k in 0..200 {
         run(k);
     }
@@ -127,14 +133,9 @@ fn tract_own_gru_mean_us() -> f64 {
 fn tract_mean_us() -> f64 {
     let mut m = model();
     let inputs = golden_inputs();
-    for k in 0..200 {
+    mean_us(|k| {
         black_box(m.run(&inputs[k % inputs.len()]).ok());
-    }
-    let t = Instant::now();
-    for k in 0..ITERS {
-        black_box(m.run(&inputs[k % inputs.len()]).ok());
-    }
-    t.elapsed().as_secs_f64() * 1e6 / ITERS as f64
+    })
 }
 
 fn onnxruntime_mean_us() -> Result<f64, String> {

@@ -565,26 +565,11 @@ pub fn sigmoid(x: f32) -> f32 {
 mod tests {
     use super::*;
 
-    /// The ONNX GRU (linear_before_reset = 1) step by step in f64 with the library's exp and
-    /// tanh: `Y` `[T, D, B, H]` and `Y_h` `[D, B, H]`.
+    /// The ONNX GRU step by step in f64 with the library's exp and tanh: `Y` `[T, D, B, H]` and
+    /// `Y_h` `[D, B, H]`. Without `linear_before_reset` the reset gate scales the state before
+    /// the recurrent product, `n = tanh(Wh·x + Wbh + Rh·(r ⊙ h) + Rbh)`.
     #[allow(clippy::too_many_arguments)]
     fn reference(
-        shape: [usize; 4],
-        dirs: usize,
-        reverse: bool,
-        x: &[f32],
-        w: &[f32],
-        r: &[f32],
-        b: Option<&[f32]>,
-        h0: Option<&[f32]>,
-    ) -> (Vec<f32>, Vec<f32>) {
-        reference_lbr(shape, dirs, reverse, true, x, w, r, b, h0)
-    }
-
-    /// [`reference`] with `linear_before_reset` as given: without it the reset gate scales the
-    /// state before the recurrent product, `n = tanh(Wh·x + Wbh + Rh·(r ⊙ h) + Rbh)`.
-    #[allow(clippy::too_many_arguments)]
-    fn reference_lbr(
         [t_len, batch, input, hidden]: [usize; 4],
         dirs: usize,
         reverse: bool,
@@ -691,6 +676,7 @@ mod tests {
                 shape,
                 dirs,
                 reverse,
+                true,
                 &x,
                 &w,
                 &r,
@@ -940,7 +926,7 @@ mod tests {
             let out = plan
                 .run(inputs)
                 .unwrap_or_else(|e| panic!("case {ci}: {e:#}"));
-            let (want_y, want_h) = reference_lbr(
+            let (want_y, want_h) = reference(
                 shape,
                 dirs,
                 direction == "reverse",

@@ -249,14 +249,7 @@ impl Artefacts {
         b: usize,
         settle: usize,
     ) -> Option<(f32, f32)> {
-        self.steps.clear();
-        self.steps.extend(
-            raw[a..b]
-                .iter()
-                .zip(&valid[a..b])
-                .filter(|(_, ok)| **ok)
-                .map(|(x, _)| *x),
-        );
+        self.collect_valid(raw, valid, a, b);
         let m = self.steps.len();
         if m == 0 || m * 4 < settle {
             return None;
@@ -269,8 +262,8 @@ impl Artefacts {
         Some((lo, hi))
     }
 
-    /// Median of the valid samples of `raw[range]` (NaN when none).
-    fn level(&mut self, raw: &[f32], valid: &[bool], a: usize, b: usize) -> f32 {
+    /// The valid samples of `raw[a..b]`, into the scratch `steps`.
+    fn collect_valid(&mut self, raw: &[f32], valid: &[bool], a: usize, b: usize) {
         self.steps.clear();
         self.steps.extend(
             raw[a..b]
@@ -279,6 +272,11 @@ impl Artefacts {
                 .filter(|(_, ok)| **ok)
                 .map(|(x, _)| *x),
         );
+    }
+
+    /// Median of the valid samples of `raw[range]` (NaN when none).
+    fn level(&mut self, raw: &[f32], valid: &[bool], a: usize, b: usize) -> f32 {
+        self.collect_valid(raw, valid, a, b);
         if self.steps.is_empty() {
             return f32::NAN;
         }
