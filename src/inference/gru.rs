@@ -248,7 +248,7 @@ fn transpose(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 }
 
 /// One direction's weights, laid out for the kernel.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 struct Direction {
     backward: bool,
     /// `Rᵀ`, `H × 3H`.

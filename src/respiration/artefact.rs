@@ -150,8 +150,7 @@ impl Artefacts {
             let moved =
                 |i: usize, j: usize| valid[i] && valid[j] && (raw[j] - raw[i]).abs() > shift_limit;
             let settle = ((SETTLE_S * self.hz).round() as usize).max(lag);
-            let mut i = 0;
-            while i + 2 * lag < n {
+            for i in 0..n.saturating_sub(2 * lag) {
                 let up = raw[i + lag] - raw[i];
                 let shifted = moved(i, i + lag)
                     && moved(i, i + 2 * lag)
@@ -168,7 +167,6 @@ impl Artefacts {
                     let (a, b) = (i.saturating_sub(lead), (i + lag + tail).min(n));
                     self.marked[a..b].iter_mut().for_each(|m| *m = true);
                 }
-                i += 1;
             }
         }
         let mut start = None;
